@@ -1,0 +1,87 @@
+"""jaxdnn: L-layer fully-connected networks in JAX with a hand-written, autodiff-verified backward.
+
+The public names follow the course's "deep neural network step by step" chain; every function is
+pure and works under ``jax.jit`` (activation names are static arguments).
+"""
+
+from .activations import (
+    ACTIVATIONS,
+    LEAKY_RELU_SLOPE,
+    Activation,
+    get_activation,
+    leaky_relu,
+    leaky_relu_backward,
+    leaky_relu_with,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    tanh,
+    tanh_backward,
+)
+from .errors import JaxdnnError, NameLookupError, ShapeError
+from .gradcheck import (
+    GRADIENT_CHECK_THRESHOLD,
+    autodiff_errors,
+    autodiff_gradients,
+    gradient_check,
+    relative_error,
+)
+from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
+from .layers import (
+    linear_activation_backward,
+    linear_activation_forward,
+    linear_backward,
+    linear_forward,
+)
+from .model import (
+    L_model_backward,
+    L_model_forward,
+    compute_cost,
+    compute_cost_from_logits,
+    cost_and_grads,
+    layer_activations,
+    parameter_gradients,
+    update_parameters,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "GRADIENT_CHECK_THRESHOLD",
+    "LEAKY_RELU_SLOPE",
+    "SCHEMES",
+    "Activation",
+    "JaxdnnError",
+    "L_model_backward",
+    "L_model_forward",
+    "NameLookupError",
+    "ShapeError",
+    "autodiff_errors",
+    "autodiff_gradients",
+    "compute_cost",
+    "compute_cost_from_logits",
+    "cost_and_grads",
+    "get_activation",
+    "gradient_check",
+    "initialize_parameters",
+    "initialize_parameters_deep",
+    "layer_activations",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "leaky_relu_with",
+    "linear_activation_backward",
+    "linear_activation_forward",
+    "linear_backward",
+    "linear_forward",
+    "parameter_gradients",
+    "relative_error",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+    "update_parameters",
+]

@@ -1,0 +1,108 @@
+"""Activation functions as (forward, backward) pairs, registered once by name.
+
+Contract, shared by every entry of the table::
+
+    forward(Z)          -> (A, cache)   A = g(Z), cache = Z, same shape as Z
+    backward(dA, cache) -> dZ           dZ = dA * g'(Z)
+
+Conventions at kinks (the same test is used forward and backward, and ``jax.grad`` of the
+forward agrees with the backward there):
+
+* ``relu``: g'(0) = 0. The course masks ``Z <= 0``; ``jnp.maximum(Z, 0)`` would differentiate to
+  0.5 at 0 under ``jax.grad``, so the forward is written with ``jnp.where(Z > 0, ...)``.
+* ``leaky_relu``: g(Z) = Z for Z > 0, slope * Z otherwise, so g'(0) = slope.
+  The default slope is :data:`LEAKY_RELU_SLOPE`; :func:`leaky_relu_with` builds the pair for
+  another slope.
+
+Layers name their activation by a string (a static, hashable argument under ``jax.jit``) or pass
+an :class:`Activation` directly.
+"""
+
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .errors import NameLookupError
+
+LEAKY_RELU_SLOPE = 0.01
+"""Default negative-side slope of ``leaky_relu``."""
+
+
+class Activation(NamedTuple):
+    """A forward/backward pair following the module's contract."""
+
+    forward: Callable
+    backward: Callable
+
+
+def sigmoid(Z):
+    """g(Z) = 1 / (1 + exp(-Z)), computed without overflow. Returns ``(A, Z)``."""
+    return jax.nn.sigmoid(Z), Z
+
+
+def sigmoid_backward(dA, cache):
+    """dZ = dA * s * (1 - s) with s = sigmoid(Z)."""
+    s = jax.nn.sigmoid(cache)
+    return dA * s * (1 - s)
+
+
+def relu(Z):
+    """g(Z) = Z if Z > 0 else 0. Returns ``(A, Z)``."""
+    return jnp.where(Z > 0, Z, 0), Z
+
+
+def relu_backward(dA, cache):
+    """dZ = dA where Z > 0, else 0 (so g'(0) = 0, as the course's ``Z <= 0`` mask)."""
+    return jnp.where(cache > 0, dA, 0)
+
+
+def tanh(Z):
+    """g(Z) = tanh(Z). Returns ``(A, Z)``."""
+    return jnp.tanh(Z), Z
+
+
+def tanh_backward(dA, cache):
+    """dZ = dA * (1 - tanh(Z)^2), as (1 + t)(1 - t) to keep precision where |t| is near 1."""
+    t = jnp.tanh(cache)
+    return dA * (1 + t) * (1 - t)
+
+
+def leaky_relu(Z, slope=LEAKY_RELU_SLOPE):
+    """g(Z) = Z if Z > 0 else slope * Z. Returns ``(A, Z)``."""
+    return jnp.where(Z > 0, Z, slope * Z), Z
+
+
+def leaky_relu_backward(dA, cache, slope=LEAKY_RELU_SLOPE):
+    """dZ = dA where Z > 0, else slope * dA (so g'(0) = slope)."""
+    return jnp.where(cache > 0, dA, slope * dA)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation(sigmoid, sigmoid_backward),
+    "relu": Activation(relu, relu_backward),
+    "tanh": Activation(tanh, tanh_backward),
+    "leaky_relu": Activation(leaky_relu, leaky_relu_backward),
+}
+"""The table every layer looks activations up in."""
+
+
+@lru_cache(maxsize=None)
+def leaky_relu_with(slope: float) -> Activation:
+    """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
+    return Activation(partial(leaky_relu, slope=slope), partial(leaky_relu_backward, slope=slope))
+
+
+def get_activation(activation) -> Activation:
+    """Look up ``activation`` (a registered name or an :class:`Activation`)."""
+    if isinstance(activation, Activation):
+        return activation
+    try:
+        return ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        names = ", ".join(sorted(ACTIVATIONS))
+        raise NameLookupError(
+            f"unknown activation {activation!r}; expected one of: {names}"
+        ) from None

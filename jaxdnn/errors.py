@@ -1,0 +1,21 @@
+"""The errors jaxdnn raises for bad input.
+
+Every error is a :class:`JaxdnnError`, and also the built-in type callers already catch:
+shape and value problems are ``ValueError``; unknown names and missing parameter entries are
+``KeyError``. Messages name the argument, the layer and the shapes involved.
+"""
+
+
+class JaxdnnError(Exception):
+    """Base class of every error jaxdnn raises on purpose."""
+
+
+class ShapeError(JaxdnnError, ValueError):
+    """An array has the wrong shape or rank, or layer sizes are invalid."""
+
+
+class NameLookupError(JaxdnnError, KeyError):
+    """An unknown name (activation, scheme) or a missing/extra parameter entry."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""

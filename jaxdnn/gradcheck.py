@@ -1,0 +1,141 @@
+"""Two independent witnesses for the hand-written backward pass.
+
+* :func:`autodiff_errors` compares every ``dW{l}``, ``db{l}`` and ``dA{l}`` of
+  :func:`~jaxdnn.L_model_backward` with ``jax.grad`` of the cost, leaf by leaf.
+* :func:`gradient_check` is the course's finite-difference check: central differences on every
+  parameter, summarised as ``||g - g_approx|| / (||g|| + ||g_approx||)``.
+
+Both return numbers rather than asserting, so a test (or a user) decides what is close enough.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ._checks import check_parameters
+from .layers import linear_activation_forward
+from .model import (
+    L_model_backward,
+    L_model_forward,
+    compute_cost,
+    compute_cost_from_logits,
+    layer_activations,
+    parameter_gradients,
+)
+
+GRADIENT_CHECK_THRESHOLD = 1e-7
+"""The course's bound on :func:`gradient_check`'s difference for a correct backward pass."""
+
+
+def relative_error(a, b) -> float:
+    """``||a - b|| / max(||a||, ||b||)`` in float64; 0 when both are zero, inf on shape mismatch."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return float("inf")
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False):
+    """``jax.grad`` of the cost under the course's gradient keys (the reference for the backward).
+
+    The cost J is ``compute_cost(L_model_forward(X, parameters))``, or with ``stable=True``
+    ``compute_cost_from_logits`` of the last layer's Z. ``dW{l}``, ``db{l}`` are dJ/dW[l], dJ/db[l].
+    ``dA{l}`` follows the course's convention, the gradient of the *summed* loss m J with respect
+    to A[l-1] (the course applies 1/m only in dW and db). To reach A[l-1] the forward adds a zero
+    ``delta[l-1]`` to each layer's input and differentiates with respect to it; adding zero
+    leaves every forward value unchanged.
+    """
+    L = check_parameters(parameters)
+    activations = layer_activations(hidden_activation, L)
+
+    def cost(params, deltas):
+        A = X
+        for l, activation in enumerate(activations, start=1):
+            A, (_, Z) = linear_activation_forward(
+                A + deltas[l - 1], params[f"W{l}"], params[f"b{l}"], activation
+            )
+        return compute_cost_from_logits(Z, Y) if stable else compute_cost(A, Y)
+
+    _, caches = L_model_forward(X, parameters, hidden_activation)
+    deltas = [jnp.zeros_like(linear_cache[0]) for linear_cache, _ in caches]
+    d_params, d_inputs = jax.grad(cost, argnums=(0, 1))(parameters, deltas)
+    grads = {f"d{key}": value for key, value in d_params.items()}
+    m = X.shape[1]
+    grads.update({f"dA{l}": m * d for l, d in enumerate(d_inputs, start=1)})
+    return grads
+
+
+def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False, backward=None):
+    """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
+
+    Args:
+      X, Y, parameters, hidden_activation: the network and data.
+      stable: compare the stable path (fused ``dZ[L] = AL - Y``, cost from logits).
+      backward: the backward to test, ``L_model_backward`` by default (same signature).
+
+    Returns:
+      ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
+      reference, inf where the hand-written grads lack the key or give the wrong shape.
+    """
+    backward = L_model_backward if backward is None else backward
+
+    def hand_and_reference(X, Y, parameters):
+        AL, caches = L_model_forward(X, parameters, hidden_activation)
+        return (backward(AL, Y, caches, hidden_activation, stable=stable),
+                autodiff_gradients(X, Y, parameters, hidden_activation, stable=stable))
+
+    # A fresh jit per call: one compilation instead of one per primitive, and never a stale
+    # cached trace when ``backward`` or what it calls has been swapped out.
+    hand, reference = jax.jit(hand_and_reference)(X, Y, parameters)
+    return {
+        key: relative_error(hand[key], ref) if key in hand else float("inf")
+        for key, ref in reference.items()
+    }
+
+
+def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7):
+    """The course's finite-difference check of the backward pass, in float64.
+
+    For every parameter entry theta_i, ``g_approx_i = (J(theta + eps e_i) - J(theta - eps e_i))
+    / (2 eps)`` with J = ``compute_cost(L_model_forward(...))``.
+
+    Args:
+      parameters, X, Y, hidden_activation: the network and data (converted to float64).
+      grads: the gradients to check; default ``L_model_backward`` (the literal chain).
+      epsilon: the finite-difference step.
+
+    Returns:
+      ``||g - g_approx|| / (||g|| + ||g_approx||)``; below :data:`GRADIENT_CHECK_THRESHOLD`
+      (1e-7) for a correct backward. Keep pre-activations away from ReLU's kink at 0: finite
+      differences straddling it see neither side's slope.
+
+    Raises:
+      RuntimeError: if x64 is not enabled (float32 differences are too coarse to mean anything).
+    """
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "gradient_check needs float64: call jax.config.update('jax_enable_x64', True) first"
+        )
+    check_parameters(parameters)
+    parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
+    X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
+    if grads is None:
+        AL, caches = L_model_forward(X, parameters, hidden_activation)
+        grads = L_model_backward(AL, Y, caches, hidden_activation)
+    theta, unravel = ravel_pytree(parameters)
+    g, _ = ravel_pytree(parameter_gradients({k: jnp.asarray(v, jnp.float64)
+                                             for k, v in grads.items()}))
+
+    def cost(t):
+        return compute_cost(L_model_forward(X, unravel(t), hidden_activation)[0], Y)
+
+    @jax.jit
+    def central_difference(i):
+        step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
+        return (cost(theta + step) - cost(theta - step)) / (2 * epsilon)
+
+    g_approx = jax.lax.map(central_difference, jnp.arange(theta.size), batch_size=256)
+    g, g_approx = np.asarray(g), np.asarray(g_approx)
+    return float(np.linalg.norm(g - g_approx) / (np.linalg.norm(g) + np.linalg.norm(g_approx)))

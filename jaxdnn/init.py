@@ -1,0 +1,87 @@
+"""Parameter initialisation: the course's dict of ``W{l}`` (n[l], n[l-1]) and zero ``b{l}`` (n[l], 1).
+
+Weights are standard normal draws times a per-layer scale chosen by ``scheme``:
+
+=========  ===========================  ===============================================
+scheme     scale of W{l}                where it comes from
+=========  ===========================  ===============================================
+"small"    0.01                         the course's step-by-step assignment
+"scaled"   1 / sqrt(n[l-1])             the course's cat application (L_layer_model)
+"he"       sqrt(2 / n[l-1])             He et al. 2015, for ReLU networks
+=========  ===========================  ===============================================
+
+The draws come from a ``jax.random`` key, or, in the course-compatible mode, from numpy's legacy
+global generator exactly as the course draws them: ``np.random.seed(numpy_seed)`` then one
+``np.random.randn(n[l], n[l-1])`` per layer, in layer order (biases draw nothing). That mode
+reproduces the course's printed values bit for bit (in float64); it reseeds numpy's global
+generator, like the course does.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import check_layer_dims
+from .errors import NameLookupError
+
+SCHEMES = {
+    "small": lambda W, n_prev: W * 0.01,
+    "scaled": lambda W, n_prev: W / math.sqrt(n_prev),
+    "he": lambda W, n_prev: W * math.sqrt(2 / n_prev),
+}
+"""Each scheme scales a standard normal draw W given the layer's fan-in n[l-1], with the same
+operation the course uses (so the numpy mode matches it bit for bit)."""
+
+
+def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_seed=None,
+                               dtype=None):
+    """Parameters for a network with sizes ``layer_dims = [n[0], n[1], ..., n[L]]``.
+
+    Args:
+      layer_dims: input size, then the size of every layer.
+      key: a ``jax.random`` key. Give this or ``numpy_seed``.
+      scheme: ``"small"``, ``"scaled"`` or ``"he"`` (see the module docstring).
+      numpy_seed: draw with numpy's legacy ``np.random.seed(numpy_seed)``/``randn``, as the course.
+      dtype: of the arrays; default float32, or float64 when x64 is enabled.
+
+    Returns:
+      ``{"W1": (n[1], n[0]), "b1": (n[1], 1), ..., "WL", "bL"}``.
+
+    >>> p = initialize_parameters_deep([5, 4, 3], numpy_seed=3)
+    >>> p["W1"].shape, p["b2"].shape
+    ((4, 5), (3, 1))
+    """
+    dims = check_layer_dims(layer_dims)
+    if scheme not in SCHEMES:
+        raise NameLookupError(
+            f"unknown initialisation scheme {scheme!r}; expected one of: {', '.join(SCHEMES)}"
+        )
+    if (key is None) == (numpy_seed is None):
+        raise ValueError("give exactly one source of randomness: key=... or numpy_seed=...")
+    dtype = jnp.dtype(dtype) if dtype is not None else jnp.asarray(0.0).dtype
+    shapes = list(zip(dims[1:], dims[:-1], strict=True))
+    if key is None:
+        np.random.seed(numpy_seed)
+        draws = [np.random.randn(*shape) for shape in shapes]  # scaled in float64, as the course
+    else:
+        keys = jax.random.split(key, len(shapes))
+        draws = [jax.random.normal(k, shape, dtype) for k, shape in zip(keys, shapes, strict=True)]
+    parameters = {}
+    for l, (draw, (n, n_prev)) in enumerate(zip(draws, shapes, strict=True), start=1):
+        parameters[f"W{l}"] = jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype)
+        parameters[f"b{l}"] = jnp.zeros((n, 1), dtype)
+    return parameters
+
+
+def initialize_parameters(n_x, n_h, n_y, key=None, *, scheme="small", numpy_seed=None,
+                          dtype=None):
+    """Parameters of the two-layer network ``n_x -> n_h -> n_y``.
+
+    Same as ``initialize_parameters_deep([n_x, n_h, n_y], ...)``, which draws in the course's
+    order (W1, then W2).
+    """
+    return initialize_parameters_deep(
+        [n_x, n_h, n_y], key, scheme=scheme, numpy_seed=numpy_seed, dtype=dtype
+    )

@@ -1,0 +1,71 @@
+"""Hypothesis strategies shared by the tests: random networks, data and activation inputs."""
+
+from typing import NamedTuple
+
+import hypothesis.extra.numpy as hnp
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import strategies as st
+
+from jaxdnn import ACTIVATIONS
+
+HIDDEN = sorted(name for name in ACTIVATIONS if name != "sigmoid") + ["sigmoid"]
+
+
+class Case(NamedTuple):
+    X: jnp.ndarray
+    Y: jnp.ndarray
+    parameters: dict
+    hidden_activation: tuple
+
+    @property
+    def layer_dims(self):
+        return [self.X.shape[0]] + [self.parameters[f"W{l}"].shape[0]
+                                    for l in range(1, len(self.parameters) // 2 + 1)]
+
+
+@st.composite
+def networks(draw, dtype="float64", max_depth=6, max_width=20, max_examples=64,
+             hidden=tuple(HIDDEN), bias=("zero", "random")):
+    """A random network and data: depth 1..6, widths 1..20, 1..64 examples, per-layer activations.
+
+    Weights are N(0, 1/n[l-1]) so outputs stay away from saturation. Zero biases and zeroed input
+    columns are drawn on purpose: they make pre-activations exactly 0 (ReLU's kink) common.
+    """
+    L = draw(st.integers(1, max_depth), label="depth")
+    dims = draw(st.lists(st.integers(1, max_width), min_size=L, max_size=L), label="widths")
+    dims = [draw(st.integers(1, max_width), label="n0")] + dims
+    m = draw(st.integers(1, max_examples), label="m")
+    activations = tuple(draw(st.lists(st.sampled_from(hidden), min_size=L - 1, max_size=L - 1),
+                             label="hidden"))
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    bias_kind = draw(st.sampled_from(bias), label="bias")
+    zero_columns = draw(st.integers(0, m), label="zero input columns")
+
+    rng = np.random.RandomState(seed)
+    X = rng.randn(dims[0], m)
+    X[:, :zero_columns] = 0.0
+    Y = (rng.rand(dims[-1], m) < 0.5).astype(np.float64)
+    parameters = {}
+    for l in range(1, L + 1):
+        parameters[f"W{l}"] = jnp.asarray(rng.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1]),
+                                          dtype)
+        b = rng.randn(dims[l], 1) * 0.5 if bias_kind == "random" else np.zeros((dims[l], 1))
+        parameters[f"b{l}"] = jnp.asarray(b, dtype)
+    return Case(jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, activations)
+
+
+def activation_inputs(dtype):
+    """Arrays of pre-activations Z and upstream gradients dA of one shape, zeros likely."""
+    shapes = hnp.array_shapes(min_dims=2, max_dims=2, max_side=8)
+    width = 64 if dtype == "float64" else 32
+    elements = st.one_of(st.just(0.0), st.floats(-30, 30, width=width))
+
+    @st.composite
+    def pair(draw):
+        shape = draw(shapes)
+        Z = draw(hnp.arrays(dtype, shape, elements=elements))
+        dA = draw(hnp.arrays(dtype, shape, elements=st.floats(-10, 10, width=width)))
+        return jnp.asarray(Z), jnp.asarray(dA)
+
+    return pair()

@@ -1,0 +1,154 @@
+"""The L-layer chain: hand-written backward against jax.grad, course cases, fault injection."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import CHAIN_RTOL, record_errors
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import networks
+
+import jaxdnn
+from jaxdnn import (
+    L_model_backward,
+    L_model_forward,
+    autodiff_errors,
+    compute_cost,
+    compute_cost_from_logits,
+    cost_and_grads,
+    update_parameters,
+)
+
+
+def assert_matches_autodiff(case, dtype, stable):
+    errors = autodiff_errors(case.X, case.Y, case.parameters, case.hidden_activation,
+                             stable=stable)
+    record_errors(dtype, "stable" if stable else "literal", errors)
+    bad = {key: err for key, err in errors.items() if not err <= CHAIN_RTOL[np.dtype(dtype)]}
+    assert not bad, f"gradients differ from jax.grad for {case.layer_dims}: {bad}"
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
+@given(case=networks("float64"))
+def test_backward_equals_autodiff_float64(case, stable):
+    assert_matches_autodiff(case, "float64", stable)
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
+@given(case=networks("float32"))
+def test_backward_equals_autodiff_float32(case, stable):
+    assert_matches_autodiff(case, "float32", stable)
+
+
+def _grads_shapes(case, **kwargs):
+    def grads(X, Y, parameters):
+        AL, caches = L_model_forward(X, parameters, case.hidden_activation)
+        return L_model_backward(AL, Y, caches, case.hidden_activation, **kwargs)
+
+    return jax.eval_shape(grads, case.X, case.Y, case.parameters)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(data=st.data())
+def test_gradient_keys_shapes_and_dtypes(dtype, data):
+    case = data.draw(networks(dtype))
+    L = len(case.parameters) // 2
+    grads = _grads_shapes(case)
+    assert set(grads) == {f"{d}{l}" for l in range(1, L + 1) for d in ("dA", "dW", "db")}
+    for l in range(1, L + 1):  # dA{l} belongs to layer l's input A[l-1]: dA1 to X
+        A_prev_rows = case.X.shape[0] if l == 1 else case.parameters[f"W{l - 1}"].shape[0]
+        assert grads[f"dA{l}"].shape == (A_prev_rows, case.X.shape[1])
+        assert grads[f"dW{l}"].shape == case.parameters[f"W{l}"].shape
+        assert grads[f"db{l}"].shape == case.parameters[f"b{l}"].shape
+    assert {g.dtype for g in grads.values()} == {jnp.dtype(dtype)}
+    assert set(_grads_shapes(case, stable=True, input_grad=False)) == set(grads) - {"dA1"}
+
+
+@jax.jit
+def _train_step_and_reference(X, Y, parameters):
+    cost, grads = cost_and_grads(X, Y, parameters)
+    AL, caches = L_model_forward(X, parameters)
+    full = L_model_backward(AL, Y, caches, stable=True)
+    return cost, grads, compute_cost(AL, Y), compute_cost_from_logits(caches[-1][1], Y), full
+
+
+@given(case=networks("float64", hidden=("relu",)))
+def test_cost_and_grads_is_the_stable_path(case):
+    cost, grads, literal_cost, logit_cost, full = _train_step_and_reference(
+        case.X, case.Y, case.parameters)
+    assert set(grads) == {k for k in full if not k.startswith("dA")}
+    for key, value in grads.items():
+        np.testing.assert_array_equal(value, full[key], err_msg=key)
+    np.testing.assert_allclose(cost, literal_cost, rtol=1e-12)
+    assert cost == logit_cost
+
+
+def test_saturated_output_literal_chain_breaks_stable_path_does_not():
+    """The documented limit of the course's chain: a saturated sigmoid gives inf/NaN there."""
+    X = jnp.array([[40.0, -40.0]])
+    params = {"W1": jnp.array([[1.0]]), "b1": jnp.array([[0.0]])}
+    Y = jnp.array([[0.0, 1.0]])  # both examples confidently wrong
+    AL, caches = L_model_forward(X, params, "relu")
+    literal = L_model_backward(AL, Y, caches)
+    assert not np.isfinite(np.asarray(literal["dW1"])).all()
+    assert not np.isfinite(compute_cost(AL, Y))
+    stable = L_model_backward(AL, Y, caches, stable=True)
+    np.testing.assert_allclose(stable["dW1"], [[(40 * 1.0 + -40 * -1.0) / 2]])
+    np.testing.assert_allclose(compute_cost_from_logits(caches[-1][1], Y), 40.0)
+
+
+def _dot_shapes(compiled_text):
+    shapes = []
+    for line in compiled_text.splitlines():
+        if " dot(" in line:
+            shapes.append(line.split("=")[1].split("dot(")[0].strip())
+    return shapes
+
+
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_jit_does_not_compute_unrequested_input_gradient(input_grad):
+    """Under jit, leaving dA1 out removes the (n0, m) product W1^T dZ1 from the compiled step."""
+    n0, m = 37, 11
+    params = jaxdnn.initialize_parameters_deep([n0, 5, 3, 1], jax.random.PRNGKey(0),
+                                               dtype=jnp.float32)
+    X = jnp.ones((n0, m), jnp.float32)
+    Y = jnp.ones((1, m), jnp.float32)
+
+    def grads(params, X, Y):
+        AL, caches = L_model_forward(X, params)
+        return L_model_backward(AL, Y, caches, stable=True, input_grad=input_grad)
+
+    text = jax.jit(grads).lower(params, X, Y).compile().as_text()
+    input_sized = [s for s in _dot_shapes(text) if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
+    assert bool(input_sized) == input_grad, _dot_shapes(text)
+
+
+def test_cost_and_grads_compiles_without_input_gradient():
+    n0, m = 37, 11
+    params = jaxdnn.initialize_parameters_deep([n0, 4, 1], jax.random.PRNGKey(1),
+                                               dtype=jnp.float32)
+    text = jax.jit(cost_and_grads).lower(jnp.ones((n0, m), jnp.float32),
+                                         jnp.ones((1, m), jnp.float32), params).compile().as_text()
+    assert not [s for s in _dot_shapes(text) if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
+
+
+@given(case=networks("float64", max_depth=3))
+def test_update_parameters_is_gradient_descent(case):
+    rng = np.random.RandomState(0)
+    grads = {f"d{k}": jnp.asarray(rng.randn(*v.shape)) for k, v in case.parameters.items()}
+    grads["dA1"] = case.X  # dA entries are ignored
+    new = update_parameters(case.parameters, grads, 0.5)
+    assert set(new) == set(case.parameters)
+    for key, value in case.parameters.items():
+        np.testing.assert_array_equal(new[key], value - 0.5 * grads[f"d{key}"])
+
+
+def test_jit_with_per_layer_activations():
+    params = jaxdnn.initialize_parameters_deep([3, 4, 4, 1], jax.random.PRNGKey(2),
+                                               scheme="he")
+    X = jax.random.normal(jax.random.PRNGKey(3), (3, 5))
+    forward = jax.jit(L_model_forward, static_argnames="hidden_activation")
+    AL, _ = forward(X, params, hidden_activation=("tanh", "leaky_relu"))
+    AL_eager, _ = L_model_forward(X, params, ("tanh", "leaky_relu"))
+    np.testing.assert_allclose(AL, AL_eager, rtol=1e-12)
