@@ -19,11 +19,12 @@ from .activations import (
     tanh,
     tanh_backward,
 )
-from .errors import JaxdnnError, NameLookupError, ShapeError
+from .errors import DataError, JaxdnnError, NameLookupError, ShapeError
 from .gradcheck import (
     GRADIENT_CHECK_THRESHOLD,
     autodiff_errors,
     autodiff_gradients,
+    finite_difference_gradients,
     gradient_check,
     relative_error,
 )
@@ -49,20 +50,22 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
-    "GRADIENT_CHECK_THRESHOLD",
-    "LEAKY_RELU_SLOPE",
-    "SCHEMES",
     "Activation",
+    "DataError",
+    "GRADIENT_CHECK_THRESHOLD",
     "JaxdnnError",
+    "LEAKY_RELU_SLOPE",
     "L_model_backward",
     "L_model_forward",
     "NameLookupError",
+    "SCHEMES",
     "ShapeError",
     "autodiff_errors",
     "autodiff_gradients",
     "compute_cost",
     "compute_cost_from_logits",
     "cost_and_grads",
+    "finite_difference_gradients",
     "get_activation",
     "gradient_check",
     "initialize_parameters",

@@ -44,7 +44,8 @@ def check_linear(A, W, b, layer: str = "", a_name: str = "A_prev") -> None:
     b_shape = shape_of(b, f"b{layer}")
     if b_shape != (n, 1):
         raise ShapeError(
-            f"b{layer} has shape {b_shape}, expected {(n, 1)} to match W{layer} of shape {(n, n_prev)}"
+            f"b{layer} has shape {b_shape}, expected {(n, 1)} to match "
+            f"W{layer} of shape {(n, n_prev)}"
         )
 
 
@@ -56,7 +57,8 @@ def check_parameters(parameters) -> int:
     """
     if not isinstance(parameters, dict) or not parameters:
         raise ShapeError(
-            f"parameters must be a non-empty dict {{'W1', 'b1', ...}}; got {type(parameters).__name__}"
+            "parameters must be a non-empty dict {'W1', 'b1', ...}; "
+            f"got {type(parameters).__name__}"
         )
     layers = [_KEY.fullmatch(k) if isinstance(k, str) else None for k in parameters]
     extra = [k for k, match in zip(parameters, layers, strict=True) if match is None]

@@ -19,7 +19,7 @@ an :class:`Activation` directly.
 """
 
 from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import cache, partial
 from typing import NamedTuple
 
 import jax
@@ -89,7 +89,7 @@ ACTIVATIONS: dict[str, Activation] = {
 """The table every layer looks activations up in."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
     return Activation(partial(leaky_relu, slope=slope), partial(leaky_relu_backward, slope=slope))

@@ -19,3 +19,7 @@ class NameLookupError(JaxdnnError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
+
+
+class DataError(JaxdnnError, ValueError):
+    """A data or parameter file is missing, unreadable, or not in the expected layout."""

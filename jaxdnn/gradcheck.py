@@ -21,7 +21,6 @@ from .model import (
     compute_cost,
     compute_cost_from_logits,
     layer_activations,
-    parameter_gradients,
 )
 
 GRADIENT_CHECK_THRESHOLD = 1e-7
@@ -95,47 +94,58 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
     }
 
 
-def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7):
-    """The course's finite-difference check of the backward pass, in float64.
+def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, epsilon=1e-7):
+    """Central-difference estimates of dJ/dW[l] and dJ/db[l], in float64, keyed like ``grads``.
 
-    For every parameter entry theta_i, ``g_approx_i = (J(theta + eps e_i) - J(theta - eps e_i))
-    / (2 eps)`` with J = ``compute_cost(L_model_forward(...))``.
-
-    Args:
-      parameters, X, Y, hidden_activation: the network and data (converted to float64).
-      grads: the gradients to check; default ``L_model_backward`` (the literal chain).
-      epsilon: the finite-difference step.
-
-    Returns:
-      ``||g - g_approx|| / (||g|| + ||g_approx||)``; below :data:`GRADIENT_CHECK_THRESHOLD`
-      (1e-7) for a correct backward. Keep pre-activations away from ReLU's kink at 0: finite
-      differences straddling it see neither side's slope.
+    ``(J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)`` for every parameter entry theta_i, with
+    J = ``compute_cost(L_model_forward(...))``; all entries in one compiled, batched map.
 
     Raises:
       RuntimeError: if x64 is not enabled (float32 differences are too coarse to mean anything).
     """
     if not jax.config.jax_enable_x64:
         raise RuntimeError(
-            "gradient_check needs float64: call jax.config.update('jax_enable_x64', True) first"
+            "finite differences need float64: call jax.config.update('jax_enable_x64', True) first"
         )
     check_parameters(parameters)
     parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
     X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
+    theta, unravel = ravel_pytree(parameters)
+
+    @jax.jit
+    def approximate(theta, X, Y):
+        def cost(t):
+            return compute_cost(L_model_forward(X, unravel(t), hidden_activation)[0], Y)
+
+        def central_difference(i):
+            step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
+            return (cost(theta + step) - cost(theta - step)) / (2 * epsilon)
+
+        return jax.lax.map(central_difference, jnp.arange(theta.size), batch_size=256)
+
+    return {f"d{k}": v for k, v in unravel(approximate(theta, X, Y)).items()}
+
+
+def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7,
+                   approx=None):
+    """The course's finite-difference check of the backward pass, in float64.
+
+    Args:
+      parameters, X, Y, hidden_activation: the network and data (converted to float64).
+      grads: the gradients to check; default ``L_model_backward`` (the literal chain).
+      epsilon: the finite-difference step.
+      approx: precomputed :func:`finite_difference_gradients`, to check several ``grads`` at once.
+
+    Returns:
+      ``||g - g_approx|| / (||g|| + ||g_approx||)`` over all parameters; below
+      :data:`GRADIENT_CHECK_THRESHOLD` (1e-7) for a correct backward. Keep pre-activations away
+      from ReLU's kink at 0: differences straddling it see neither side's slope.
+    """
+    if approx is None:
+        approx = finite_difference_gradients(parameters, X, Y, hidden_activation, epsilon=epsilon)
     if grads is None:
         AL, caches = L_model_forward(X, parameters, hidden_activation)
         grads = L_model_backward(AL, Y, caches, hidden_activation)
-    theta, unravel = ravel_pytree(parameters)
-    g, _ = ravel_pytree(parameter_gradients({k: jnp.asarray(v, jnp.float64)
-                                             for k, v in grads.items()}))
-
-    def cost(t):
-        return compute_cost(L_model_forward(X, unravel(t), hidden_activation)[0], Y)
-
-    @jax.jit
-    def central_difference(i):
-        step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
-        return (cost(theta + step) - cost(theta - step)) / (2 * epsilon)
-
-    g_approx = jax.lax.map(central_difference, jnp.arange(theta.size), batch_size=256)
-    g, g_approx = np.asarray(g), np.asarray(g_approx)
+    g = np.concatenate([np.ravel(np.asarray(grads[k], np.float64)) for k in sorted(approx)])
+    g_approx = np.concatenate([np.ravel(np.asarray(approx[k])) for k in sorted(approx)])
     return float(np.linalg.norm(g - g_approx) / (np.linalg.norm(g) + np.linalg.norm(g_approx)))

@@ -1,4 +1,6 @@
-"""Parameter initialisation: the course's dict of ``W{l}`` (n[l], n[l-1]) and zero ``b{l}`` (n[l], 1).
+"""Parameter initialisation: the course's dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1).
+
+Biases start at zero.
 
 Weights are standard normal draws times a per-layer scale chosen by ``scheme``:
 

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from ._checks import check_matrix, check_parameters, check_same_shape, shape_of
-from .activations import get_activation
+from .activations import Activation, get_activation
 from .errors import NameLookupError, ShapeError
 from .layers import linear_activation_backward, linear_activation_forward, linear_backward
 
@@ -36,7 +36,8 @@ def layer_activations(hidden_activation, L: int) -> tuple:
 
     ``hidden_activation`` is one name for every hidden layer, or a sequence of L - 1 names.
     """
-    if isinstance(hidden_activation, (list, tuple)):
+    if isinstance(hidden_activation, (list, tuple)) and not isinstance(hidden_activation,
+                                                                        Activation):
         names = tuple(hidden_activation)
         if len(names) != L - 1:
             raise ShapeError(
@@ -45,6 +46,7 @@ def layer_activations(hidden_activation, L: int) -> tuple:
             )
     else:
         names = (hidden_activation,) * (L - 1)
+        get_activation(hidden_activation)  # checked even when there is no hidden layer
     for name in names:
         get_activation(name)
     return (*names, "sigmoid")
@@ -70,7 +72,8 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
         )
     A, caches = X, []
     for l, activation in enumerate(layer_activations(hidden_activation, L), start=1):
-        A, cache = linear_activation_forward(A, parameters[f"W{l}"], parameters[f"b{l}"], activation)
+        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
+        A, cache = linear_activation_forward(A, W, b, activation)
         caches.append(cache)
     return A, caches
 
@@ -86,8 +89,9 @@ def compute_cost(AL, Y):
       The scalar cost. Infinite once AL rounds to exactly 0 or 1; train with
       :func:`compute_cost_from_logits` instead.
 
-    >>> float(compute_cost(jnp.array([[0.8, 0.9, 0.4]]), jnp.array([[1, 1, 1]])))  # doctest: +ELLIPSIS
-    0.41493...
+    >>> AL, Y = jnp.array([[0.8, 0.9, 0.4]]), jnp.array([[1, 1, 1]])
+    >>> round(float(compute_cost(AL, Y)), 6)
+    0.414932
     """
     check_same_shape(Y, AL)
     Y = jnp.asarray(Y, AL.dtype)

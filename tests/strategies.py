@@ -59,13 +59,16 @@ def activation_inputs(dtype):
     """Arrays of pre-activations Z and upstream gradients dA of one shape, zeros likely."""
     shapes = hnp.array_shapes(min_dims=2, max_dims=2, max_side=8)
     width = 64 if dtype == "float64" else 32
-    elements = st.one_of(st.just(0.0), st.floats(-30, 30, width=width))
+    # No subnormals: XLA on CPU flushes them to zero, so two mathematically equal computations
+    # could differ there by a flushed 5e-324 that says nothing about the backward pass.
+    elements = st.one_of(st.just(0.0), st.floats(-30, 30, width=width, allow_subnormal=False))
 
     @st.composite
     def pair(draw):
         shape = draw(shapes)
         Z = draw(hnp.arrays(dtype, shape, elements=elements))
-        dA = draw(hnp.arrays(dtype, shape, elements=st.floats(-10, 10, width=width)))
+        dA = draw(hnp.arrays(dtype, shape, elements=st.floats(-10, 10, width=width,
+                                                                       allow_subnormal=False)))
         return jnp.asarray(Z), jnp.asarray(dA)
 
     return pair()

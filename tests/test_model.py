@@ -152,3 +152,14 @@ def test_jit_with_per_layer_activations():
     AL, _ = forward(X, params, hidden_activation=("tanh", "leaky_relu"))
     AL_eager, _ = L_model_forward(X, params, ("tanh", "leaky_relu"))
     np.testing.assert_allclose(AL, AL_eager, rtol=1e-12)
+
+
+def test_activation_object_as_hidden_activation():
+    """An Activation pair (itself a tuple) means one activation for every hidden layer."""
+    params = jaxdnn.initialize_parameters_deep([3, 4, 4, 1], jax.random.PRNGKey(2))
+    X = jax.random.normal(jax.random.PRNGKey(3), (3, 5))
+    pair = jaxdnn.leaky_relu_with(0.2)
+    AL, caches = L_model_forward(X, params, pair)
+    assert len(caches) == 3
+    errors = autodiff_errors(X, jnp.ones((1, 5)), params, pair)
+    assert max(errors.values()) < 1e-9

@@ -1,0 +1,105 @@
+"""Bad input: a JaxdnnError naming the argument, layer and shapes, raised before any XLA work."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdnn import (
+    JaxdnnError,
+    L_model_backward,
+    L_model_forward,
+    NameLookupError,
+    ShapeError,
+    compute_cost,
+    compute_cost_from_logits,
+    cost_and_grads,
+    linear_activation_backward,
+    linear_activation_forward,
+    linear_forward,
+    update_parameters,
+)
+
+
+def params(*dims):
+    return {k: v for l in range(1, len(dims))
+            for k, v in ((f"W{l}", jnp.ones((dims[l], dims[l - 1]))),
+                         (f"b{l}", jnp.zeros((dims[l], 1))))}
+
+
+X = jnp.ones((4, 5))
+Y = jnp.ones((1, 5))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: L_model_forward(jnp.ones((3, 5)), params(4, 2, 1)), ShapeError,
+     r"X has shape \(3, 5\) but W1 has shape \(2, 4\): X needs 4 rows"),
+    (lambda: L_model_forward(jnp.ones(4), params(4, 2, 1)), ShapeError,
+     r"X must be 2-D \(features, examples\); got shape \(4,\)"),
+    (lambda: L_model_forward(X, dict(params(4, 2, 1), b1=jnp.zeros(2))), ShapeError,
+     r"b1 has shape \(2,\), expected \(2, 1\) to match W1 of shape \(2, 4\)"),
+    (lambda: L_model_forward(X, dict(params(4, 2, 1), b2=jnp.zeros((2, 1)))), ShapeError,
+     r"b2 has shape \(2, 1\), expected \(1, 1\)"),
+    (lambda: L_model_forward(X, dict(params(4, 2, 1), W2=jnp.ones((1, 3)))), ShapeError,
+     r"W2 has shape \(1, 3\) but W1 has 2 rows: W2 needs 2 columns"),
+    (lambda: L_model_forward(X, {k: v for k, v in params(4, 2, 1).items() if k != "b2"}),
+     NameLookupError, r"parameters is missing \['b2'\] for a 2-layer network"),
+    (lambda: L_model_forward(X, {k: v for k, v in params(4, 3, 2, 1).items() if k != "W2"}),
+     NameLookupError, r"missing \['W2'\]"),
+    (lambda: L_model_forward(X, dict(params(4, 1), W0=jnp.ones((1, 1)))), NameLookupError,
+     r"unexpected entries \['W0'\]"),
+    (lambda: L_model_forward(X, dict(params(4, 1), gamma=1.0)), NameLookupError,
+     r"unexpected entries \['gamma'\]"),
+    (lambda: L_model_forward(X, {}), ShapeError, "non-empty dict"),
+    (lambda: L_model_forward(X, [jnp.ones((1, 4))]), ShapeError, "non-empty dict"),
+    (lambda: L_model_forward(X, params(4, 2, 1), "swish"), NameLookupError,
+     "unknown activation 'swish'; expected one of: leaky_relu, relu, sigmoid, tanh"),
+    (lambda: L_model_forward(X, params(4, 2, 2, 1), ("relu",)), ShapeError,
+     "hidden_activation lists 1 names but the network has 2 hidden layers"),
+    (lambda: compute_cost(jnp.full((1, 5), 0.5), jnp.ones((1, 4))), ShapeError,
+     r"Y has shape \(1, 4\) but AL has shape \(1, 5\)"),
+    (lambda: compute_cost(jnp.full((1, 5), 0.5), jnp.ones(5)), ShapeError,
+     r"Y has shape \(5,\) but AL has shape \(1, 5\)"),
+    (lambda: compute_cost_from_logits(jnp.zeros((1, 5)), jnp.ones((5, 1))), ShapeError,
+     r"Y has shape \(5, 1\) but ZL has shape \(1, 5\)"),
+    (lambda: L_model_backward(jnp.full((1, 5), 0.5), jnp.ones((1, 3)),
+                              L_model_forward(X, params(4, 1))[1]), ShapeError,
+     r"Y has shape \(1, 3\) but AL has shape \(1, 5\)"),
+    (lambda: L_model_backward(jnp.full((1, 5), 0.5), Y, []), ShapeError, "caches must be"),
+    (lambda: linear_forward(jnp.ones((3, 2)), jnp.ones((1, 4)), jnp.zeros((1, 1))), ShapeError,
+     r"W has shape \(1, 4\) but A has shape \(3, 2\): A needs 4 rows"),
+    (lambda: linear_activation_forward(jnp.ones((3, 2)), jnp.ones((1, 3)), jnp.zeros((1, 1)),
+                                       "Relu"), NameLookupError, "unknown activation 'Relu'"),
+    (lambda: linear_activation_backward(jnp.ones((2, 2)), ((jnp.ones((3, 2)), jnp.ones((1, 3)),
+                                        jnp.zeros((1, 1))), jnp.ones((1, 2))), "relu"),
+     ShapeError, r"dA has shape \(2, 2\) but the cached Z has \(1, 2\)"),
+    (lambda: update_parameters(params(4, 1), {"dW1": jnp.ones((1, 4))}, 0.1), NameLookupError,
+     "grads has no db1 for parameter b1"),
+    (lambda: update_parameters(params(4, 1), {"dW1": jnp.ones((4, 1)), "db1": jnp.ones((1, 1))},
+                               0.1),
+     ShapeError, r"dW1 has shape \(4, 1\) but W1 has shape \(1, 4\)"),
+])
+def test_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match) as info:
+        call()
+    assert isinstance(info.value, JaxdnnError)
+    assert isinstance(info.value, (ValueError, KeyError))
+
+
+def test_name_errors_are_key_errors_with_readable_messages():
+    with pytest.raises(KeyError) as info:
+        L_model_forward(X, params(4, 1), "swish")
+    assert str(info.value).startswith("unknown activation 'swish'")  # not a quoted repr
+
+
+def test_checks_run_at_trace_time_under_jit():
+    """Shapes are static under jit: the error comes from tracing, before anything is compiled."""
+    traced = jax.jit(cost_and_grads)
+    with pytest.raises(ShapeError, match=r"X has shape \(3, 5\) but W1 has shape \(2, 4\)"):
+        traced.trace(jnp.ones((3, 5)), Y, params(4, 2, 1))
+    traced.trace(X, Y, params(4, 2, 1))  # the same function traces fine on good input
+
+
+def test_numpy_inputs_accepted():
+    AL, _ = L_model_forward(np.ones((4, 5)), {k: np.asarray(v) for k, v in params(4, 1).items()})
+    assert AL.shape == (1, 5)

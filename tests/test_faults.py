@@ -1,0 +1,102 @@
+"""The suite bites: plausible bugs injected into the backward make the property checks fail.
+
+Each fault is applied, then the same property the chain tests assert (every gradient within
+CHAIN_RTOL of jax.grad) is run under hypothesis, which must find a network that breaks it.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import CHAIN_RTOL
+from hypothesis import Phase, given, settings
+from strategies import networks
+
+import jaxdnn
+import jaxdnn.layers
+import jaxdnn.model
+from jaxdnn import Activation, autodiff_errors, relu, sigmoid
+
+
+def _linear_backward_without_1_over_m(dZ, cache):
+    A_prev, W, _ = cache
+    return W.T @ dZ, dZ @ A_prev.T, jnp.sum(dZ, axis=1, keepdims=True)
+
+
+def _linear_backward_transposed_dW(dZ, cache):
+    A_prev, W, _ = cache
+    m = A_prev.shape[1]
+    return W.T @ dZ, (A_prev @ dZ.T) / m, jnp.sum(dZ, axis=1, keepdims=True) / m
+
+
+def _linear_backward_db_wrong_axis(dZ, cache):
+    A_prev, W, _ = cache
+    m = A_prev.shape[1]
+    return W.T @ dZ, dZ @ A_prev.T / m, jnp.sum(dZ, axis=0, keepdims=True) / m
+
+
+def _relu_backward_mask_lt_zero(dA, Z):  # keeps the gradient at Z == 0: wrong at the kink
+    return jnp.where(Z < 0, 0, dA)
+
+
+def _relu_backward_flipped(dA, Z):
+    return jnp.where(Z > 0, 0, dA)
+
+
+def _sigmoid_backward_s_only(dA, Z):
+    return dA * jax.nn.sigmoid(Z)
+
+
+LINEAR_FAULTS = {
+    "1/m dropped": _linear_backward_without_1_over_m,
+    "dW transposed": _linear_backward_transposed_dW,
+    "db over examples": _linear_backward_db_wrong_axis,
+}
+ACTIVATION_FAULTS = {
+    "relu mask Z < 0": ("relu", Activation(relu, _relu_backward_mask_lt_zero)),
+    "relu mask flipped": ("relu", Activation(relu, _relu_backward_flipped)),
+    "sigmoid' = s": ("sigmoid", Activation(sigmoid, _sigmoid_backward_s_only)),
+}
+
+def chain_property(backward_check, max_examples=200):
+    """The chain property, with ``backward_check(case) -> errors`` supplying the gradients.
+
+    Searched without shrinking (each example compiles): the first failure found is enough.
+    """
+
+    @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
+    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8))
+    def check(case):
+        errors = backward_check(case)
+        bad = {k: e for k, e in errors.items() if not e <= CHAIN_RTOL[np.dtype("float64")]}
+        assert not bad, f"gradients differ from jax.grad: {bad}"
+
+    return check
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
+@pytest.mark.parametrize("fault", sorted(LINEAR_FAULTS))
+def test_linear_fault_is_caught(fault, stable, monkeypatch):
+    monkeypatch.setattr(jaxdnn.layers, "linear_backward", LINEAR_FAULTS[fault])
+    monkeypatch.setattr(jaxdnn.model, "linear_backward", LINEAR_FAULTS[fault])
+    check = chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation, stable=stable))
+    with pytest.raises(AssertionError, match="differ from jax.grad"):
+        check()
+
+
+@pytest.mark.parametrize("fault", sorted(ACTIVATION_FAULTS))
+def test_activation_fault_is_caught(fault, monkeypatch):
+    # Only the backward is broken: the reference differentiates the (correct) forward.
+    name, broken = ACTIVATION_FAULTS[fault]
+    monkeypatch.setitem(jaxdnn.activations.ACTIVATIONS, name, broken)
+    check = chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation))
+    with pytest.raises(AssertionError, match="differ from jax.grad"):
+        check()
+
+
+def test_unbroken_chain_passes_the_same_search():
+    """Control: the same search over the real backward finds nothing."""
+    chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation), max_examples=30)()

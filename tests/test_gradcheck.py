@@ -1,0 +1,65 @@
+"""Finite differences, the third witness: hand-written and jax.grad both pass the course's check."""
+
+from functools import partial
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from strategies import networks
+
+from jaxdnn import (
+    GRADIENT_CHECK_THRESHOLD,
+    L_model_backward,
+    L_model_forward,
+    autodiff_gradients,
+    finite_difference_gradients,
+    gradient_check,
+)
+
+KINKED = ("relu", "leaky_relu")
+
+
+@partial(jax.jit, static_argnames="hidden_activation")
+def _forward_and_gradients(X, Y, parameters, hidden_activation):
+    AL, caches = L_model_forward(X, parameters, hidden_activation)
+    hand = L_model_backward(AL, Y, caches, hidden_activation)
+    reference = autodiff_gradients(X, Y, parameters, hidden_activation)
+    return [Z for _, Z in caches], hand, reference
+
+
+@given(case=networks("float64", max_depth=4, max_width=8, max_examples=16, bias=("random",)))
+def test_three_witnesses_agree(case):
+    Zs, hand, reference = _forward_and_gradients(case.X, case.Y, case.parameters,
+                                                 case.hidden_activation)
+    # Central differences with step 1e-7 straddle ReLU's kink only if some |Z| is that small.
+    kinked = [Z for Z, act in zip(Zs, case.hidden_activation, strict=False) if act in KINKED]
+    assume(all(np.abs(np.asarray(Z)).min() > 1e-3 for Z in kinked))
+    approx = finite_difference_gradients(case.parameters, case.X, case.Y, case.hidden_activation)
+    for grads in (hand, reference):
+        difference = gradient_check(case.parameters, case.X, case.Y, case.hidden_activation,
+                                    grads=grads, approx=approx)
+        assert difference < GRADIENT_CHECK_THRESHOLD, difference
+
+
+def test_gradient_check_reports_a_wrong_gradient():
+    rng = np.random.RandomState(0)
+    params = {"W1": rng.randn(3, 4), "b1": rng.randn(3, 1), "W2": rng.randn(1, 3),
+              "b2": rng.randn(1, 1)}
+    X, Y = rng.randn(4, 5), (rng.rand(1, 5) > 0.5).astype(float)
+    AL, caches = L_model_forward(X, params, "tanh")
+    grads = L_model_backward(AL, Y, caches, "tanh")
+    assert gradient_check(params, X, Y, "tanh", grads=grads) < GRADIENT_CHECK_THRESHOLD
+    assert gradient_check(params, X, Y, "tanh") < GRADIENT_CHECK_THRESHOLD  # default grads
+    wrong = dict(grads, dW1=grads["dW1"] * 1.001)
+    assert gradient_check(params, X, Y, "tanh", grads=wrong) > GRADIENT_CHECK_THRESHOLD
+
+
+def test_gradient_check_refuses_float32():
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(RuntimeError, match="jax_enable_x64"):
+            gradient_check({"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}, np.ones((1, 2)),
+                           np.ones((1, 2)))
+    finally:
+        jax.config.update("jax_enable_x64", True)
