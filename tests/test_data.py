@@ -1,0 +1,326 @@
+"""Data: the h5 loaders on small files in the course's layout (and every malformed variant), the
+real cat files when present, and the generated 2-D sets."""
+
+import hashlib
+import pathlib
+
+import h5py
+import numpy as np
+import pytest
+
+from jaxdnn.data import (
+    DATASETS,
+    blobs,
+    flatten_images,
+    gaussian_quantiles,
+    load_cat_data,
+    load_data,
+    load_dataset,
+    load_planar_dataset,
+    no_structure,
+    noisy_circles,
+    noisy_moons,
+)
+from jaxdnn.errors import DataError, NameLookupError, ShapeError
+
+TRAIN, TEST = "train_catvnoncat.h5", "test_catvnoncat.h5"
+CLASSES = np.array([b"non-cat", b"cat"])
+GROUP = object()  # an override value: write an HDF5 group where a data set belongs
+REAL_DIR = pathlib.Path(__file__).resolve().parents[1] / "datasets"
+REAL_SHA256 = {
+    TRAIN: "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
+    TEST: "6a9d39ce52fa85953c5834695b8534a30ed8cfd54971fb2f080b5a24d002b951",
+}
+
+
+# --- small h5 files in the course's layout ---------------------------------------------------
+
+
+def _layout():
+    """5 train and 3 test images of 4 x 4 x 3, keyed like the course's files."""
+    rng = np.random.default_rng(0)
+    return {
+        TRAIN: {"train_set_x": rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8),
+                "train_set_y": np.array([0, 1, 1, 0, 1]), "list_classes": CLASSES},
+        TEST: {"test_set_x": rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8),
+               "test_set_y": np.array([1, 0, 0]), "list_classes": CLASSES},
+    }
+
+
+def _write(directory, layout):
+    """Write ``layout`` as h5 files in ``directory``; a value None leaves the key out."""
+    for name, keys in layout.items():
+        with h5py.File(directory / name, "w") as f:
+            for key, value in keys.items():
+                if value is GROUP:
+                    f.create_group(key)
+                elif value is not None:
+                    f[key] = value
+    return directory
+
+
+def test_load_data_returns_the_files_contents(tmp_path):
+    layout = _layout()
+    train_x, train_y, test_x, test_y, classes = load_data(str(_write(tmp_path, layout)))
+    np.testing.assert_array_equal(train_x, layout[TRAIN]["train_set_x"])
+    np.testing.assert_array_equal(test_x, layout[TEST]["test_set_x"])
+    assert train_x.dtype == test_x.dtype == np.uint8
+    np.testing.assert_array_equal(train_y, [[0, 1, 1, 0, 1]])
+    np.testing.assert_array_equal(test_y, [[1, 0, 0]])
+    assert train_y.shape == (1, 5) and test_y.shape == (1, 3)
+    np.testing.assert_array_equal(classes, CLASSES)
+
+
+def test_load_data_accepts_integer_pixels_in_range_as_uint8(tmp_path):
+    layout = _layout()
+    layout[TRAIN]["train_set_x"] = layout[TRAIN]["train_set_x"].astype(np.int64)
+    train_x = load_data(_write(tmp_path, layout))[0]
+    assert train_x.dtype == np.uint8
+    np.testing.assert_array_equal(train_x, layout[TRAIN]["train_set_x"])
+
+
+def test_flatten_images_is_the_courses_standardisation(tmp_path):
+    train_x_orig = load_data(_write(tmp_path, _layout()))[0]
+    X = flatten_images(train_x_orig)
+    assert X.shape == (48, 5) and X.dtype == np.float64
+    np.testing.assert_array_equal(X, train_x_orig.reshape(5, -1).T / 255)
+    np.testing.assert_array_equal(X[:, 2], train_x_orig[2].ravel() / 255)
+    assert 0 <= X.min() and X.max() <= 1
+
+
+def test_flatten_images_rejects_wrong_rank():
+    with pytest.raises(ShapeError, match="x_orig"):
+        flatten_images(np.zeros((5, 48), np.uint8))
+
+
+def test_load_cat_data_is_flattened_float64(tmp_path):
+    train_x, train_y, test_x, test_y, classes = load_cat_data(_write(tmp_path, _layout()))
+    assert train_x.shape == (48, 5) and test_x.shape == (48, 3)
+    assert train_y.shape == (1, 5) and test_y.shape == (1, 3)
+    assert {a.dtype for a in (train_x, train_y, test_x, test_y)} == {np.dtype(np.float64)}
+    np.testing.assert_array_equal(train_y, [[0.0, 1.0, 1.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(classes, CLASSES)
+
+
+@pytest.mark.parametrize("missing", [TRAIN, TEST])
+def test_missing_file_names_the_path_and_the_readme(tmp_path, missing):
+    layout = _layout()
+    del layout[missing]
+    with pytest.raises(DataError) as info:
+        load_data(_write(tmp_path, layout))
+    assert str(tmp_path / missing) in str(info.value)
+    assert "datasets/README.md" in str(info.value)
+
+
+def test_not_an_h5_file(tmp_path):
+    _write(tmp_path, _layout())
+    (tmp_path / TRAIN).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))  # a PNG renamed .h5
+    with pytest.raises(DataError, match="not a readable HDF5 file") as info:
+        load_data(tmp_path)
+    assert str(tmp_path / TRAIN) in str(info.value) and "train_set_x" in str(info.value)
+
+
+def test_truncated_h5_file(tmp_path):
+    _write(tmp_path, _layout())
+    path = tmp_path / TEST
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DataError, match="not a readable HDF5 file") as info:
+        load_data(tmp_path)
+    assert str(path) in str(info.value) and "test_set_x" in str(info.value)
+
+
+MALFORMED = [
+    # (file, key, value written instead; None leaves the key out, what the message says)
+    (TRAIN, "train_set_x", None, "missing key"),
+    (TRAIN, "train_set_y", None, "missing key"),
+    (TEST, "test_set_x", None, "missing key"),
+    (TEST, "test_set_y", None, "missing key"),
+    (TEST, "list_classes", None, "missing key"),
+    (TRAIN, "train_set_x", GROUP, "missing key"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4, 4), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((0, 4, 4, 3), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), np.float32), "uint8 pixels"),
+    (TRAIN, "train_set_x", np.full((5, 4, 4, 3), 300), "uint8 pixels"),
+    (TEST, "test_set_x", np.zeros((3, 5, 5, 3), np.uint8), "must be equal"),
+    (TRAIN, "train_set_y", np.array([0, 1, 1, 0]), "needs (5,)"),
+    (TRAIN, "train_set_y", np.array([[0, 1, 1, 0, 1]]), "needs (5,)"),
+    (TEST, "test_set_y", np.array([1, 0, 1, 1]), "needs (3,)"),
+    (TEST, "test_set_y", np.array([1, 2, 0]), "must be 0 (non-cat) or 1 (cat)"),
+    (TRAIN, "train_set_y", np.array([0, 1, 1, 0, -1]), "must be 0 (non-cat) or 1 (cat)"),
+    (TRAIN, "train_set_y", np.array([b"a", b"b", b"a", b"a", b"b"]), "must be 0"),
+    (TEST, "list_classes", np.array([b"non-cat", b"cat", b"dog"]), "needs (2,)"),
+]
+
+
+@pytest.mark.parametrize("file, key, value, says", MALFORMED,
+                         ids=[f"{k}-{s}-{i}" for i, (_, k, _, s) in enumerate(MALFORMED)])
+def test_malformed_file_names_the_file_and_the_key(tmp_path, file, key, value, says):
+    layout = _layout()
+    layout[file][key] = value
+    with pytest.raises(DataError) as info:
+        load_data(_write(tmp_path, layout))
+    message = str(info.value)
+    assert str(tmp_path / file) in message and repr(key) in message and says in message
+
+
+@pytest.mark.skipif(not (REAL_DIR / TRAIN).exists() or not (REAL_DIR / TEST).exists(),
+                    reason=f"the course's cat files are not in {REAL_DIR} "
+                           "(see datasets/README.md)")
+def test_the_courses_cat_files():
+    for name, digest in REAL_SHA256.items():
+        assert hashlib.sha256((REAL_DIR / name).read_bytes()).hexdigest() == digest, name
+    train_x, train_y, test_x, test_y, classes = load_data(REAL_DIR)
+    assert train_x.shape == (209, 64, 64, 3) and train_x.dtype == np.uint8
+    assert test_x.shape == (50, 64, 64, 3) and test_x.dtype == np.uint8
+    assert train_y.shape == (1, 209) and test_y.shape == (1, 50)
+    assert train_y.sum() == 72 and test_y.sum() == 33
+    np.testing.assert_array_equal(classes, CLASSES)
+    X = load_cat_data(REAL_DIR)[0]
+    assert X.shape == (12288, 209) and X.dtype == np.float64
+
+
+# --- the 2-D sets ---------------------------------------------------------------------------
+
+
+def _course_planar():
+    """The course's load_planar_dataset, verbatim apart from names, on the global generator."""
+    np.random.seed(1)
+    m, N, D, a = 400, 200, 2, 4
+    X = np.zeros((m, D))
+    Y = np.zeros((m, 1), dtype="uint8")
+    for j in range(2):
+        ix = range(N * j, N * (j + 1))
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, N) + np.random.randn(N) * 0.2
+        r = a * np.sin(4 * t) + np.random.randn(N) * 0.2
+        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        Y[ix] = j
+    return X.T, Y.T
+
+
+def test_planar_is_the_courses_data_bit_for_bit():
+    X, Y = load_planar_dataset()
+    expected_X, expected_Y = _course_planar()
+    assert X.shape == (2, 400) and X.dtype == np.float64
+    assert Y.shape == (1, 400) and Y.dtype == np.uint8
+    np.testing.assert_array_equal(X, expected_X)
+    np.testing.assert_array_equal(Y, expected_Y)
+    assert (Y == 0).sum() == 200 and (Y == 1).sum() == 200
+
+
+def test_planar_leaves_the_global_generator_alone():
+    np.random.seed(123)
+    expected = np.random.randn(3)
+    np.random.seed(123)
+    load_planar_dataset()
+    np.testing.assert_array_equal(np.random.randn(3), expected)
+
+
+GENERATORS = [noisy_circles, noisy_moons, blobs, gaussian_quantiles, no_structure]
+
+
+@pytest.mark.parametrize("generate", GENERATORS)
+@pytest.mark.parametrize("n_samples", [200, 7])
+def test_generated_shapes_dtypes_and_binary_labels(generate, n_samples):
+    X, Y = generate(n_samples=n_samples) if n_samples != 200 else generate()
+    assert X.shape == (2, n_samples) and X.dtype == np.float64
+    assert Y.shape == (1, n_samples) and Y.dtype == np.uint8
+    assert set(np.unique(Y)) <= {0, 1}
+    assert np.isfinite(X).all()
+
+
+@pytest.mark.parametrize("generate", GENERATORS)
+def test_generated_sets_are_deterministic_by_seed(generate):
+    X, Y = generate(seed=3)
+    X_again, Y_again = generate(seed=3)
+    np.testing.assert_array_equal(X, X_again)
+    np.testing.assert_array_equal(Y, Y_again)
+    assert not np.array_equal(X, generate(seed=4)[0])
+
+
+@pytest.mark.parametrize("generate", GENERATORS)
+def test_generated_sets_reject_too_few_samples(generate):
+    with pytest.raises(ShapeError, match="n_samples"):
+        generate(n_samples=1)
+
+
+def test_circles_inner_class_has_the_smaller_radius():
+    for seed in range(5):
+        X, Y = noisy_circles(seed=seed)
+        radius = np.linalg.norm(X, axis=0)
+        assert radius[Y[0] == 1].mean() < radius[Y[0] == 0].mean() - 0.2
+        assert (Y == 0).sum() == (Y == 1).sum() == 100
+    X, Y = noisy_circles(n_samples=9, factor=0.3, noise=0.0)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=0), np.where(Y[0] == 1, 0.3, 1.0))
+
+
+def test_moons_classes_are_separated_and_on_their_half_circles():
+    for seed in range(5):
+        X, Y = noisy_moons(seed=seed)
+        zero, one = X[:, Y[0] == 0].mean(axis=1), X[:, Y[0] == 1].mean(axis=1)
+        assert one[0] > zero[0] + 0.5 and zero[1] > one[1] + 0.5
+    X, Y = noisy_moons(n_samples=11, noise=0.0)
+    outer, inner = X[:, Y[0] == 0], X[:, Y[0] == 1]
+    np.testing.assert_allclose(np.linalg.norm(outer, axis=0), 1.0)
+    assert (outer[1] >= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(inner - [[1.0], [0.5]], axis=0), 1.0)
+    assert (inner[1] <= 0.5 + 1e-12).all()
+
+
+def test_blobs_are_unit_clusters_inside_the_box_with_parity_labels():
+    X, Y = blobs(n_samples=3000, centers=2, seed=0)
+    assert (Y[0] == np.arange(3000) % 2).all()
+    for label in (0, 1):
+        cluster = X[:, Y[0] == label]
+        np.testing.assert_allclose(cluster.std(axis=1), 1.0, atol=0.1)
+        assert (np.abs(cluster.mean(axis=1)) < 10).all()
+    X, Y = blobs()
+    assert (Y == 0).sum() == (Y == 1).sum() == 100
+    with pytest.raises(ShapeError, match="centers"):
+        blobs(centers=1)
+
+
+def test_gaussian_quantiles_class_one_is_the_outer_half():
+    X, Y = gaussian_quantiles(n_samples=201)
+    radius = np.linalg.norm(X, axis=0)
+    assert radius[Y[0] == 0].max() <= radius[Y[0] == 1].min()
+    assert (Y == 0).sum() == 100 and (Y == 1).sum() == 101
+    X = gaussian_quantiles(n_samples=4000, cov=0.5)[0]
+    np.testing.assert_allclose(np.cov(X), 0.5 * np.eye(2), atol=0.05)
+
+
+def test_no_structure_is_uniform_with_random_labels():
+    X, Y = no_structure(n_samples=2000)
+    assert (X >= 0).all() and (X < 1).all()
+    np.testing.assert_allclose(X.mean(axis=1), 0.5, atol=0.03)
+    assert 0.45 < Y.mean() < 0.55
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+def test_datasets_registry_names():
+    assert set(DATASETS) == {"planar", "moons", "circles", "blobs", "gaussian-quantiles",
+                             "no-structure"}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_load_dataset_by_name(name):
+    X, Y = load_dataset(name)
+    np.testing.assert_array_equal(X, DATASETS[name]()[0])
+    np.testing.assert_array_equal(Y, DATASETS[name]()[1])
+    assert X.shape[0] == 2 and Y.shape == (1, X.shape[1]) and Y.dtype == np.uint8
+    if name == "planar":
+        np.testing.assert_array_equal(load_dataset(name, seed=7)[0], X)
+    else:
+        np.testing.assert_array_equal(load_dataset(name, seed=7)[0], DATASETS[name](seed=7)[0])
+        assert not np.array_equal(load_dataset(name, seed=7)[0], X)
+
+
+def test_unknown_dataset_name_lists_the_valid_names():
+    with pytest.raises(NameLookupError) as info:
+        load_dataset("spirals")
+    assert isinstance(info.value, KeyError)
+    assert "'spirals'" in str(info.value)
+    for name in DATASETS:
+        assert name in str(info.value)
