@@ -19,6 +19,14 @@ from .activations import (
     tanh,
     tanh_backward,
 )
+from .data import (
+    DATASETS,
+    flatten_images,
+    load_cat_data,
+    load_data,
+    load_dataset,
+    load_planar_dataset,
+)
 from .errors import DataError, JaxdnnError, NameLookupError, ShapeError
 from .gradcheck import (
     GRADIENT_CHECK_THRESHOLD,
@@ -29,6 +37,7 @@ from .gradcheck import (
     relative_error,
 )
 from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
+from .io import load_model, save_model
 from .layers import (
     linear_activation_backward,
     linear_activation_forward,
@@ -45,27 +54,44 @@ from .model import (
     parameter_gradients,
     update_parameters,
 )
+from .train import (
+    L_layer_model,
+    accuracy,
+    cost_printer,
+    fit,
+    nn_model,
+    predict,
+    predict_labels,
+    predict_proba,
+    two_layer_model,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "DATASETS",
     "DataError",
     "GRADIENT_CHECK_THRESHOLD",
     "JaxdnnError",
     "LEAKY_RELU_SLOPE",
+    "L_layer_model",
     "L_model_backward",
     "L_model_forward",
     "NameLookupError",
     "SCHEMES",
     "ShapeError",
+    "accuracy",
     "autodiff_errors",
     "autodiff_gradients",
     "compute_cost",
     "compute_cost_from_logits",
     "cost_and_grads",
+    "cost_printer",
     "finite_difference_gradients",
+    "fit",
+    "flatten_images",
     "get_activation",
     "gradient_check",
     "initialize_parameters",
@@ -78,13 +104,24 @@ __all__ = [
     "linear_activation_forward",
     "linear_backward",
     "linear_forward",
+    "load_cat_data",
+    "load_data",
+    "load_dataset",
+    "load_model",
+    "load_planar_dataset",
+    "nn_model",
     "parameter_gradients",
+    "predict",
+    "predict_labels",
+    "predict_proba",
     "relative_error",
     "relu",
     "relu_backward",
+    "save_model",
     "sigmoid",
     "sigmoid_backward",
     "tanh",
     "tanh_backward",
+    "two_layer_model",
     "update_parameters",
 ]

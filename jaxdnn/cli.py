@@ -1,0 +1,332 @@
+"""The ``jaxdnn`` command: train, evaluate, predict, sweep, plot-activations.
+
+Every error a user can cause (a bad argument, a missing or malformed file, a model that does not
+fit the data) ends in one line on stderr and exit code 2; files in ``--out`` are only written
+once everything they depend on has succeeded, each atomically.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+from . import data, plots
+from .activations import ACTIVATIONS
+from .errors import JaxdnnError
+from .init import SCHEMES
+from .io import atomic_write, load_model, save_model
+
+IMAGE_DATASETS = ("cat",)
+DATASET_NAMES = ("planar", "cat", "moons", "circles", "blobs", "gaussian-quantiles",
+                 "no-structure")
+# Per data set: hidden sizes, hidden activation, learning rate, iterations, and the scale the
+# course's own initialisation uses for that model ("course" init = numpy RNG with that scale).
+DEFAULTS = {
+    "cat": ([20, 7, 5], "relu", 0.0075, 2500, "scaled"),
+    "2d": ([4], "tanh", 1.2, 10000, "small"),
+}
+OPTIMIZERS = ("gd", "momentum", "adam")
+
+
+class UsageError(JaxdnnError, ValueError):
+    """A command-line argument is invalid."""
+
+
+def _positive_ints(text):
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
+    if not sizes or any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be finite and positive, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _load(dataset, data_dir, seed):
+    """``(train_x, train_y, test_x, test_y, classes, images)`` for a data set name."""
+    if dataset == "cat":
+        x_train, y_train, x_test, y_test, classes = data.load_data(data_dir)
+        return (data.flatten_images(x_train), y_train.astype(np.float64),
+                data.flatten_images(x_test), y_test.astype(np.float64),
+                [c.decode() for c in classes], x_test)
+    X, Y = data.load_dataset(dataset, seed)
+    # 2-D sets: a fixed 80/20 split of a seeded permutation.
+    order = np.random.RandomState(0).permutation(X.shape[1])
+    cut = int(0.8 * X.shape[1])
+    train, test = order[:cut], order[cut:]
+    Y = Y.astype(np.float64)
+    return X[:, train], Y[:, train], X[:, test], Y[:, test], ["class 0", "class 1"], None
+
+
+class _Progress:
+    """Course-style cost lines on stdout, and a progress bar on stderr when it is a terminal."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.stream = total, stream
+        self.bar = stream.isatty()
+
+    def __call__(self, i, cost):
+        if self.bar:
+            self.stream.write("\r" + " " * 60 + "\r")
+        print(f"Cost after iteration {i}: {cost:f}", flush=True)
+        if self.bar:
+            done = int(30 * (i + 1) / max(self.total, 1))
+            self.stream.write(f"[{'#' * done}{'.' * (30 - done)}] {i + 1}/{self.total} "
+                              f"cost {cost:.6f}")
+            self.stream.flush()
+
+    def close(self):
+        if self.bar:
+            self.stream.write("\n")
+
+
+def _optimizer(name, learning_rate):
+    import optax
+
+    return {"gd": None, "momentum": optax.sgd(learning_rate, momentum=0.9),
+            "adam": optax.adam(learning_rate)}[name]
+
+
+def cmd_train(args):
+    import jax
+
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
+    from .init import initialize_parameters_deep
+    from .train import accuracy, fit, predict_labels
+
+    kind = "cat" if args.dataset in IMAGE_DATASETS else "2d"
+    hidden, activation, lr, iterations, course_scale = DEFAULTS[kind]
+    hidden = args.layers or hidden
+    activation = args.hidden_activation or activation
+    lr = args.learning_rate or lr
+    iterations = args.iterations if args.iterations is not None else iterations
+    try:
+        pyplot_ok = plots.require_matplotlib() is not None
+    except plots.MissingPlotExtra as e:
+        print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
+        pyplot_ok = False
+
+    x_train, y_train, x_test, y_test, classes, images = _load(args.dataset, args.data_dir,
+                                                              args.seed)
+    dims = [x_train.shape[0], *hidden, 1]
+    dtype = "float64" if args.x64 else "float32"
+    if args.init == "course":
+        params = initialize_parameters_deep(dims, scheme=course_scale, numpy_seed=args.seed,
+                                            dtype=dtype)
+    else:
+        params = initialize_parameters_deep(dims, jax.random.PRNGKey(args.seed),
+                                            scheme=args.init, dtype=dtype)
+    progress = _Progress(iterations)
+    params, costs = fit(x_train, y_train, params, hidden_activation=activation,
+                        learning_rate=lr, num_iterations=iterations,
+                        optimizer=_optimizer(args.optimizer, lr), on_cost=progress)
+    progress.close()
+    p_train = predict_labels(x_train, params, activation)
+    p_test = predict_labels(x_test, params, activation)
+    metrics = {"dataset": args.dataset, "layer_dims": dims, "hidden_activation": activation,
+               "learning_rate": lr, "iterations": iterations, "init": args.init,
+               "seed": args.seed, "optimizer": args.optimizer, "dtype": dtype,
+               "train_accuracy": accuracy(p_train, y_train),
+               "test_accuracy": accuracy(p_test, y_test),
+               "final_cost": float(costs[-1]) if len(costs) else None}
+    print(f"Train accuracy: {metrics['train_accuracy']}")
+    print(f"Test accuracy: {metrics['test_accuracy']}")
+
+    os.makedirs(args.out, exist_ok=True)
+    meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "learning_rate",
+                                    "iterations", "init", "seed", "optimizer")}
+    meta["classes"] = classes
+    save_model(os.path.join(args.out, "model.npz"), params, meta)
+    written = ["model.npz", "metrics.json"]
+    if pyplot_ok:
+        _figures(args, params, activation, costs, lr, x_train, y_train, p_test, y_test, classes,
+                 images)
+        written += ["costs.png", "mislabeled.png" if images is not None
+                    else "decision_boundary.png"]
+    atomic_write(os.path.join(args.out, "metrics.json"),
+                 lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n"))
+    print(f"Wrote {', '.join(written)} to {args.out}")
+    return 0
+
+
+def _figures(args, params, activation, costs, lr, x_train, y_train, p_test, y_test, classes,
+             images):
+    from .train import predict_labels
+
+    def png(name, draw):
+        atomic_write(os.path.join(args.out, name), lambda f: draw(f))
+
+    png("costs.png", lambda f: plots.plot_costs(costs, f, lr))
+    if images is None:
+        png("decision_boundary.png", lambda f: plots.plot_decision_boundary(
+            lambda P: predict_labels(P, params, activation), x_train, y_train, f,
+            f"{args.dataset}: hidden {activation} {args.layers or ''}".strip()))
+    else:
+        wrong = np.flatnonzero(p_test[0] != y_test[0])
+        png("mislabeled.png", lambda f: plots.plot_mislabeled(
+            images[wrong], p_test[0, wrong], y_test[0, wrong].astype(int), classes, f))
+
+
+def cmd_evaluate(args):
+    from .train import accuracy, predict_labels
+
+    params, meta = load_model(args.params)
+    dataset = args.dataset or meta.get("dataset", "planar")
+    x_train, y_train, x_test, y_test, _, _ = _load(dataset, args.data_dir, meta.get("seed"))
+    if x_train.shape[0] != params["W1"].shape[1]:
+        raise UsageError(f"{args.params} expects {params['W1'].shape[1]} input features but "
+                         f"data set {dataset!r} has {x_train.shape[0]}")
+    activation = meta.get("hidden_activation", "relu")
+    for name, X, Y in (("Train", x_train, y_train), ("Test", x_test, y_test)):
+        print(f"{name} accuracy: {accuracy(predict_labels(X, params, activation), Y)}")
+    return 0
+
+
+def cmd_predict(args):
+    from PIL import Image
+
+    from .train import predict_proba
+
+    params, meta = load_model(args.params)
+    n_x = params["W1"].shape[1]
+    num_px = math.isqrt(n_x // 3)
+    if num_px * num_px * 3 != n_x:
+        raise UsageError(f"{args.params} was trained on {n_x} features, not on RGB images")
+    classes = meta.get("classes", ["non-cat", "cat"])
+    failures = 0
+    for path in args.images:
+        try:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB").resize((num_px, num_px)))
+        except (OSError, ValueError) as e:
+            print(f"jaxdnn: {path}: not a readable image ({e})", file=sys.stderr)
+            failures += 1
+            continue
+        x = pixels.reshape(1, -1).T / 255.0
+        prob = float(np.asarray(predict_proba(x, params, meta.get("hidden_activation",
+                                                                   "relu")))[0, 0])
+        print(f"{path}: {classes[int(prob > 0.5)]} (p(cat) = {prob:.4f})")
+    return 2 if failures else 0
+
+
+def cmd_sweep(args):
+    import jax
+
+    from .train import accuracy, nn_model, predict_labels
+
+    X, Y = data.load_planar_dataset()
+    Y = Y.astype(np.float64)
+    rows, panels = [], []
+    for n_h in args.hidden_sizes:
+        params, _ = nn_model(X, Y, n_h, num_iterations=args.iterations)
+        acc = accuracy(predict_labels(X, params, "tanh"), Y)
+        rows.append((n_h, acc))
+        panels.append((f"hidden layer of size {n_h}",
+                       jax.tree_util.Partial(lambda P, p: predict_labels(P, p, "tanh"),
+                                             p=params)))
+        print(f"Accuracy for {n_h} hidden units: {acc * 100:.2f} %", flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write(os.path.join(args.out, "sweep.png"),
+                 lambda f: plots.plot_decision_boundaries(panels, X, Y, f))
+    atomic_write(os.path.join(args.out, "sweep.json"), lambda f: f.write(
+        json.dumps([{"hidden_units": n, "accuracy": a} for n, a in rows], indent=2).encode()))
+    print(f"Wrote sweep.png, sweep.json to {args.out}")
+    return 0
+
+
+def cmd_plot_activations(args):
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "activations.png")
+    atomic_write(path, plots.plot_activations)
+    print(f"Wrote {path}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    parser = _Parser(prog="jaxdnn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a classifier and write model, metrics, figures")
+    train.add_argument("--dataset", choices=DATASET_NAMES, default="planar")
+    train.add_argument("--data-dir", default="datasets", help="folder of the cat .h5 files")
+    train.add_argument("--layers", type=_positive_ints, help="hidden sizes, e.g. 20,7,5")
+    train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
+    train.add_argument("--learning-rate", type=_positive_float)
+    train.add_argument("--iterations", type=_non_negative_int)
+    train.add_argument("--seed", type=_non_negative_int, default=1)
+    train.add_argument("--init", choices=["course", *SCHEMES], default="course",
+                       help="course: numpy RNG with the course's scale; else jax.random")
+    train.add_argument("--x64", action="store_true", help="train in float64")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="gd")
+    train.add_argument("--out", default="runs/latest", help="output folder")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")
+    evaluate.add_argument("--params", required=True, help="model.npz written by train")
+    evaluate.add_argument("--dataset", choices=DATASET_NAMES)
+    evaluate.add_argument("--data-dir", default="datasets")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="classify your own images with a saved model")
+    predict.add_argument("--params", required=True)
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.set_defaults(run=cmd_predict)
+
+    sweep = sub.add_parser("sweep", help="the course's hidden-layer-size study on planar data")
+    sweep.add_argument("--hidden-sizes", type=_positive_ints, default=[1, 2, 3, 4, 5, 20, 50])
+    sweep.add_argument("--iterations", type=_non_negative_int, default=5000)
+    sweep.add_argument("--out", default="runs/sweep")
+    sweep.set_defaults(run=cmd_sweep)
+
+    acts = sub.add_parser("plot-activations", help="the activations and their derivatives")
+    acts.add_argument("--out", default="runs")
+    acts.set_defaults(run=cmd_plot_activations)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (JaxdnnError, OSError) as e:
+        print(f"jaxdnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jaxdnn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Figures, written as PNG files with matplotlib's non-interactive Agg backend.
+
+matplotlib is an optional dependency (the ``plot`` extra): :func:`require_matplotlib` says how to
+install it when it is missing.
+"""
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .errors import JaxdnnError
+
+
+class MissingPlotExtra(JaxdnnError, ImportError):
+    """matplotlib is not installed."""
+
+
+def require_matplotlib():
+    """Import pyplot on the Agg backend, or raise :class:`MissingPlotExtra` saying what to do."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingPlotExtra(
+            "plots need matplotlib: pip install 'jaxdnn[plot]' (or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    require_matplotlib().close(fig)
+
+
+def plot_costs(costs, path, learning_rate=None, every=100):
+    """The cost curve, one point per ``every`` iterations, as the course plots it."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    costs = np.asarray(costs)
+    ax.plot(np.arange(0, len(costs), every), costs[::every])
+    ax.set(xlabel="iteration", ylabel="cost",
+           title="Learning rate = " + str(learning_rate) if learning_rate else "cost")
+    _save(fig, path)
+
+
+def _boundary(ax, predict, X, Y, title):
+    pad = 1.0
+    x_min, x_max = X[0].min() - pad, X[0].max() + pad
+    y_min, y_max = X[1].min() - pad, X[1].max() + pad
+    xx, yy = np.meshgrid(np.linspace(x_min, x_max, 300), np.linspace(y_min, y_max, 300))
+    Z = np.asarray(predict(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
+    ax.contourf(xx, yy, Z, cmap="Spectral", alpha=0.8)
+    ax.scatter(X[0], X[1], c=np.ravel(Y), cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
+    ax.set_title(title)
+
+
+def plot_decision_boundary(predict, X, Y, path, title="decision boundary"):
+    """Filled contour of ``predict`` ((2, k) points -> (1, k) labels) under the 2-D data."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    _boundary(ax, predict, X, Y, title)
+    _save(fig, path)
+
+
+def plot_decision_boundaries(panels, X, Y, path):
+    """One decision boundary per ``(title, predict)`` panel, in a grid."""
+    plt = require_matplotlib()
+    cols = min(len(panels), 4)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
+    for ax, (title, predict) in zip(axes.flat, panels, strict=False):
+        _boundary(ax, predict, X, Y, title)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    _save(fig, path)
+
+
+def plot_mislabeled(images, predicted, actual, classes, path):
+    """The misclassified images (k, h, w, 3) with their predicted and true class names."""
+    plt = require_matplotlib()
+    k = max(len(images), 1)
+    cols = min(k, 6)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, p, y in zip(axes.flat, images, predicted, actual, strict=False):
+        ax.imshow(image, interpolation="nearest")
+        ax.set_title(f"Prediction: {classes[p]}\nClass: {classes[y]}", fontsize=8)
+    if not len(images):
+        axes.flat[0].set_title("no mislabeled images")
+    _save(fig, path)
+
+
+def plot_activations(path):
+    """Every registered activation and its derivative on [-5, 5]."""
+    plt = require_matplotlib()
+    Z = np.linspace(-5, 5, 1001).reshape(1, -1)
+    fig, axes = plt.subplots(1, len(ACTIVATIONS), figsize=(4 * len(ACTIVATIONS), 3.4))
+    for ax, (name, act) in zip(axes, sorted(ACTIVATIONS.items()), strict=True):
+        A, cache = act.forward(Z)
+        ax.plot(Z[0], np.asarray(A)[0], label="g(z)")
+        ax.plot(Z[0], np.asarray(act.backward(np.ones_like(Z), cache))[0], "--", label="g'(z)")
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.set_title(name)
+        ax.legend()
+    _save(fig, path)

@@ -1,0 +1,135 @@
+"""The jaxdnn command: outputs, figures checked as images, and one-line errors with exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_train import DATA, needs_cat_data
+
+from jaxdnn import load_model
+from jaxdnn.cli import main
+
+
+def run(*argv):
+    """The installed console script, as a user runs it."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    return subprocess.run(["jaxdnn", *argv], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def png_size(path):
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_train_default_planar(tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--iterations", "300", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Cost after iteration 0: ")
+    assert "Cost after iteration 200: " in lines[2]
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    assert sorted(os.listdir(out)) == ["costs.png", "decision_boundary.png", "metrics.json",
+                                       "model.npz"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["layer_dims"] == [2, 4, 1] and metrics["iterations"] == 300
+    assert 0.5 <= metrics["train_accuracy"] <= 1
+    for png in ("costs.png", "decision_boundary.png"):
+        width, height = png_size(out / png)
+        assert width > 300 and height > 200
+    params, meta = load_model(out / "model.npz")
+    assert meta["hidden_activation"] == "tanh" and params["W1"].shape == (4, 2)
+
+    evaluated = run("evaluate", "--params", str(out / "model.npz"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert f"Train accuracy: {metrics['train_accuracy']}" in evaluated.stdout
+
+
+@pytest.mark.parametrize("dataset", ["moons", "circles", "blobs", "gaussian-quantiles",
+                                     "no-structure"])
+def test_train_other_2d_sets(tmp_path, dataset, capsys):
+    out = tmp_path / dataset
+    assert main(["train", "--dataset", dataset, "--iterations", "50", "--layers", "3,2",
+                 "--hidden-activation", "relu", "--init", "he", "--optimizer", "adam",
+                 "--learning-rate", "0.01", "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["layer_dims"] == [2, 3, 2, 1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--layers", "4,0"], "sizes must be positive integers"),
+    (["train", "--learning-rate", "-1"], "must be finite and positive"),
+    (["train", "--learning-rate", "inf"], "must be finite and positive"),
+    (["train", "--iterations", "-5"], "must not be negative"),
+    (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
+    (["train", "--hidden-activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--init", "xavier"], "invalid choice: 'xavier'"),
+    (["train", "--dataset", "cat", "--data-dir", "/nonexistent"],
+     "/nonexistent/train_catvnoncat.h5 not found"),
+    (["evaluate", "--params", "/nonexistent/model.npz"], "no such model file"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        sys.exit(main([*argv, "--out", str(out)] if argv[0] == "train" else argv))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_predict_images_and_bad_files(tmp_path, capsys):
+    out = tmp_path / "img"
+    rng = np.random.RandomState(0)
+    X = rng.rand(8 * 8 * 3, 6)
+    from jaxdnn import fit, initialize_parameters_deep, save_model
+    params, _ = fit(X, (rng.rand(1, 6) > 0.5).astype(float),
+                    initialize_parameters_deep([192, 3, 1], numpy_seed=1), num_iterations=5)
+    out.mkdir()
+    save_model(out / "model.npz", params, {"classes": ["non-cat", "cat"],
+                                           "hidden_activation": "relu"})
+    Image.fromarray((rng.rand(20, 30, 3) * 255).astype(np.uint8)).save(out / "a.png")
+    Image.fromarray((rng.rand(5, 5) * 255).astype(np.uint8)).save(out / "b.jpg")  # grey
+    (out / "c.png").write_text("not an image")
+    code = main(["predict", "--params", str(out / "model.npz"), str(out / "a.png"),
+                 str(out / "c.png"), str(out / "b.jpg")])
+    captured = capsys.readouterr()
+    assert code == 2
+    predicted = captured.out.splitlines()
+    assert [line.split(":")[0] for line in predicted] == [str(out / "a.png"), str(out / "b.jpg")]
+    assert all("(p(cat) = " in line for line in predicted)
+    assert "c.png: not a readable image" in captured.err
+
+
+def test_predict_refuses_model_not_trained_on_images(tmp_path, capsys):
+    from jaxdnn import initialize_parameters_deep, save_model
+    save_model(tmp_path / "m.npz", initialize_parameters_deep([2, 1], numpy_seed=0))
+    assert main(["predict", "--params", str(tmp_path / "m.npz"), "x.png"]) == 2
+    assert "not on RGB images" in capsys.readouterr().err
+
+
+def test_plot_activations_and_sweep(tmp_path):
+    assert main(["plot-activations", "--out", str(tmp_path)]) == 0
+    width, height = png_size(tmp_path / "activations.png")
+    assert width > 800 and height > 200
+    assert main(["sweep", "--hidden-sizes", "1,4", "--iterations", "500",
+                 "--out", str(tmp_path / "sweep")]) == 0
+    rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [r["hidden_units"] for r in rows] == [1, 4]
+    assert png_size(tmp_path / "sweep" / "sweep.png")[0] > 500
+
+
+@needs_cat_data
+def test_train_cat_writes_mislabeled_figure(tmp_path):
+    out = tmp_path / "cat"
+    assert main(["train", "--dataset", "cat", "--data-dir", str(DATA), "--iterations", "100",
+                 "--out", str(out)]) == 0
+    assert png_size(out / "mislabeled.png")[0] > 200
+    assert json.loads((out / "metrics.json").read_text())["layer_dims"] == [12288, 20, 7, 5, 1]

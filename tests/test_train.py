@@ -1,0 +1,152 @@
+"""Compiled training loops, prediction, and the course's published numbers."""
+
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxdnn
+from jaxdnn import (
+    L_layer_model,
+    accuracy,
+    cost_and_grads,
+    fit,
+    initialize_parameters_deep,
+    load_planar_dataset,
+    nn_model,
+    predict,
+    two_layer_model,
+    update_parameters,
+)
+from jaxdnn.train import _fit
+
+DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
+needs_cat_data = pytest.mark.skipif(
+    not (DATA / "train_catvnoncat.h5").exists() or not (DATA / "test_catvnoncat.h5").exists(),
+    reason=f"the course's cat files are not in {DATA} (see datasets/README.md)",
+)
+
+
+def small_problem(dtype=jnp.float64, m=30):
+    rng = np.random.RandomState(0)
+    X = jnp.asarray(rng.randn(3, m), dtype)
+    Y = jnp.asarray((rng.rand(1, m) > 0.5), dtype)
+    params = initialize_parameters_deep([3, 5, 4, 1], jax.random.PRNGKey(0), scheme="he",
+                                        dtype=dtype)
+    return X, Y, params
+
+
+def test_compiled_loop_equals_python_loop_of_course_steps():
+    X, Y, params = small_problem()
+    trained, costs = fit(X, Y, params, learning_rate=0.1, num_iterations=25)
+    expected_costs = []
+    for _ in range(25):
+        cost, grads = cost_and_grads(X, Y, params)
+        expected_costs.append(cost)
+        params = update_parameters(params, grads, 0.1)
+    np.testing.assert_allclose(costs, expected_costs, rtol=1e-12)
+    for key in params:
+        np.testing.assert_allclose(trained[key], params[key], rtol=1e-12, atol=1e-15)
+
+
+def test_loop_is_one_scan_compiled_once():
+    X, Y, params = small_problem()
+    jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _fit(
+        X, Y, p, lr, hidden_activation="relu", num_iterations=7, optimizer=None,
+        on_cost=None))(X, Y, params, 0.1)
+    assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
+    before = _fit._cache_size()
+    fit(X, Y, params, learning_rate=0.1, num_iterations=13)
+    fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
+    assert _fit._cache_size() == before + 1
+
+
+def test_optax_sgd_matches_default_gradient_descent():
+    X, Y, params = small_problem()
+    a, costs_a = fit(X, Y, params, learning_rate=0.05, num_iterations=20)
+    b, costs_b = fit(X, Y, params, num_iterations=20, optimizer=optax.sgd(0.05))
+    np.testing.assert_allclose(costs_a, costs_b, rtol=1e-13)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-13, atol=1e-16)
+
+
+def test_adam_trains():
+    X, Y, params = small_problem(jnp.float32)
+    trained, costs = fit(X, Y, params, num_iterations=200, optimizer=optax.adam(0.01))
+    assert costs[-1] < 0.8 * costs[0]
+    assert trained["W1"].dtype == jnp.float32
+
+
+def test_print_cost_prints_the_course_lines(capsys):
+    X, Y, params = small_problem()
+    _, costs = fit(X, Y, params, num_iterations=250, print_cost=True)
+    jax.effects_barrier()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"Cost after iteration {i}: {costs[i]:f}" for i in (0, 100, 200)]
+
+
+def test_two_layer_model_prints_full_precision(capsys):
+    X, Y, _ = small_problem()
+    _, costs = two_layer_model(X, Y, (3, 4, 1), num_iterations=101, print_cost=True)
+    jax.effects_barrier()
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"Cost after iteration 0: {costs[0]}", f"Cost after iteration 100: {costs[100]}"]
+
+
+def test_zero_iterations_returns_initial_parameters():
+    X, Y, params = small_problem()
+    trained, costs = fit(X, Y, params, num_iterations=0)
+    assert costs.shape == (0,)
+    np.testing.assert_array_equal(trained["W2"], params["W2"])
+
+
+def test_fit_rejects_labels_of_the_wrong_shape():
+    X, Y, params = small_problem()
+    with pytest.raises(jaxdnn.ShapeError, match=r"Y has shape \(1, 29\)"):
+        fit(X, Y[:, :29], params, num_iterations=1)
+
+
+def test_accuracy_and_predict(capsys):
+    assert accuracy(np.array([[1, 0, 1, 1]]), np.array([[1, 1, 1, 1]])) == 0.75
+    X, Y, params = small_problem()
+    result = predict(X, Y, params)
+    assert capsys.readouterr().out == f"Accuracy: {result}\n"
+    labels = jaxdnn.predict_labels(X, params)
+    assert set(np.unique(labels)) <= {0, 1} and result == accuracy(labels, Y)
+
+
+def test_planar_nn_model_reaches_90_percent():
+    X, Y = load_planar_dataset()
+    params, costs = nn_model(X, Y.astype(np.float32), 4, num_iterations=10000)
+    assert accuracy(jaxdnn.predict_labels(X, params, "tanh"), Y) >= 0.90
+    assert costs[-1] < costs[0]
+
+
+@pytest.fixture(scope="module")
+def cat_data():
+    return jaxdnn.load_cat_data(DATA)
+
+
+@needs_cat_data
+def test_course_L_layer_model_float64(cat_data):
+    train_x, train_y, test_x, test_y, _ = cat_data
+    params, costs = L_layer_model(train_x, train_y, [12288, 20, 7, 5, 1], num_iterations=2500,
+                                  dtype=jnp.float64)
+    assert f"{costs[0]:f}" == "0.771749" and f"{costs[2400]:f}" == "0.092878"
+    np.testing.assert_allclose(accuracy(jaxdnn.predict_labels(train_x, params), train_y),
+                               0.985645933, atol=1e-9)
+    assert accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.8
+
+
+@needs_cat_data
+def test_course_two_layer_model_float64(cat_data):
+    train_x, train_y, test_x, test_y, _ = cat_data
+    params, costs = two_layer_model(train_x, train_y, (12288, 7, 1), num_iterations=2500,
+                                    dtype=jnp.float64)
+    np.testing.assert_allclose(costs[0], 0.693049735659989, rtol=1e-12)
+    np.testing.assert_allclose(costs[2400], 0.048554785628770, rtol=1e-9)
+    assert accuracy(jaxdnn.predict_labels(train_x, params), train_y) == 1.0
+    assert accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.72
