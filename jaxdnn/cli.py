@@ -105,10 +105,11 @@ class _Progress:
 
 
 def _optimizer(name, learning_rate):
+    """``(optax optimizer or None, momentum)``: gd and momentum are the built-in descent."""
     import optax
 
-    return {"gd": None, "momentum": optax.sgd(learning_rate, momentum=0.9),
-            "adam": optax.adam(learning_rate)}[name]
+    return {"gd": (None, 0.0), "momentum": (None, 0.9),
+            "adam": (optax.adam(learning_rate), 0.0)}[name]
 
 
 def cmd_train(args):
@@ -142,9 +143,10 @@ def cmd_train(args):
         params = initialize_parameters_deep(dims, jax.random.PRNGKey(args.seed),
                                             scheme=args.init, dtype=dtype)
     progress = _Progress(iterations)
+    optimizer, momentum = _optimizer(args.optimizer, lr)
     params, costs = fit(x_train, y_train, params, hidden_activation=activation,
-                        learning_rate=lr, num_iterations=iterations,
-                        optimizer=_optimizer(args.optimizer, lr), on_cost=progress)
+                        learning_rate=lr, num_iterations=iterations, momentum=momentum,
+                        optimizer=optimizer, on_cost=progress)
     progress.close()
     p_train = predict_labels(x_train, params, activation)
     p_test = predict_labels(x_test, params, activation)

@@ -7,8 +7,14 @@ them. The cost of every iteration is recorded; ``costs[::100]`` is the course's 
 ``print_cost=True`` a debug callback prints the course's line every 100 iterations from inside the
 compiled loop.
 
-Updates are the course's ``update_parameters`` (plain gradient descent) unless an optax
-``GradientTransformation`` is given.
+Updates are the course's ``update_parameters`` (plain gradient descent, optionally with
+heavy-ball momentum) unless an optax ``GradientTransformation`` is given.
+
+Two loops compute the same iterates. The plain loop runs the network forward and backward on X.
+The Gram loop (:func:`_fit_gram`) never touches X inside the loop: for the built-in descent, whose
+update is linear in the gradient, the first layer's pre-activation Z1 can be moved directly with
+the (m, m) matrix K = X^T X + 1 1^T, and W1, b1 recovered once at the end. ``fit(gram="auto")``
+takes it when it is exact (built-in descent) and cheaper (n[0] > m).
 """
 
 from functools import cache, partial
@@ -19,9 +25,18 @@ import numpy as np
 import optax
 
 from ._checks import check_matrix, check_parameters, check_same_shape
+from .activations import get_activation
 from .errors import ShapeError
 from .init import initialize_parameters_deep
-from .model import L_model_forward, cost_and_grads, parameter_gradients, update_parameters
+from .model import (
+    L_model_backward,
+    L_model_forward,
+    compute_cost_from_logits,
+    cost_and_grads,
+    layer_activations,
+    parameter_gradients,
+    update_parameters,
+)
 
 PRINT_EVERY = 100
 
@@ -44,43 +59,119 @@ def _call_host(on_cost, i, cost):
     on_cost(int(i), float(cost))
 
 
-@partial(jax.jit, static_argnames=("hidden_activation", "num_iterations", "optimizer",
-                                   "on_cost"))
-def _fit(X, Y, parameters, learning_rate, *, hidden_activation, num_iterations, optimizer,
-         on_cost):
-    def step(carry, i):
-        parameters, opt_state = carry
-        cost, grads = cost_and_grads(X, Y, parameters, hidden_activation)
-        if on_cost is not None:
-            jax.lax.cond(i % PRINT_EVERY == 0,
-                         lambda: jax.debug.callback(partial(_call_host, on_cost), i, cost,
-                                                    ordered=True),
-                         lambda: None)
-        if optimizer is None:
-            parameters = update_parameters(parameters, grads, learning_rate)
-        else:
-            updates, opt_state = optimizer.update(parameter_gradients(grads), opt_state,
-                                                  parameters)
-            parameters = optax.apply_updates(parameters, updates)
-        return (parameters, opt_state), cost
+def _report(on_cost, i, cost):
+    """Inside the compiled loop: hand ``(i, cost)`` to the host every PRINT_EVERY iterations."""
+    if on_cost is not None:
+        jax.lax.cond(i % PRINT_EVERY == 0,
+                     lambda: jax.debug.callback(partial(_call_host, on_cost), i, cost,
+                                                ordered=True),
+                     lambda: None)
 
-    opt_state = None if optimizer is None else optimizer.init(parameters)
-    (parameters, _), costs = jax.lax.scan(step, (parameters, opt_state),
-                                          jnp.arange(num_iterations))
+
+def _descend(parameters, grads, trace, learning_rate, momentum):
+    """Gradient descent with heavy-ball momentum: trace <- g + momentum * trace, p <- p - lr trace.
+
+    With momentum 0 this is exactly the course's ``update_parameters`` (and ``optax.sgd``).
+    """
+    if trace is None:
+        return update_parameters(parameters, grads, learning_rate), None
+    trace = {k: grads[f"d{k}"] + momentum * trace[k] for k in parameters}
+    return update_parameters(parameters, {f"d{k}": v for k, v in trace.items()},
+                             learning_rate), trace
+
+
+_STATIC = ("hidden_activation", "num_iterations", "optimizer", "on_cost", "with_momentum")
+
+
+@partial(jax.jit, static_argnames=_STATIC)
+def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
+         optimizer, on_cost, with_momentum):
+    """The plain loop: every iteration runs the whole network forward and backward on X."""
+    def step(carry, i):
+        parameters, state = carry
+        cost, grads = cost_and_grads(X, Y, parameters, hidden_activation)
+        _report(on_cost, i, cost)
+        if optimizer is None:
+            parameters, state = _descend(parameters, grads, state, learning_rate, momentum)
+        else:
+            updates, state = optimizer.update(parameter_gradients(grads), state, parameters)
+            parameters = optax.apply_updates(parameters, updates)
+        return (parameters, state), cost
+
+    if optimizer is not None:
+        state = optimizer.init(parameters)
+    else:
+        state = jax.tree.map(jnp.zeros_like, parameters) if with_momentum else None
+    (parameters, _), costs = jax.lax.scan(step, (parameters, state), jnp.arange(num_iterations))
     return parameters, costs
 
 
+@partial(jax.jit, static_argnames=_STATIC)
+def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
+              optimizer, on_cost, with_momentum):
+    """The Gram loop: the same iterates, without touching X inside the loop.
+
+    Gradient descent moves W1 by -lr dW1 = -lr G X^T and b1 by -lr G 1, with G = dJ/dZ1 (n1, m),
+    so Z1 = W1 X + b1 moves by -lr G (X^T X + 1 1^T) = -lr G K. The loop carries Z1 and the sum
+    S of the updates u = -lr G (momentum: u = -lr trace of G); at the end
+    W1 = W1_0 + S X^T and b1 = b1_0 + S 1. Each iteration costs n1 m^2 for the first layer
+    instead of 2 n1 n0 m, a win when n0 > m (12288 features, 209 examples for the cat model).
+    """
+    del optimizer  # always None here: only (momentum) gradient descent is linear in G
+    L = len(parameters) // 2
+    activations = layer_activations(hidden_activation, L)
+    first = get_activation(activations[0])
+    tail_activation = activations[1:-1]
+    m = X.shape[1]
+    K = X.T @ X + 1
+    tail = {f"{p}{l - 1}": parameters[f"{p}{l}"] for l in range(2, L + 1) for p in "Wb"}
+    Z1 = parameters["W1"] @ X + parameters["b1"]
+
+    def step(carry, i):
+        Z1, S, tail, trace_G, trace_tail = carry
+        if L == 1:
+            cost = compute_cost_from_logits(Z1, Y)
+            G = (jax.nn.sigmoid(Z1) - Y) / m
+        else:
+            A1, _ = first.forward(Z1)
+            AL, caches = L_model_forward(A1, tail, tail_activation)
+            cost = compute_cost_from_logits(caches[-1][1], Y)
+            grads = L_model_backward(AL, Y, caches, tail_activation, stable=True)
+            G = first.backward(grads["dA1"], Z1) / m  # the course's dA is m dJ/dA
+            tail, trace_tail = _descend(tail, grads, trace_tail, learning_rate, momentum)
+        _report(on_cost, i, cost)
+        if with_momentum:
+            trace_G = G + momentum * trace_G
+            G = trace_G
+        u = -learning_rate * G
+        return (Z1 + u @ K, S + u, tail, trace_G, trace_tail), cost
+
+    zeros = jax.tree.map(jnp.zeros_like, tail) if with_momentum else None
+    carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), zeros)
+    (_, S, tail, _, _), costs = jax.lax.scan(step, carry, jnp.arange(num_iterations))
+    trained = {"W1": parameters["W1"] + S @ X.T,
+               "b1": parameters["b1"] + jnp.sum(S, axis=1, keepdims=True)}
+    trained.update({f"{p}{l}": tail[f"{p}{l - 1}"] for l in range(2, L + 1) for p in "Wb"})
+    return trained, costs
+
+
 def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
-        num_iterations=3000, optimizer=None, print_cost=False, on_cost=None):
+        num_iterations=3000, momentum=0.0, optimizer=None, gram="auto", print_cost=False,
+        on_cost=None):
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
       X: (n[0], m) inputs. Y: (n[L], m) labels in {0, 1}.
       parameters: the initial course dict; its dtype is the training dtype.
       hidden_activation: a name, or a tuple of names per hidden layer.
-      learning_rate: of the default gradient descent (ignored when ``optimizer`` is given).
+      learning_rate: of the built-in gradient descent (ignored when ``optimizer`` is given).
       num_iterations: number of steps.
-      optimizer: an optax ``GradientTransformation``; default the course's ``update_parameters``.
+      momentum: heavy-ball momentum of the built-in gradient descent (0: the course's
+        ``update_parameters``; otherwise the same steps as ``optax.sgd(lr, momentum)``).
+      optimizer: an optax ``GradientTransformation`` instead of the built-in descent.
+      gram: train the first layer through the Gram matrix of X (see :func:`_fit_gram`): the same
+        iterates, far cheaper when n[0] > m. ``"auto"`` uses it exactly when it applies (the
+        built-in descent, not an optax optimizer) and n[0] > m; ``True`` insists on it.
       print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations.
       on_cost: instead, any ``on_cost(i, cost)`` called on the host every 100 iterations.
 
@@ -90,15 +181,22 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
     """
     L = check_parameters(parameters)
     dtype = parameters["W1"].dtype
-    _, m = check_matrix(X, "X")
+    n0, m = check_matrix(X, "X")
     output = jax.ShapeDtypeStruct((parameters[f"W{L}"].shape[0], m), dtype)
     check_same_shape(Y, output, a_name="the network's output AL")
+    if gram is True and optimizer is not None:
+        raise ValueError("gram=True needs the built-in gradient descent (optimizer=None): "
+                         "an optax optimizer is not known to be linear in the gradient")
+    use_gram = gram is True or (gram == "auto" and optimizer is None and n0 > m)
     if isinstance(hidden_activation, list):
         hidden_activation = tuple(hidden_activation)
-    parameters, costs = _fit(
+    loop = _fit_gram if use_gram else _fit
+    parameters, costs = loop(
         jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, jnp.asarray(learning_rate, dtype),
-        hidden_activation=hidden_activation, num_iterations=int(num_iterations),
-        optimizer=optimizer, on_cost=on_cost or (cost_printer() if print_cost else None),
+        jnp.asarray(momentum, dtype), hidden_activation=hidden_activation,
+        num_iterations=int(num_iterations), optimizer=optimizer,
+        on_cost=on_cost or (cost_printer() if print_cost else None),
+        with_momentum=bool(momentum),
     )
     return parameters, np.asarray(costs)
 
@@ -112,7 +210,8 @@ def _initial_parameters(layers_dims, init, seed, course_scheme, dtype):
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
-                  *, hidden_activation="relu", init="course", seed=1, dtype=None, optimizer=None):
+                  *, hidden_activation="relu", init="course", seed=1, dtype=None, optimizer=None,
+                  gram="auto"):
     """The course's L-layer model: ``[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID``.
 
     Args:
@@ -122,7 +221,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
         ``randn / sqrt(n[l-1])``); a scheme name (``"small"``, ``"scaled"``, ``"he"``) draws
         from ``jax.random.PRNGKey(seed)``.
       dtype: training dtype (default float32, or float64 under x64).
-      Other arguments as :func:`fit`.
+      optimizer, gram: as :func:`fit` (the Gram path is chosen automatically for image data).
 
     Returns:
       ``(parameters, costs)``.
@@ -130,12 +229,12 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
     parameters = _initial_parameters(layers_dims, init, seed, "scaled", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               print_cost=print_cost)
+               gram=gram, print_cost=print_cost)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
                     print_cost=False, *, hidden_activation="relu", init="course", seed=1,
-                    dtype=None, optimizer=None):
+                    dtype=None, optimizer=None, gram="auto"):
     """The course's two-layer model ``LINEAR -> RELU -> LINEAR -> SIGMOID``.
 
     ``layers_dims = (n_x, n_h, n_y)``; ``init="course"`` draws ``randn * 0.01`` after
@@ -146,11 +245,13 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters = _initial_parameters(layers_dims, init, seed, "small", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
+               gram=gram,
                on_cost=cost_printer("Cost after iteration {}: {}") if print_cost else None)
 
 
 def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, learning_rate=1.2,
-             hidden_activation="tanh", init="course", seed=2, dtype=None, optimizer=None):
+             hidden_activation="tanh", init="course", seed=2, dtype=None, optimizer=None,
+             gram="auto"):
     """The course's planar classifier: one hidden layer of ``n_h`` tanh units.
 
     ``init="course"`` draws as the planar assignment (``np.random.seed(2)``, ``randn * 0.01``).
@@ -159,7 +260,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, learning_rate
     parameters = _initial_parameters(layers_dims, init, seed, "small", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               print_cost=print_cost)
+               gram=gram, print_cost=print_cost)
 
 
 @partial(jax.jit, static_argnames="hidden_activation")

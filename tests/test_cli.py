@@ -133,3 +133,11 @@ def test_train_cat_writes_mislabeled_figure(tmp_path):
                  "--out", str(out)]) == 0
     assert png_size(out / "mislabeled.png")[0] > 200
     assert json.loads((out / "metrics.json").read_text())["layer_dims"] == [12288, 20, 7, 5, 1]
+
+
+def test_train_without_matplotlib_says_how_to_get_figures(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    out = tmp_path / "noplots"
+    assert main(["train", "--iterations", "10", "--out", str(out)]) == 0
+    assert "pip install 'jaxdnn[plot]'" in capsys.readouterr().err
+    assert sorted(os.listdir(out)) == ["metrics.json", "model.npz"]

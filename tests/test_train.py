@@ -7,6 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import networks
 
 import jaxdnn
 from jaxdnn import (
@@ -21,7 +24,7 @@ from jaxdnn import (
     two_layer_model,
     update_parameters,
 )
-from jaxdnn.train import _fit
+from jaxdnn.train import _fit, _fit_gram
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -55,8 +58,8 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
 def test_loop_is_one_scan_compiled_once():
     X, Y, params = small_problem()
     jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _fit(
-        X, Y, p, lr, hidden_activation="relu", num_iterations=7, optimizer=None,
-        on_cost=None))(X, Y, params, 0.1)
+        X, Y, p, lr, 0.0, hidden_activation="relu", num_iterations=7, optimizer=None,
+        on_cost=None, with_momentum=False))(X, Y, params, 0.1)
     assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
     before = _fit._cache_size()
     fit(X, Y, params, learning_rate=0.1, num_iterations=13)
@@ -71,6 +74,45 @@ def test_optax_sgd_matches_default_gradient_descent():
     np.testing.assert_allclose(costs_a, costs_b, rtol=1e-13)
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-13, atol=1e-16)
+
+
+def test_momentum_matches_optax_sgd_with_momentum():
+    X, Y, params = small_problem()
+    a, costs_a = fit(X, Y, params, learning_rate=0.05, momentum=0.9, num_iterations=20,
+                     gram=False)
+    b, costs_b = fit(X, Y, params, num_iterations=20, optimizer=optax.sgd(0.05, momentum=0.9))
+    np.testing.assert_allclose(costs_a, costs_b, rtol=1e-13)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-15)
+
+
+@given(case=networks("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",)),
+       iterations=st.integers(1, 30), learning_rate=st.sampled_from([0.01, 0.1, 0.5]),
+       momentum=st.sampled_from([0.0, 0.9]))
+def test_gram_path_gives_the_plain_iterates(case, iterations, learning_rate, momentum):
+    """Random dims with n[0] above and below m: the same parameters and costs to 1e-9."""
+    kwargs = dict(hidden_activation=case.hidden_activation, learning_rate=learning_rate,
+                  num_iterations=iterations, momentum=momentum)
+    plain, plain_costs = fit(case.X, case.Y, case.parameters, gram=False, **kwargs)
+    gram, gram_costs = fit(case.X, case.Y, case.parameters, gram=True, **kwargs)
+    assert jaxdnn.relative_error(gram_costs, plain_costs) <= 1e-9
+    for key in plain:
+        assert jaxdnn.relative_error(gram[key], plain[key]) <= 1e-9, key
+
+
+def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
+    wide = small_problem()  # n[0] = 3 < m = 30: the plain loop
+    tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
+    tall_params = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
+    cases = [(wide, {}, 0), ((tall_X, wide[1], tall_params), {}, 1),
+             ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
+             ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
+    for (X, Y, params), kwargs, grams in cases:
+        before = _fit_gram._cache_size()
+        fit(X, Y, params, num_iterations=3, **kwargs)
+        assert _fit_gram._cache_size() - before == grams, kwargs
+    with pytest.raises(ValueError, match="gram=True needs the built-in gradient descent"):
+        fit(tall_X, wide[1], tall_params, num_iterations=3, gram=True, optimizer=optax.adam(0.1))
 
 
 def test_adam_trains():
@@ -130,6 +172,9 @@ def cat_data():
     return jaxdnn.load_cat_data(DATA)
 
 
+# The course's numbers, trained through the Gram path (chosen automatically: 12288 > 209). The
+# plain loop reproduces them too (scripts/reproduce_course.py --plain); the Gram property above
+# ties the two together.
 @needs_cat_data
 def test_course_L_layer_model_float64(cat_data):
     train_x, train_y, test_x, test_y, _ = cat_data
