@@ -251,8 +251,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repeats; no numpy e2e")
     parser.add_argument("--scale", action="store_true", help="also the scale-law table")
     args = parser.parse_args()
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({platform.processor() or
-          platform.machine()}, {os.cpu_count()} cpus)")
+    cpu = platform.processor() or platform.machine()
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({cpu}, "
+          f"{os.cpu_count()} cpus)")
     print(HEADER)
     rows, peaks = bench(args)
     scaling = scale(args) if args.scale else None
