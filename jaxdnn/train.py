@@ -80,10 +80,6 @@ def _descend(parameters, grads, trace, learning_rate, momentum):
                              learning_rate), trace
 
 
-_STATIC = ("hidden_activation", "num_iterations", "optimizer", "on_cost", "with_momentum")
-
-
-@partial(jax.jit, static_argnames=_STATIC)
 def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
          optimizer, on_cost, with_momentum):
     """The plain loop: every iteration runs the whole network forward and backward on X."""
@@ -106,7 +102,6 @@ def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_it
     return parameters, costs
 
 
-@partial(jax.jit, static_argnames=_STATIC)
 def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
               optimizer, on_cost, with_momentum):
     """The Gram loop: the same iterates, without touching X inside the loop.
@@ -155,9 +150,19 @@ def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, n
     return trained, costs
 
 
+_STATIC = ("hidden_activation", "num_iterations", "optimizer", "on_cost", "with_momentum")
+# The compiled loops, keyed by (gram, donate): donating the initial parameters lets XLA train
+# in their buffers, but invalidates the caller's arrays, so only callers that own them donate.
+_LOOPS = {
+    (gram, donate): jax.jit(_fit_gram if gram else _fit, static_argnames=_STATIC,
+                            donate_argnames=("parameters",) if donate else ())
+    for gram in (False, True) for donate in (False, True)
+}
+
+
 def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
         num_iterations=3000, momentum=0.0, optimizer=None, gram="auto", print_cost=False,
-        on_cost=None):
+        on_cost=None, donate=False):
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
@@ -174,6 +179,8 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
         built-in descent, not an optax optimizer) and n[0] > m; ``True`` insists on it.
       print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations.
       on_cost: instead, any ``on_cost(i, cost)`` called on the host every 100 iterations.
+      donate: let the compiled loop reuse the buffers of ``parameters`` (which are then
+        deleted: only for parameters nobody uses afterwards).
 
     Returns:
       ``(parameters, costs)``: the trained dict and a numpy array with every iteration's cost
@@ -190,7 +197,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
     use_gram = gram is True or (gram == "auto" and optimizer is None and n0 > m)
     if isinstance(hidden_activation, list):
         hidden_activation = tuple(hidden_activation)
-    loop = _fit_gram if use_gram else _fit
+    loop = _LOOPS[use_gram, bool(donate)]
     parameters, costs = loop(
         jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, jnp.asarray(learning_rate, dtype),
         jnp.asarray(momentum, dtype), hidden_activation=hidden_activation,
@@ -229,7 +236,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
     parameters = _initial_parameters(layers_dims, init, seed, "scaled", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram, print_cost=print_cost)
+               gram=gram, print_cost=print_cost, donate=True)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -245,7 +252,7 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters = _initial_parameters(layers_dims, init, seed, "small", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram,
+               gram=gram, donate=True,
                on_cost=cost_printer("Cost after iteration {}: {}") if print_cost else None)
 
 
@@ -260,7 +267,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, learning_rate
     parameters = _initial_parameters(layers_dims, init, seed, "small", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram, print_cost=print_cost)
+               gram=gram, print_cost=print_cost, donate=True)
 
 
 @partial(jax.jit, static_argnames="hidden_activation")

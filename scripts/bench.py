@@ -151,7 +151,8 @@ def torch_loop(X, Y, params, steps, lr=0.0075):
             cost = torch.nn.functional.binary_cross_entropy_with_logits(Z, Yt)
             grads = torch.autograd.grad(cost, list(p.values()))
             with torch.no_grad():
-                p = {k: (v - lr * g).requires_grad_() for (k, v), g in zip(p.items(), grads)}
+                p = {k: (v - lr * g).requires_grad_()
+                     for (k, v), g in zip(p.items(), grads, strict=True)}
         return p
     return run
 

@@ -24,7 +24,7 @@ from jaxdnn import (
     two_layer_model,
     update_parameters,
 )
-from jaxdnn.train import _fit, _fit_gram
+from jaxdnn.train import _LOOPS, _fit
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -61,10 +61,11 @@ def test_loop_is_one_scan_compiled_once():
         X, Y, p, lr, 0.0, hidden_activation="relu", num_iterations=7, optimizer=None,
         on_cost=None, with_momentum=False))(X, Y, params, 0.1)
     assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
-    before = _fit._cache_size()
+    plain = _LOOPS[False, False]
+    before = plain._cache_size()
     fit(X, Y, params, learning_rate=0.1, num_iterations=13)
     fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
-    assert _fit._cache_size() == before + 1
+    assert plain._cache_size() == before + 1
 
 
 def test_optax_sgd_matches_default_gradient_descent():
@@ -108,11 +109,23 @@ def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
              ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
              ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
     for (X, Y, params), kwargs, grams in cases:
-        before = _fit_gram._cache_size()
+        before = _LOOPS[True, False]._cache_size()
         fit(X, Y, params, num_iterations=3, **kwargs)
-        assert _fit_gram._cache_size() - before == grams, kwargs
+        assert _LOOPS[True, False]._cache_size() - before == grams, kwargs
     with pytest.raises(ValueError, match="gram=True needs the built-in gradient descent"):
         fit(tall_X, wide[1], tall_params, num_iterations=3, gram=True, optimizer=optax.adam(0.1))
+
+
+@pytest.mark.parametrize("gram", [False, True])
+def test_donated_parameters_are_consumed_and_results_unchanged(gram):
+    X, Y, params = small_problem()
+    kept, _ = fit(X, Y, params, num_iterations=5, gram=gram)
+    copy = jax.tree.map(jnp.copy, params)
+    donated, _ = fit(X, Y, copy, num_iterations=5, gram=gram, donate=True)
+    for key in kept:
+        np.testing.assert_array_equal(donated[key], kept[key])
+    assert all(v.is_deleted() for v in copy.values())  # trained in the caller's buffers
+    assert not any(v.is_deleted() for v in params.values())
 
 
 def test_adam_trains():
