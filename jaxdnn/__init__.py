@@ -4,6 +4,8 @@ The public names follow the course's "deep neural network step by step" chain; e
 pure and works under ``jax.jit`` (activation names are static arguments).
 """
 
+from importlib.metadata import version as _version
+
 from .activations import (
     ACTIVATIONS,
     LEAKY_RELU_SLOPE,
@@ -27,7 +29,7 @@ from .data import (
     load_dataset,
     load_planar_dataset,
 )
-from .errors import DataError, JaxdnnError, NameLookupError, ShapeError
+from .errors import DataError, JaxdnnError, NameLookupError, OptionError, ShapeError
 from .gradcheck import (
     GRADIENT_CHECK_THRESHOLD,
     autodiff_errors,
@@ -37,7 +39,7 @@ from .gradcheck import (
     relative_error,
 )
 from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
-from .io import load_model, save_model
+from .io import load_model, save_model, write_model
 from .layers import (
     linear_activation_backward,
     linear_activation_forward,
@@ -66,7 +68,7 @@ from .train import (
     two_layer_model,
 )
 
-__version__ = "0.1.0"
+__version__ = _version("jaxdnn")
 
 __all__ = [
     "ACTIVATIONS",
@@ -80,6 +82,7 @@ __all__ = [
     "L_model_backward",
     "L_model_forward",
     "NameLookupError",
+    "OptionError",
     "SCHEMES",
     "ShapeError",
     "accuracy",
@@ -124,4 +127,5 @@ __all__ = [
     "tanh_backward",
     "two_layer_model",
     "update_parameters",
+    "write_model",
 ]

@@ -29,6 +29,8 @@ def check_matrix(x, name: str) -> tuple[int, int]:
     shape = shape_of(x, name)
     if len(shape) != 2:
         raise ShapeError(f"{name} must be 2-D (features, examples); got shape {shape}")
+    if shape[1] < 1:
+        raise ShapeError(f"{name} has shape {shape}: it needs at least one column (example)")
     return shape
 
 
@@ -71,6 +73,9 @@ def check_parameters(parameters) -> int:
     missing = sorted(expected - set(parameters), key=lambda k: (int(k[1:]), k[0]))
     if missing:
         raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
+    for key, value in parameters.items():
+        if not hasattr(value, "shape"):
+            raise ShapeError(f"parameters[{key!r}] is a {type(value).__name__}; expected an array")
     n_prev = None
     for l in range(1, L + 1):
         n, cols = check_matrix(parameters[f"W{l}"], f"W{l}")

@@ -9,30 +9,38 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
 from . import data, plots
 from .activations import ACTIVATIONS
-from .errors import JaxdnnError
+from .errors import JaxdnnError, OptionError
 from .init import SCHEMES
-from .io import atomic_write, load_model, save_model
+from .io import atomic_write, load_model, write_model
 
 IMAGE_DATASETS = ("cat",)
-DATASET_NAMES = ("planar", "cat", "moons", "circles", "blobs", "gaussian-quantiles",
-                 "no-structure")
-# Per data set: hidden sizes, hidden activation, learning rate, iterations, and the scale the
-# course's own initialisation uses for that model ("course" init = numpy RNG with that scale).
+DATASET_NAMES = (*data.DATASETS, *IMAGE_DATASETS)
+class Defaults(NamedTuple):
+    """The course's settings for a kind of data ("course" init: numpy's RNG, this scheme)."""
+
+    hidden: list
+    activation: str
+    learning_rate: float
+    iterations: int
+    course_scheme: str
+    seed: int
+
+
 DEFAULTS = {
-    "cat": ([20, 7, 5], "relu", 0.0075, 2500, "scaled"),
-    "2d": ([4], "tanh", 1.2, 10000, "small"),
+    "cat": Defaults([20, 7, 5], "relu", 0.0075, 2500, "scaled", 1),   # L_layer_model
+    "2d": Defaults([4], "tanh", 1.2, 10000, "small", 2),               # the planar nn_model
 }
 OPTIMIZERS = ("gd", "momentum", "adam")
-
-
-class UsageError(JaxdnnError, ValueError):
-    """A command-line argument is invalid."""
 
 
 def _positive_ints(text):
@@ -85,9 +93,9 @@ def _load(dataset, data_dir, seed):
 class _Progress:
     """Course-style cost lines on stdout, and a progress bar on stderr when it is a terminal."""
 
-    def __init__(self, total, stream=sys.stderr):
-        self.total, self.stream = total, stream
-        self.bar = stream.isatty()
+    def __init__(self, total, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.bar = self.stream.isatty()
 
     def __call__(self, i, cost):
         if self.bar:
@@ -121,87 +129,100 @@ def cmd_train(args):
     from .train import accuracy, fit, predict_labels
 
     kind = "cat" if args.dataset in IMAGE_DATASETS else "2d"
-    hidden, activation, lr, iterations, course_scale = DEFAULTS[kind]
-    hidden = args.layers or hidden
-    activation = args.hidden_activation or activation
-    lr = args.learning_rate or lr
-    iterations = args.iterations if args.iterations is not None else iterations
+    defaults = DEFAULTS[kind]
+    hidden = args.layers or defaults.hidden
+    activation = args.hidden_activation or defaults.activation
+    lr = args.learning_rate or defaults.learning_rate
+    iterations = args.iterations if args.iterations is not None else defaults.iterations
+    init_seed = args.seed if args.seed is not None else defaults.seed
     try:
-        pyplot_ok = plots.require_matplotlib() is not None
+        plots.require_matplotlib()
+        with_figures = True
     except plots.MissingPlotExtra as e:
         print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
-        pyplot_ok = False
+        with_figures = False
 
     x_train, y_train, x_test, y_test, classes, images = _load(args.dataset, args.data_dir,
                                                               args.seed)
     dims = [x_train.shape[0], *hidden, 1]
     dtype = "float64" if args.x64 else "float32"
     if args.init == "course":
-        params = initialize_parameters_deep(dims, scheme=course_scale, numpy_seed=args.seed,
-                                            dtype=dtype)
+        params = initialize_parameters_deep(dims, scheme=defaults.course_scheme,
+                                            numpy_seed=init_seed, dtype=dtype)
     else:
-        params = initialize_parameters_deep(dims, jax.random.PRNGKey(args.seed),
+        params = initialize_parameters_deep(dims, jax.random.PRNGKey(init_seed),
                                             scheme=args.init, dtype=dtype)
     progress = _Progress(iterations)
     optimizer, momentum = _optimizer(args.optimizer, lr)
     params, costs = fit(x_train, y_train, params, hidden_activation=activation,
                         learning_rate=lr, num_iterations=iterations, momentum=momentum,
-                        optimizer=optimizer, on_cost=progress)
+                        optimizer=optimizer, on_cost=progress, donate=True)
     progress.close()
     p_train = predict_labels(x_train, params, activation)
     p_test = predict_labels(x_test, params, activation)
     metrics = {"dataset": args.dataset, "layer_dims": dims, "hidden_activation": activation,
                "learning_rate": lr, "iterations": iterations, "init": args.init,
-               "seed": args.seed, "optimizer": args.optimizer, "dtype": dtype,
-               "train_accuracy": accuracy(p_train, y_train),
+               "seed": init_seed, "data_seed": args.seed, "optimizer": args.optimizer,
+               "dtype": dtype, "train_accuracy": accuracy(p_train, y_train),
                "test_accuracy": accuracy(p_test, y_test),
                "final_cost": float(costs[-1]) if len(costs) else None}
     print(f"Train accuracy: {metrics['train_accuracy']}")
     print(f"Test accuracy: {metrics['test_accuracy']}")
 
-    os.makedirs(args.out, exist_ok=True)
     meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "learning_rate",
-                                    "iterations", "init", "seed", "optimizer")}
+                                    "iterations", "init", "seed", "data_seed", "optimizer")}
     meta["classes"] = classes
-    save_model(os.path.join(args.out, "model.npz"), params, meta)
-    written = ["model.npz", "metrics.json"]
-    if pyplot_ok:
-        _figures(args, params, activation, costs, lr, x_train, y_train, p_test, y_test, classes,
-                 images)
-        written += ["costs.png", "mislabeled.png" if images is not None
-                    else "decision_boundary.png"]
-    atomic_write(os.path.join(args.out, "metrics.json"),
-                 lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n"))
-    print(f"Wrote {', '.join(written)} to {args.out}")
+    files = {"model.npz": lambda f: write_model(f, params, meta),
+             "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
+    if with_figures:
+        files["costs.png"] = lambda f: plots.plot_costs(costs, f, lr)
+        if images is None:
+            files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
+                lambda P: predict_labels(P, params, activation), x_train, y_train, f,
+                f"{args.dataset}: hidden {activation} {hidden}")
+        else:
+            wrong = np.flatnonzero(p_test[0] != y_test[0])
+            files["mislabeled.png"] = lambda f: plots.plot_mislabeled(
+                images[wrong], p_test[0, wrong], y_test[0, wrong].astype(int), classes, f)
+    _write_all(args.out, files)
+    print(f"Wrote {', '.join(files)} to {args.out}")
     return 0
 
 
-def _figures(args, params, activation, costs, lr, x_train, y_train, p_test, y_test, classes,
-             images):
-    from .train import predict_labels
+def _write_all(out, files):
+    """Write every ``name: write(file)`` into a staging folder beside ``out``, then move them in.
 
-    def png(name, draw):
-        atomic_write(os.path.join(args.out, name), lambda f: draw(f))
-
-    png("costs.png", lambda f: plots.plot_costs(costs, f, lr))
-    if images is None:
-        png("decision_boundary.png", lambda f: plots.plot_decision_boundary(
-            lambda P: predict_labels(P, params, activation), x_train, y_train, f,
-            f"{args.dataset}: hidden {activation} {args.layers or ''}".strip()))
-    else:
-        wrong = np.flatnonzero(p_test[0] != y_test[0])
-        png("mislabeled.png", lambda f: plots.plot_mislabeled(
-            images[wrong], p_test[0, wrong], y_test[0, wrong].astype(int), classes, f))
+    A failure while writing leaves ``out`` as it was; the final renames are atomic per file.
+    """
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".jaxdnn-staging-")
+    try:
+        for name, write in files.items():
+            with open(os.path.join(staging, name), "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        os.makedirs(out, exist_ok=True)
+        for name in files:
+            os.replace(os.path.join(staging, name), os.path.join(out, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def cmd_evaluate(args):
-    from .train import accuracy, predict_labels
+    import jax
 
     params, meta = load_model(args.params)
+    if params["W1"].dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)  # evaluate in the dtype it was trained in
+    from .train import accuracy, predict_labels
+
     dataset = args.dataset or meta.get("dataset", "planar")
-    x_train, y_train, x_test, y_test, _, _ = _load(dataset, args.data_dir, meta.get("seed"))
+    x_train, y_train, x_test, y_test, _, _ = _load(dataset, args.data_dir,
+                                                   meta.get("data_seed"))
     if x_train.shape[0] != params["W1"].shape[1]:
-        raise UsageError(f"{args.params} expects {params['W1'].shape[1]} input features but "
+        raise OptionError(f"{args.params} expects {params['W1'].shape[1]} input features but "
                          f"data set {dataset!r} has {x_train.shape[0]}")
     activation = meta.get("hidden_activation", "relu")
     for name, X, Y in (("Train", x_train, y_train), ("Test", x_test, y_test)):
@@ -210,7 +231,10 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        raise OptionError("predict reads images with Pillow: pip install 'jaxdnn[plot]'") from None
 
     from .train import predict_proba
 
@@ -218,7 +242,7 @@ def cmd_predict(args):
     n_x = params["W1"].shape[1]
     num_px = math.isqrt(n_x // 3)
     if num_px * num_px * 3 != n_x:
-        raise UsageError(f"{args.params} was trained on {n_x} features, not on RGB images")
+        raise OptionError(f"{args.params} was trained on {n_x} features, not on RGB images")
     classes = meta.get("classes", ["non-cat", "cat"])
     failures = 0
     for path in args.images:
@@ -237,8 +261,6 @@ def cmd_predict(args):
 
 
 def cmd_sweep(args):
-    import jax
-
     from .train import accuracy, nn_model, predict_labels
 
     X, Y = data.load_planar_dataset()
@@ -249,8 +271,7 @@ def cmd_sweep(args):
         acc = accuracy(predict_labels(X, params, "tanh"), Y)
         rows.append((n_h, acc))
         panels.append((f"hidden layer of size {n_h}",
-                       jax.tree_util.Partial(lambda P, p: predict_labels(P, p, "tanh"),
-                                             p=params)))
+                       partial(predict_labels, parameters=params, hidden_activation="tanh")))
         print(f"Accuracy for {n_h} hidden units: {acc * 100:.2f} %", flush=True)
     os.makedirs(args.out, exist_ok=True)
     atomic_write(os.path.join(args.out, "sweep.png"),
@@ -287,7 +308,9 @@ def build_parser():
     train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
     train.add_argument("--learning-rate", type=_positive_float)
     train.add_argument("--iterations", type=_non_negative_int)
-    train.add_argument("--seed", type=_non_negative_int, default=1)
+    train.add_argument("--seed", type=_non_negative_int,
+                       help="seed of the initialisation and of the generated 2-D data "
+                            "(default: the course's, 1 for cat and 2 for the 2-D sets)")
     train.add_argument("--init", choices=["course", *SCHEMES], default="course",
                        help="course: numpy RNG with the course's scale; else jax.random")
     train.add_argument("--x64", action="store_true", help="train in float64")

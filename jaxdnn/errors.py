@@ -21,5 +21,9 @@ class NameLookupError(JaxdnnError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class OptionError(JaxdnnError, ValueError):
+    """An option is out of range or inconsistent with the others (a rate, a count, a dtype)."""
+
+
 class DataError(JaxdnnError, ValueError):
     """A data or parameter file is missing, unreadable, or not in the expected layout."""

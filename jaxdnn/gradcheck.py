@@ -57,36 +57,33 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
             )
         return compute_cost_from_logits(Z, Y) if stable else compute_cost(A, Y)
 
-    _, caches = L_model_forward(X, parameters, hidden_activation)
-    deltas = [jnp.zeros_like(linear_cache[0]) for linear_cache, _ in caches]
+    m = X.shape[1]
+    deltas = [jnp.zeros((parameters[f"W{l}"].shape[1], m), parameters[f"W{l}"].dtype)
+              for l in range(1, L + 1)]
     d_params, d_inputs = jax.grad(cost, argnums=(0, 1))(parameters, deltas)
     grads = {f"d{key}": value for key, value in d_params.items()}
-    m = X.shape[1]
     grads.update({f"dA{l}": m * d for l, d in enumerate(d_inputs, start=1)})
     return grads
 
 
-def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False, backward=None):
+def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
 
     Args:
       X, Y, parameters, hidden_activation: the network and data.
       stable: compare the stable path (fused ``dZ[L] = AL - Y``, cost from logits).
-      backward: the backward to test, ``L_model_backward`` by default (same signature).
 
     Returns:
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
-    backward = L_model_backward if backward is None else backward
-
     def hand_and_reference(X, Y, parameters):
         AL, caches = L_model_forward(X, parameters, hidden_activation)
-        return (backward(AL, Y, caches, hidden_activation, stable=stable),
+        return (L_model_backward(AL, Y, caches, hidden_activation, stable=stable),
                 autodiff_gradients(X, Y, parameters, hidden_activation, stable=stable))
 
     # A fresh jit per call: one compilation instead of one per primitive, and never a stale
-    # cached trace when ``backward`` or what it calls has been swapped out.
+    # cached trace when a function the backward calls has been swapped out (fault injection).
     hand, reference = jax.jit(hand_and_reference)(X, Y, parameters)
     return {
         key: relative_error(hand[key], ref) if key in hand else float("inf")
@@ -144,6 +141,8 @@ def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, ep
     if approx is None:
         approx = finite_difference_gradients(parameters, X, Y, hidden_activation, epsilon=epsilon)
     if grads is None:
+        parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
+        X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
         AL, caches = L_model_forward(X, parameters, hidden_activation)
         grads = L_model_backward(AL, Y, caches, hidden_activation)
     g = np.concatenate([np.ravel(np.asarray(grads[k], np.float64)) for k in sorted(approx)])

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._checks import check_layer_dims
-from .errors import NameLookupError
+from .errors import NameLookupError, OptionError
 
 SCHEMES = {
     "small": lambda W, n_prev: W * 0.01,
@@ -61,8 +61,11 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
             f"unknown initialisation scheme {scheme!r}; expected one of: {', '.join(SCHEMES)}"
         )
     if (key is None) == (numpy_seed is None):
-        raise ValueError("give exactly one source of randomness: key=... or numpy_seed=...")
+        raise OptionError("give exactly one source of randomness: key=... or numpy_seed=...")
     dtype = jnp.dtype(dtype) if dtype is not None else jnp.asarray(0.0).dtype
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        raise OptionError("dtype float64 needs x64: call "
+                          "jax.config.update('jax_enable_x64', True) first")
     shapes = list(zip(dims[1:], dims[:-1], strict=True))
     if key is None:
         np.random.seed(numpy_seed)

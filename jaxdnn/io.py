@@ -40,13 +40,18 @@ def atomic_write(path, write):
 
 def save_model(path, parameters, metadata=None):
     """Write ``parameters`` (the course dict) and JSON-serialisable ``metadata`` to ``path``."""
+    atomic_write(path, lambda f: write_model(f, parameters, metadata))
+
+
+def write_model(file, parameters, metadata=None):
+    """The body of :func:`save_model`, into an open binary file."""
     L = check_parameters(parameters)
     arrays = {k: np.asarray(v) for k, v in parameters.items()}
     layer_dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
     meta = dict(metadata or {}, format_version=FORMAT_VERSION, layer_dims=layer_dims,
                 dtype=str(arrays["W1"].dtype))
     arrays[_META] = np.array(json.dumps(meta, sort_keys=True))
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    np.savez(file, **arrays)
 
 
 def load_model(path):
@@ -57,7 +62,10 @@ def load_model(path):
         version, or its arrays do not match the recorded architecture.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with data:
             arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise DataError(f"{path}: no such model file") from None
@@ -68,7 +76,9 @@ def load_model(path):
     try:
         meta = json.loads(str(arrays.pop(_META)))
     except json.JSONDecodeError:
-        raise DataError(f"{path}: corrupt {_META} entry") from None
+        meta = None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: corrupt {_META} entry (not a JSON object)")
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path}: format version {meta.get('format_version')!r}, "
                         f"this jaxdnn reads version {FORMAT_VERSION}")

@@ -17,8 +17,10 @@ Variants:
   numpy     the course's algorithm in plain numpy, written below
   torch     PyTorch autograd (when torch is importable; never a dependency)
 
-Columns: median ms per step over repeated timed runs after a warm-up, the spread (min-max), the
-ratio to ``hand`` (below 1 is faster), achieved GFLOP/s (the useful work of one step: forward,
+The variants of a workload run in interleaved rounds (hand, autodiff, ..., hand, autodiff, ...)
+after a compiling warm-up, so machine drift affects them alike. Columns: median ms per step, its
+spread (min-max), the median of the per-round ratios to ``hand`` (below 1 is faster) and their
+range, achieved GFLOP/s (the useful work of one step: forward,
 dW/db and dA for layers 2..L), and the same process's matmul peak for the dtype.
 """
 
@@ -178,6 +180,7 @@ def make(name, X, Y, params, steps):
 
 
 def bench(args):
+    """Every workload's variants timed in interleaved rounds, so drift hits them all alike."""
     try:
         import torch  # noqa: F401
         torch_ok = True
@@ -186,62 +189,97 @@ def bench(args):
     rows, peaks = [], {}
     for dtype in ("float32", "float64"):
         peaks[dtype] = matmul_peak(dtype)
-        cases = [("cat-e2e", [12288, 20, 7, 5, 1], 209, 2500 if not args.quick else 250, 1)]
+        cases = [("cat-e2e", [12288, 20, 7, 5, 1], 209, 250 if args.quick else 2500, 3)]
         for workload, (dims, m) in WORKLOADS.items():
             steps = {"cat-step": 20, "wide": 2, "deep": 50}[workload]
-            cases.append((workload, dims, m, steps, 2 if args.quick else 5))
-        for workload, dims, m, steps, repeats in cases:
+            cases.append((workload, dims, m, steps, 3 if args.quick else 9))
+        for workload, dims, m, steps, rounds in cases:
             X, Y, params = problem(dims, m, dtype, args.data_dir)
+            names = variants(dims, m, torch_ok)
+            if workload == "cat-e2e":  # numpy and torch take ~10-30 s a run here: one each
+                slow = {"numpy": 0, "torch": 0} if args.quick else {"numpy": 1, "torch": 1}
+            else:
+                slow = {}
+            names = [n for n in names if slow.get(n, 1) > 0]
+            runs, compile_s = {}, {}
+            for name in names:
+                runs[name] = make(name, X, Y, params, steps)
+                if name in ("hand", "autodiff", "gram"):  # first call compiles
+                    start = time.perf_counter()
+                    runs[name]()
+                    compile_s[name] = time.perf_counter() - start
+                else:
+                    compile_s[name] = 0.0
+            times = {name: [] for name in names}
+            for r in range(rounds):
+                for name in names:
+                    if r >= slow.get(name, rounds):
+                        continue
+                    start = time.perf_counter()
+                    runs[name]()
+                    times[name].append(time.perf_counter() - start)
             flops = flops_per_step(dims, m)
             results = {}
-            for name in variants(dims, m, torch_ok):
-                if name == "numpy" and workload == "cat-e2e" and args.quick:
-                    continue
-                run = make(name, X, Y, params, steps)
-                warm, times = timed(run, repeats)
-                per_step = [t / steps * 1e3 for t in times]
+            for name in names:
+                per_step = [t / steps * 1e3 for t in times[name]]
+                if len(times[name]) == len(times["hand"]):
+                    paired = [t / h for t, h in zip(times[name], times["hand"], strict=True)]
+                else:  # a single slow run: against the median of hand's rounds
+                    paired = [t / statistics.median(times["hand"]) for t in times[name]]
                 results[name] = dict(
                     workload=workload, dtype=dtype, variant=name, steps=steps,
-                    ms_per_step=statistics.median(per_step), ms_min=min(per_step),
-                    ms_max=max(per_step), total_s=statistics.median(times),
-                    compile_s=max(warm - statistics.median(times), 0.0),
+                    rounds=len(per_step), ms_per_step=statistics.median(per_step),
+                    ms_min=min(per_step), ms_max=max(per_step),
+                    total_s=statistics.median(times[name]),
+                    compile_s=max(compile_s[name] - statistics.median(times[name]), 0.0),
+                    ratio_to_hand=statistics.median(paired), ratio_min=min(paired),
+                    ratio_max=max(paired),
                     gflops=flops / (statistics.median(per_step) / 1e3) / 1e9,
                     peak_gflops=peaks[dtype])
-            base = results["hand"]["ms_per_step"]
             for r in results.values():
-                r["ratio_to_hand"] = r["ms_per_step"] / base
                 rows.append(r)
                 print_row(r)
     return rows, peaks
 
 
 HEADER = (f"{'workload':9} {'dtype':8} {'variant':9} {'ms/step':>9} {'spread':>17} "
-          f"{'x hand':>7} {'GFLOP/s':>8} {'peak':>6} {'total s':>8} {'compile s':>9}")
+          f"{'x hand':>6} {'(paired range)':>14} {'GFLOP/s':>8} {'peak':>6} {'total s':>8} "
+          f"{'compile s':>9}")
 
 
 def print_row(r):
     print(f"{r['workload']:9} {r['dtype']:8} {r['variant']:9} {r['ms_per_step']:9.3f} "
-          f"{r['ms_min']:8.3f}-{r['ms_max']:<8.3f} {r['ratio_to_hand']:7.2f} "
+          f"{r['ms_min']:8.3f}-{r['ms_max']:<8.3f} {r['ratio_to_hand']:6.2f} "
+          f"{r['ratio_min']:6.2f}-{r['ratio_max']:<7.2f} "
           f"{r['gflops']:8.1f} {r['peak_gflops']:6.0f} {r['total_s']:8.2f} "
           f"{r['compile_s']:9.2f}", flush=True)
 
 
 def scale(args):
-    """Time per step of the plain and Gram loops against m and against the first width."""
-    print("\nscale: ms/step, float64, [n0, 20, 7, 5, 1]; plain vs gram")
-    print(f"{'n0':>6} {'m':>6} {'plain':>9} {'gram':>9} {'gram/plain':>10}")
+    """Marginal time per step of the plain and Gram loops against m and against n[0].
+
+    Each loop is timed at 10 and at 60 steps; (t60 - t10) / 50 is the cost of one more step and
+    t10 - 10 x that is the one-off setup (for the Gram loop: K = X^T X and recovering W1).
+    """
+    print("\nscale: float64, [n0, 20, 7, 5, 1]; ms per step (marginal) and one-off setup ms")
+    print(f"{'n0':>6} {'m':>6} {'plain':>9} {'gram':>9} {'gram/plain':>10} {'gram setup':>10}")
     out = []
-    for n0, m in [(12288, 64), (12288, 209), (12288, 1024), (12288, 4096), (12288, 12288),
-                  (1024, 209), (4096, 209), (49152, 209)]:
+    sizes = [(12288, m) for m in (32, 64, 209, 512, 1024, 2048)]
+    sizes += [(n0, 209) for n0 in (64, 256, 1024, 4096, 49152)]
+    for n0, m in sizes:
         X, Y, params = problem([n0, 20, 7, 5, 1], m, "float64")
-        steps = 20
-        t = {}
+        row = dict(n0=n0, m=m)
         for kind in ("hand", "gram"):
-            _, times = timed(jax_loop(kind, X, Y, params, steps), 3)
-            t[kind] = statistics.median(times) / steps * 1e3
-        out.append(dict(n0=n0, m=m, plain_ms=t["hand"], gram_ms=t["gram"]))
-        print(f"{n0:6} {m:6} {t['hand']:9.3f} {t['gram']:9.3f} {t['gram'] / t['hand']:10.2f}",
-              flush=True)
+            t = {}
+            for steps in (10, 60):
+                _, times = timed(jax_loop(kind, X, Y, params, steps), 3)
+                t[steps] = statistics.median(times)
+            per_step = max(t[60] - t[10], 0.0) / 50
+            row[kind] = per_step * 1e3
+            row[kind + "_setup"] = max(t[10] - 10 * per_step, 0.0) * 1e3
+        out.append(row)
+        print(f"{n0:6} {m:6} {row['hand']:9.3f} {row['gram']:9.3f} "
+              f"{row['gram'] / row['hand']:10.2f} {row['gram_setup']:10.1f}", flush=True)
     return out
 
 
@@ -249,15 +287,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="datasets")
     parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats; no numpy e2e")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 rounds, 250 cat-e2e iterations, no numpy/torch cat-e2e")
     parser.add_argument("--scale", action="store_true", help="also the scale-law table")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale-law table")
     args = parser.parse_args()
     cpu = platform.processor() or platform.machine()
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({cpu}, "
           f"{os.cpu_count()} cpus)")
-    print(HEADER)
-    rows, peaks = bench(args)
-    scaling = scale(args) if args.scale else None
+    rows, peaks = [], {}
+    if not args.scale_only:
+        print(HEADER)
+        rows, peaks = bench(args)
+    scaling = scale(args) if args.scale or args.scale_only else None
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"jax": jax.__version__, "device": str(jax.devices()[0]), "rows": rows,

@@ -44,8 +44,10 @@ def test_train_default_planar(tmp_path):
     for png in ("costs.png", "decision_boundary.png"):
         width, height = png_size(out / png)
         assert width > 300 and height > 200
+    assert np.isfinite(metrics["final_cost"]) and 0.5 <= metrics["test_accuracy"] <= 1
     params, meta = load_model(out / "model.npz")
     assert meta["hidden_activation"] == "tanh" and params["W1"].shape == (4, 2)
+    assert meta["seed"] == 2  # the course's planar initialisation seed
 
     evaluated = run("evaluate", "--params", str(out / "model.npz"))
     assert evaluated.returncode == 0, evaluated.stderr
@@ -83,6 +85,26 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, argv, me
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+def test_a_failing_figure_leaves_out_untouched(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("jaxdnn.plots.plot_costs", broken)
+    out = tmp_path / "out"
+    assert main(["train", "--iterations", "5", "--out", str(out)]) == 2
+    assert "disk full" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []  # no --out, no staging folder left behind
+
+
+def test_evaluate_uses_the_trained_dtype(tmp_path, capsys):
+    out = tmp_path / "x64"
+    assert main(["train", "--x64", "--iterations", "50", "--out", str(out)]) == 0
+    trained = json.loads((out / "metrics.json").read_text())
+    assert trained["dtype"] == "float64"
+    assert main(["evaluate", "--params", str(out / "model.npz")]) == 0
+    assert f"Test accuracy: {trained['test_accuracy']}" in capsys.readouterr().out
 
 
 def test_predict_images_and_bad_files(tmp_path, capsys):

@@ -47,6 +47,14 @@ def _sigmoid_backward_s_only(dA, Z):
     return dA * jax.nn.sigmoid(Z)
 
 
+def _tanh_backward_one_minus_t(dA, Z):
+    return dA * (1 - jnp.tanh(Z))
+
+
+def _leaky_relu_backward_mask_ge_zero(dA, Z):  # slope 1 at Z == 0, unlike the forward
+    return jnp.where(Z >= 0, dA, jaxdnn.LEAKY_RELU_SLOPE * dA)
+
+
 LINEAR_FAULTS = {
     "1/m dropped": _linear_backward_without_1_over_m,
     "dW transposed": _linear_backward_transposed_dW,
@@ -56,6 +64,9 @@ ACTIVATION_FAULTS = {
     "relu mask Z < 0": ("relu", Activation(relu, _relu_backward_mask_lt_zero)),
     "relu mask flipped": ("relu", Activation(relu, _relu_backward_flipped)),
     "sigmoid' = s": ("sigmoid", Activation(sigmoid, _sigmoid_backward_s_only)),
+    "tanh' = 1 - t": ("tanh", Activation(jaxdnn.tanh, _tanh_backward_one_minus_t)),
+    "leaky mask Z >= 0": ("leaky_relu", Activation(jaxdnn.leaky_relu,
+                                                   _leaky_relu_backward_mask_ge_zero)),
 }
 
 def chain_property(backward_check, max_examples=200):

@@ -5,7 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdnn import NameLookupError, ShapeError, initialize_parameters, initialize_parameters_deep
+from jaxdnn import (
+    NameLookupError,
+    OptionError,
+    ShapeError,
+    initialize_parameters,
+    initialize_parameters_deep,
+)
 
 
 def test_course_initialize_parameters_deep_seed_3():
@@ -66,6 +72,15 @@ def test_key_mode_is_deterministic_and_respects_dtype():
 def test_bad_layer_dims(dims, match):
     with pytest.raises(ShapeError, match=match):
         initialize_parameters_deep(dims, jax.random.PRNGKey(0))
+
+
+def test_float64_without_x64_is_refused():
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(OptionError, match="needs x64"):
+            initialize_parameters_deep([2, 1], jax.random.PRNGKey(0), dtype="float64")
+    finally:
+        jax.config.update("jax_enable_x64", True)
 
 
 def test_bad_scheme_and_randomness():

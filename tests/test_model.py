@@ -68,20 +68,19 @@ def test_gradient_keys_shapes_and_dtypes(dtype, data):
 @jax.jit
 def _train_step_and_reference(X, Y, parameters):
     cost, grads = cost_and_grads(X, Y, parameters)
-    AL, caches = L_model_forward(X, parameters)
-    full = L_model_backward(AL, Y, caches, stable=True)
-    return cost, grads, compute_cost(AL, Y), compute_cost_from_logits(caches[-1][1], Y), full
+    AL, _ = L_model_forward(X, parameters)
+    reference = jaxdnn.autodiff_gradients(X, Y, parameters, stable=True)
+    return cost, grads, compute_cost(AL, Y), reference
 
 
 @given(case=networks("float64", hidden=("relu",)))
 def test_cost_and_grads_is_the_stable_path(case):
-    cost, grads, literal_cost, logit_cost, full = _train_step_and_reference(
+    cost, grads, literal_cost, reference = _train_step_and_reference(
         case.X, case.Y, case.parameters)
-    assert set(grads) == {k for k in full if not k.startswith("dA")}
+    assert set(grads) == {k for k in reference if not k.startswith("dA")}
     for key, value in grads.items():
-        np.testing.assert_array_equal(value, full[key], err_msg=key)
+        assert jaxdnn.relative_error(value, reference[key]) <= CHAIN_RTOL[np.dtype("float64")]
     np.testing.assert_allclose(cost, literal_cost, rtol=1e-12)
-    assert cost == logit_cost
 
 
 def test_saturated_output_literal_chain_breaks_stable_path_does_not():
@@ -120,8 +119,10 @@ def test_jit_does_not_compute_unrequested_input_gradient(input_grad):
         return L_model_backward(AL, Y, caches, stable=True, input_grad=input_grad)
 
     text = jax.jit(grads).lower(params, X, Y).compile().as_text()
-    input_sized = [s for s in _dot_shapes(text) if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
-    assert bool(input_sized) == input_grad, _dot_shapes(text)
+    shapes = _dot_shapes(text)
+    assert any("[5,11]" in s for s in shapes), shapes  # control: the W1 @ X product is listed
+    input_sized = [s for s in shapes if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
+    assert bool(input_sized) == input_grad, shapes
 
 
 def test_cost_and_grads_compiles_without_input_gradient():
@@ -130,7 +131,9 @@ def test_cost_and_grads_compiles_without_input_gradient():
                                                dtype=jnp.float32)
     text = jax.jit(cost_and_grads).lower(jnp.ones((n0, m), jnp.float32),
                                          jnp.ones((1, m), jnp.float32), params).compile().as_text()
-    assert not [s for s in _dot_shapes(text) if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
+    shapes = _dot_shapes(text)
+    assert any("[4,11]" in s for s in shapes), shapes
+    assert not [s for s in shapes if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
 
 
 @given(case=networks("float64", max_depth=3))

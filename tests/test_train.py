@@ -91,7 +91,7 @@ def test_momentum_matches_optax_sgd_with_momentum():
        iterations=st.integers(1, 30), learning_rate=st.sampled_from([0.01, 0.1, 0.5]),
        momentum=st.sampled_from([0.0, 0.9]))
 def test_gram_path_gives_the_plain_iterates(case, iterations, learning_rate, momentum):
-    """Random dims with n[0] above and below m: the same parameters and costs to 1e-9."""
+    """Random dims with n[0] above and below m: the same parameters and costs to 1e-9 (float64)."""
     kwargs = dict(hidden_activation=case.hidden_activation, learning_rate=learning_rate,
                   num_iterations=iterations, momentum=momentum)
     plain, plain_costs = fit(case.X, case.Y, case.parameters, gram=False, **kwargs)
@@ -105,7 +105,9 @@ def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
     wide = small_problem()  # n[0] = 3 < m = 30: the plain loop
     tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
     tall_params = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
-    cases = [(wide, {}, 0), ((tall_X, wide[1], tall_params), {}, 1),
+    tall32 = (tall_X.astype(jnp.float32), wide[1].astype(jnp.float32),
+              jax.tree.map(lambda a: a.astype(jnp.float32), tall_params))
+    cases = [(wide, {}, 0), ((tall_X, wide[1], tall_params), {}, 1), (tall32, {}, 0),
              ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
              ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
     for (X, Y, params), kwargs, grams in cases:
@@ -151,17 +153,43 @@ def test_two_layer_model_prints_full_precision(capsys):
     assert out == [f"Cost after iteration 0: {costs[0]}", f"Cost after iteration 100: {costs[100]}"]
 
 
-def test_zero_iterations_returns_initial_parameters():
+@pytest.mark.parametrize("gram", [False, True])
+def test_zero_iterations_returns_initial_parameters(gram):
     X, Y, params = small_problem()
-    trained, costs = fit(X, Y, params, num_iterations=0)
+    trained, costs = fit(X, Y, params, num_iterations=0, gram=gram)
     assert costs.shape == (0,)
-    np.testing.assert_array_equal(trained["W2"], params["W2"])
+    for key in params:
+        np.testing.assert_allclose(trained[key], params[key], rtol=1e-15, atol=1e-15)
 
 
-def test_fit_rejects_labels_of_the_wrong_shape():
+@pytest.mark.parametrize("change, error, match", [
+    (dict(Y=lambda Y: Y[:, :29]), jaxdnn.ShapeError, r"Y has shape \(1, 29\)"),
+    (dict(X=lambda X: X[:2]), jaxdnn.ShapeError,
+     r"X has shape \(2, 30\) but W1 has shape \(5, 3\)"),
+    (dict(X=lambda X: X[:, :0]), jaxdnn.ShapeError, "at least one column"),
+    (dict(num_iterations=-1), jaxdnn.OptionError, "non-negative integer"),
+    (dict(num_iterations=2.5), jaxdnn.OptionError, "non-negative integer"),
+    (dict(learning_rate=float("nan")), jaxdnn.OptionError, "finite and positive"),
+    (dict(learning_rate=0.0), jaxdnn.OptionError, "finite and positive"),
+    (dict(momentum=1.0), jaxdnn.OptionError, r"momentum must be in \[0, 1\)"),
+    (dict(momentum=0.9, optimizer=optax.adam(0.1)), jaxdnn.OptionError, "optax.sgd"),
+    (dict(gram="yes"), jaxdnn.OptionError, "gram must be"),
+    (dict(gram=True, optimizer=optax.adam(0.1)), jaxdnn.OptionError, "gram=True needs"),
+    (dict(hidden_activation="swish"), jaxdnn.NameLookupError, "unknown activation"),
+])
+def test_fit_rejects_bad_input(change, error, match):
     X, Y, params = small_problem()
-    with pytest.raises(jaxdnn.ShapeError, match=r"Y has shape \(1, 29\)"):
-        fit(X, Y[:, :29], params, num_iterations=1)
+    change = dict(change)
+    X = change.pop("X", lambda X: X)(X)
+    Y = change.pop("Y", lambda Y: Y)(Y)
+    with pytest.raises(error, match=match):
+        fit(X, Y, params, **{"num_iterations": 1, **change})
+
+
+def test_predict_accepts_a_list_of_activations():
+    X, Y, params = small_problem()
+    a = jaxdnn.predict_proba(X, params, ["tanh", "relu"])
+    np.testing.assert_array_equal(a, jaxdnn.predict_proba(X, params, ("tanh", "relu")))
 
 
 def test_accuracy_and_predict(capsys):
