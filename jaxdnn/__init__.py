@@ -29,7 +29,14 @@ from .data import (
     load_dataset,
     load_planar_dataset,
 )
-from .errors import DataError, JaxdnnError, NameLookupError, OptionError, ShapeError
+from .errors import (
+    DataError,
+    JaxdnnError,
+    NameLookupError,
+    OptionError,
+    ShapeError,
+    TrainingDiverged,
+)
 from .gradcheck import (
     GRADIENT_CHECK_THRESHOLD,
     autodiff_errors,
@@ -85,6 +92,7 @@ __all__ = [
     "OptionError",
     "SCHEMES",
     "ShapeError",
+    "TrainingDiverged",
     "accuracy",
     "autodiff_errors",
     "autodiff_gradients",

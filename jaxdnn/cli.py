@@ -19,7 +19,7 @@ import numpy as np
 
 from . import data, plots
 from .activations import ACTIVATIONS
-from .errors import JaxdnnError, OptionError
+from .errors import JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
 from .io import atomic_write, load_model, write_model
 
@@ -345,6 +345,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except TrainingDiverged as e:
+        print(f"jaxdnn: {e}", file=sys.stderr)
+        return 3
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)
         return 2

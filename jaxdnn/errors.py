@@ -25,5 +25,22 @@ class OptionError(JaxdnnError, ValueError):
     """An option is out of range or inconsistent with the others (a rate, a count, a dtype)."""
 
 
+class TrainingDiverged(JaxdnnError, FloatingPointError):
+    """Training produced a non-finite cost or parameters and stopped.
+
+    Attributes:
+      iteration: the first iteration whose cost or update was not finite.
+      parameters: the last finite parameters (those that iteration started from).
+      costs: the recorded costs up to and including that iteration.
+    """
+
+    def __init__(self, iteration, parameters, costs):
+        super().__init__(
+            f"training diverged at iteration {iteration} (cost {costs[-1]:g}): the last finite "
+            f"parameters are kept; try a smaller learning rate"
+        )
+        self.iteration, self.parameters, self.costs = iteration, parameters, costs
+
+
 class DataError(JaxdnnError, ValueError):
     """A data or parameter file is missing, unreadable, or not in the expected layout."""

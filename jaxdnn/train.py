@@ -26,7 +26,7 @@ import optax
 
 from ._checks import check_matrix, check_parameters, check_same_shape
 from .activations import get_activation
-from .errors import OptionError, ShapeError
+from .errors import OptionError, ShapeError, TrainingDiverged
 from .init import initialize_parameters_deep
 from .model import (
     L_model_backward,
@@ -68,6 +68,30 @@ def _report(on_cost, i, cost):
                      lambda: None)
 
 
+def _all_finite(tree):
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _guarded_scan(step, carry, num_iterations):
+    """``lax.scan`` of ``step`` that stops changing the carry at the first non-finite cost or carry.
+
+    Returns ``(carry, costs, diverged)``: the last finite carry, every iteration's cost, and the
+    first iteration that was not finite (-1 if none).
+    """
+    def guarded(state, i):
+        carry, diverged = state
+        new_carry, cost = step(carry, i)
+        finite = jnp.isfinite(cost) & _all_finite(new_carry)
+        keep = finite & (diverged < 0)
+        carry = jax.tree.map(lambda new, old: jnp.where(keep, new, old), new_carry, carry)
+        return (carry, jnp.where((diverged < 0) & ~finite, i, diverged)), cost
+
+    (carry, diverged), costs = jax.lax.scan(guarded, (carry, jnp.asarray(-1)),
+                                            jnp.arange(num_iterations))
+    return carry, costs, diverged
+
+
 def _descend(parameters, grads, trace, learning_rate, momentum):
     """Gradient descent with heavy-ball momentum: trace <- g + momentum * trace, p <- p - lr trace.
 
@@ -98,8 +122,8 @@ def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_it
         state = optimizer.init(parameters)
     else:
         state = jax.tree.map(jnp.zeros_like, parameters) if with_momentum else None
-    (parameters, _), costs = jax.lax.scan(step, (parameters, state), jnp.arange(num_iterations))
-    return parameters, costs
+    (parameters, _), costs, diverged = _guarded_scan(step, (parameters, state), num_iterations)
+    return parameters, costs, diverged
 
 
 def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
@@ -143,11 +167,11 @@ def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, n
 
     zeros = jax.tree.map(jnp.zeros_like, tail) if with_momentum else None
     carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), zeros)
-    (_, S, tail, _, _), costs = jax.lax.scan(step, carry, jnp.arange(num_iterations))
+    (_, S, tail, _, _), costs, diverged = _guarded_scan(step, carry, num_iterations)
     trained = {"W1": parameters["W1"] + S @ X.T,
                "b1": parameters["b1"] + jnp.sum(S, axis=1, keepdims=True)}
     trained.update({f"{p}{l}": tail[f"{p}{l - 1}"] for l in range(2, L + 1) for p in "Wb"})
-    return trained, costs
+    return trained, costs, diverged
 
 
 _STATIC = ("hidden_activation", "num_iterations", "optimizer", "on_cost", "with_momentum")
@@ -187,6 +211,12 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
     Returns:
       ``(parameters, costs)``: the trained dict and a numpy array with every iteration's cost
       (the cost of the parameters *before* that iteration's update, as the course records it).
+
+    Raises:
+      TrainingDiverged: at the first iteration whose cost or updated parameters are not finite
+        (a learning rate that is too large, say); it carries that iteration, the last finite
+        parameters and the costs so far. The compiled loop keeps running to its end but changes
+        nothing after that point.
     """
     L = check_parameters(parameters)
     dtype = parameters["W1"].dtype
@@ -204,14 +234,17 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
                                 and dtype == jnp.float64)
     hidden_activation = _static(hidden_activation)
     loop = _LOOPS[use_gram, bool(donate)]
-    parameters, costs = loop(
+    parameters, costs, diverged = loop(
         jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, jnp.asarray(learning_rate, dtype),
         jnp.asarray(momentum, dtype), hidden_activation=hidden_activation,
         num_iterations=int(num_iterations), optimizer=optimizer,
         on_cost=on_cost or (cost_printer() if print_cost else None),
         with_momentum=bool(momentum),
     )
-    return parameters, np.asarray(costs)
+    costs, diverged = np.asarray(costs), int(diverged)
+    if diverged >= 0:
+        raise TrainingDiverged(diverged, parameters, costs[:diverged + 1])
+    return parameters, costs
 
 
 def _check_options(num_iterations, learning_rate, momentum, optimizer, gram):

@@ -163,3 +163,13 @@ def test_train_without_matplotlib_says_how_to_get_figures(tmp_path, capsys, monk
     assert main(["train", "--iterations", "10", "--out", str(out)]) == 0
     assert "pip install 'jaxdnn[plot]'" in capsys.readouterr().err
     assert sorted(os.listdir(out)) == ["metrics.json", "model.npz"]
+
+
+def test_divergence_is_one_line_and_exit_3(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["train", "--learning-rate", "1e30", "--layers", "8,8", "--hidden-activation",
+                 "relu", "--init", "he", "--iterations", "200", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "diverged at iteration" in err, err
+    assert not out.exists()

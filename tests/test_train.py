@@ -236,3 +236,37 @@ def test_course_two_layer_model_float64(cat_data):
     np.testing.assert_allclose(costs[2400], 0.048554785628770, rtol=1e-9)
     assert accuracy(jaxdnn.predict_labels(train_x, params), train_y) == 1.0
     assert accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.72
+
+
+@pytest.mark.parametrize("dtype, rate", [("float32", 1e30), ("float64", 1e200)])
+@pytest.mark.parametrize("gram", [False, True])
+def test_divergence_stops_and_keeps_the_last_finite_parameters(dtype, rate, gram):
+    X, Y = load_planar_dataset()
+    params = initialize_parameters_deep([2, 8, 8, 1], jax.random.PRNGKey(0), scheme="he",
+                                        dtype=dtype)
+    kwargs = dict(hidden_activation="relu", learning_rate=rate, gram=gram)
+    with pytest.raises(jaxdnn.TrainingDiverged, match="diverged at iteration") as info:
+        fit(X, Y, params, num_iterations=300, **kwargs)
+    e = info.value
+    assert len(e.costs) == e.iteration + 1 and not np.isfinite(e.costs[-1])
+    assert np.isfinite(e.costs[:-1]).all()
+    before, _ = fit(X, Y, params, num_iterations=e.iteration, **kwargs)  # healthy up to there
+    for key in params:
+        assert np.isfinite(np.asarray(e.parameters[key])).all()
+        np.testing.assert_array_equal(e.parameters[key], before[key])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stable_path_is_finite_for_pre_activations_up_to_1e4(dtype):
+    ZL = jnp.array([[-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4]], dtype)
+    for Y in (jnp.zeros_like(ZL), jnp.ones_like(ZL)):
+        cost = jaxdnn.compute_cost_from_logits(ZL, Y)
+        assert np.isfinite(cost) and cost.dtype == jnp.dtype(dtype)
+        A_prev = jnp.ones((1, 7), dtype)
+        cache = [((A_prev, ZL[:, :1] * 0 + 1, jnp.zeros((1, 1), dtype)), ZL)]
+        AL, _ = jaxdnn.sigmoid(ZL)
+        grads = jaxdnn.L_model_backward(AL, Y, cache, stable=True)
+        assert all(np.isfinite(np.asarray(g)).all() for g in grads.values())
+    # the literal chain divides by AL(1 - AL) = 0 there: inf/NaN, as documented
+    literal = jaxdnn.L_model_backward(AL, jnp.zeros_like(ZL), cache)
+    assert not np.isfinite(np.asarray(literal["dW1"])).all()
