@@ -82,3 +82,67 @@ def test_object_arrays_are_never_unpickled(tmp_path):
     np.savez(path, W1=np.array([object()], dtype=object))
     with pytest.raises(DataError, match="not a jaxdnn model file"):
         load_model(path)
+
+
+_SAVER = """
+import itertools, sys, types
+import numpy as np
+package = types.ModuleType("jaxdnn")  # load jaxdnn.io alone: numpy only, starts fast
+package.__path__ = [sys.argv[2]]
+sys.modules["jaxdnn"] = package
+from jaxdnn.io import save_model, write_model
+
+def naive_save(path, parameters, metadata):  # the control: no temporary file, no rename
+    with open(path, "wb") as f:
+        write_model(f, parameters, metadata)
+
+save = naive_save if sys.argv[3] == "naive" else save_model
+models = [{"W1": np.full((600, 600), float(v)), "b1": np.full((600, 1), float(v))}
+          for v in (0, 1)]
+for i in itertools.count():
+    save(sys.argv[1], models[i % 2], {"value": i % 2})
+    if i == 0:
+        print("ready", flush=True)
+"""
+
+
+def _kill_while_saving(tmp_path, mode, kills=50):
+    """SIGKILL a process that keeps rewriting one model file; returns what each load gave."""
+    import pathlib
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    package = str(pathlib.Path(__file__).resolve().parents[1] / "jaxdnn")
+    path = tmp_path / "model.npz"
+    rng = random.Random(0)
+    outcomes = []
+    for _ in range(kills):
+        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), package, mode],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        try:
+            params, meta = load_model(path)
+        except DataError:
+            outcomes.append("broken")
+            continue
+        value = meta["value"]
+        whole = (params["W1"] == value).all() and (params["b1"] == value).all()
+        outcomes.append(value if whole else "mixed")
+    return outcomes
+
+
+def test_save_killed_at_random_moments_always_leaves_a_whole_model(tmp_path):
+    outcomes = _kill_while_saving(tmp_path, "atomic")
+    assert set(outcomes) == {0, 1}  # always the old or the new model, both seen
+
+
+def test_kill_test_catches_a_non_atomic_save(tmp_path):
+    """Control: the same kills against a plain overwrite do leave broken files."""
+    assert "broken" in _kill_while_saving(tmp_path, "naive", kills=30)
