@@ -173,3 +173,17 @@ def test_divergence_is_one_line_and_exit_3(tmp_path, capsys):
     assert code == 3
     assert len(err.strip().splitlines()) == 1 and "diverged at iteration" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["--iterations", "400"],
+                                  ["--iterations", "300", "--optimizer", "adam", "--init", "he",
+                                   "--learning-rate", "0.01", "--x64"]])
+def test_same_seed_and_options_give_bit_identical_models(tmp_path, argv):
+    """Two separate processes, same options: every array of the saved model is bit-identical."""
+    models = []
+    for run_name in ("a", "b"):
+        result = run("train", *argv, "--out", str(tmp_path / run_name))
+        assert result.returncode == 0, result.stderr
+        models.append(load_model(tmp_path / run_name / "model.npz")[0])
+    for key in models[0]:
+        assert models[0][key].tobytes() == models[1][key].tobytes(), key
