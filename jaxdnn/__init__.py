@@ -31,9 +31,11 @@ from .data import (
 )
 from .errors import (
     DataError,
+    InputTypeError,
     JaxdnnError,
     NameLookupError,
     OptionError,
+    SaturationError,
     ShapeError,
     TrainingDiverged,
 )
@@ -65,13 +67,16 @@ from .model import (
 )
 from .train import (
     L_layer_model,
+    TrainState,
     accuracy,
     cost_printer,
     fit,
+    init_train_state,
     nn_model,
     predict,
     predict_labels,
     predict_proba,
+    train_steps,
     two_layer_model,
 )
 
@@ -83,6 +88,7 @@ __all__ = [
     "DATASETS",
     "DataError",
     "GRADIENT_CHECK_THRESHOLD",
+    "InputTypeError",
     "JaxdnnError",
     "LEAKY_RELU_SLOPE",
     "L_layer_model",
@@ -91,7 +97,9 @@ __all__ = [
     "NameLookupError",
     "OptionError",
     "SCHEMES",
+    "SaturationError",
     "ShapeError",
+    "TrainState",
     "TrainingDiverged",
     "accuracy",
     "autodiff_errors",
@@ -105,6 +113,7 @@ __all__ = [
     "flatten_images",
     "get_activation",
     "gradient_check",
+    "init_train_state",
     "initialize_parameters",
     "initialize_parameters_deep",
     "layer_activations",
@@ -133,6 +142,7 @@ __all__ = [
     "sigmoid_backward",
     "tanh",
     "tanh_backward",
+    "train_steps",
     "two_layer_model",
     "update_parameters",
     "write_model",

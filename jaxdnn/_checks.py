@@ -1,14 +1,26 @@
-"""Shape and name checks run at the API boundary, before any XLA work.
+"""Checks run at the API boundary, before any XLA work.
 
-They read only ``.shape`` and ``.ndim``, which are static under ``jax.jit``, so they run once at
-trace time and never touch the device.
+Shape, dtype and name checks read only static facts (``.shape``, ``.dtype``), so under
+``jax.jit`` they run once, at trace time. Value checks (finite numbers, labels in {0, 1},
+probabilities strictly inside (0, 1)) need the values: they run on concrete arrays, on the host,
+and are skipped for tracers (inside ``jit``, ``grad`` or ``vmap``), where no value is known.
 """
 
+import numbers
 import re
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-from .errors import NameLookupError, ShapeError
+from .errors import (
+    DataError,
+    InputTypeError,
+    NameLookupError,
+    OptionError,
+    SaturationError,
+    ShapeError,
+)
 
 _KEY = re.compile(r"([Wb])([1-9][0-9]*)")
 
@@ -24,31 +36,136 @@ def shape_of(x, name: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def check_matrix(x, name: str) -> tuple[int, int]:
-    """``x`` must be 2-D with at least one column; returns its shape."""
+def check_matrix(x, name: str, *, floating: bool = False) -> tuple[int, int]:
+    """``x`` must be a 2-D array with at least one column, of a real dtype (floating if asked),
+    and, when concrete, finite; returns its shape."""
+    check_dtype(x, name, floating=floating)
     shape = shape_of(x, name)
     if len(shape) != 2:
         raise ShapeError(f"{name} must be 2-D (features, examples); got shape {shape}")
     if shape[1] < 1:
         raise ShapeError(f"{name} has shape {shape}: it needs at least one column (example)")
+    check_values(x, name)
     return shape
+
+
+def check_dtype(x, name: str, *, floating: bool = False) -> None:
+    """``x`` must be an array of floats (or, unless ``floating``, of integers or booleans)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        raise InputTypeError(f"{name} must be a numpy or jax array; got {type(x).__name__}")
+    if jnp.issubdtype(dtype, jnp.floating):
+        return
+    if not floating and (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.bool_)):
+        return
+    expected = "floating-point" if floating else "real (floating, integer or boolean)"
+    raise InputTypeError(f"{name} has dtype {dtype}; expected a {expected} array")
+
+
+def _host(x):
+    """The values of a concrete array as numpy, or None for a tracer or an abstract shape."""
+    if isinstance(x, jax.core.Tracer) or not isinstance(x, (np.ndarray, np.generic, jax.Array)):
+        return None
+    return np.asarray(x)
+
+
+def _first(mask) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def check_values(x, name: str) -> None:
+    """A concrete floating array must hold finite numbers."""
+    values = _host(x)
+    if values is None or not np.issubdtype(values.dtype, np.inexact):
+        return
+    bad = ~np.isfinite(values)
+    if bad.any():
+        at = _first(bad)
+        raise DataError(f"{name} has {int(bad.sum())} non-finite values "
+                        f"(the first, {values[at]}, at index {at})")
+
+
+def check_labels(Y, name: str = "Y") -> None:
+    """``Y`` must be a real array whose concrete values are all 0 or 1."""
+    check_dtype(Y, name)
+    values = _host(Y)
+    if values is None:
+        return
+    bad = ~((values == 0) | (values == 1))
+    if bad.any():
+        at = _first(bad)
+        raise DataError(f"{name} must hold labels 0 or 1; found {values[at]} at index {at} "
+                        f"({int(bad.sum())} such entries)")
+
+
+def check_probabilities(AL, name: str = "AL", *, in_range: bool = True) -> None:
+    """For the literal chain: concrete AL must not be exactly 0 or 1 and, if ``in_range``, must
+    lie inside [0, 1] (the backward formula alone is finite outside it, and the course's own
+    test case feeds it random AL)."""
+    values = _host(AL)
+    if values is None:
+        return
+    outside = (values < 0) | (values > 1)
+    if in_range and outside.any():
+        at = _first(outside)
+        raise DataError(f"{name} must hold probabilities in [0, 1]; found {values[at]} at "
+                        f"index {at}")
+    saturated = (values == 0) | (values == 1)
+    if saturated.any():
+        raise SaturationError(
+            f"{name} is exactly 0 or 1 at {int(saturated.sum())} of {saturated.size} entries "
+            f"(the first at index {_first(saturated)}): the output sigmoid saturated (|Z| above about 17 in "
+            f"float32, 37 in float64), where the course's literal cost and dAL are not finite. "
+            f"Use compute_cost_from_logits(ZL, Y) and L_model_backward(..., stable=True)"
+        )
+
+
+def check_count(n, name: str) -> int:
+    """``n`` must be a non-negative integer (not a bool, a float or a string)."""
+    if isinstance(n, bool) or not isinstance(n, (numbers.Integral, np.integer)):
+        raise InputTypeError(f"{name} must be an integer; got {n!r} ({type(n).__name__})")
+    if n < 0:
+        raise OptionError(f"{name} must not be negative; got {n}")
+    return int(n)
+
+
+def check_rate(x, name: str = "learning_rate") -> None:
+    """A real number that, when known (not traced), is finite and positive."""
+    check_real(x, name)
+    value = _host(x) if not isinstance(x, numbers.Real) else x
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise OptionError(f"{name} must be finite and positive; got {x!r}")
+
+
+def check_real(x, name: str) -> None:
+    """``x`` must be a real number (a Python or numpy scalar, or a 0-d array, maybe traced)."""
+    if isinstance(x, bool) or isinstance(x, np.bool_):
+        raise InputTypeError(f"{name} must be a number; got {x!r}")
+    if isinstance(x, numbers.Real):
+        return
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or getattr(x, "ndim", None) != 0 or not (
+            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+        raise InputTypeError(f"{name} must be a real number; got {x!r} ({type(x).__name__})")
 
 
 def check_linear(A, W, b, layer: str = "", a_name: str = "A_prev") -> None:
     """``Z = W @ A + b`` must be well formed: W (n, n_prev), A (n_prev, m), b (n, 1)."""
-    n, n_prev = check_matrix(W, f"W{layer}")
+    n, n_prev = check_matrix(W, f"W{layer}", floating=True)
     a_rows, m = check_matrix(A, a_name)
     if a_rows != n_prev:
         raise ShapeError(
             f"W{layer} has shape {(n, n_prev)} but {a_name} has shape {(a_rows, m)}: "
             f"{a_name} needs {n_prev} rows (features)"
         )
+    check_dtype(b, f"b{layer}", floating=True)
     b_shape = shape_of(b, f"b{layer}")
     if b_shape != (n, 1):
         raise ShapeError(
             f"b{layer} has shape {b_shape}, expected {(n, 1)} to match "
             f"W{layer} of shape {(n, n_prev)}"
         )
+    check_values(b, f"b{layer}")
 
 
 def check_parameters(parameters) -> int:
@@ -74,11 +191,12 @@ def check_parameters(parameters) -> int:
     if missing:
         raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
     for key, value in parameters.items():
-        if not hasattr(value, "shape"):
-            raise ShapeError(f"parameters[{key!r}] is a {type(value).__name__}; expected an array")
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise InputTypeError(
+                f"parameters[{key!r}] is a {type(value).__name__}; expected an array")
     n_prev = None
     for l in range(1, L + 1):
-        n, cols = check_matrix(parameters[f"W{l}"], f"W{l}")
+        n, cols = check_matrix(parameters[f"W{l}"], f"W{l}", floating=True)
         if n < 1 or cols < 1:
             raise ShapeError(f"W{l} has shape {(n, cols)}: layer sizes must be positive")
         if n_prev is not None and cols != n_prev:
@@ -86,11 +204,13 @@ def check_parameters(parameters) -> int:
                 f"W{l} has shape {(n, cols)} but W{l - 1} has {n_prev} rows: "
                 f"W{l} needs {n_prev} columns"
             )
+        check_dtype(parameters[f"b{l}"], f"b{l}", floating=True)
         b_shape = shape_of(parameters[f"b{l}"], f"b{l}")
         if b_shape != (n, 1):
             raise ShapeError(
                 f"b{l} has shape {b_shape}, expected {(n, 1)} to match W{l} of shape {(n, cols)}"
             )
+        check_values(parameters[f"b{l}"], f"b{l}")
         n_prev = n
     return L
 

@@ -1,8 +1,9 @@
 """The errors jaxdnn raises for bad input.
 
 Every error is a :class:`JaxdnnError`, and also the built-in type callers already catch:
-shape and value problems are ``ValueError``; unknown names and missing parameter entries are
-``KeyError``. Messages name the argument, the layer and the shapes involved.
+shape and value problems are ``ValueError``; an argument of the wrong type or dtype is a
+``TypeError``; unknown names and missing parameter entries are ``KeyError``; numbers that left the
+finite range are ``FloatingPointError``. Messages name the argument, the layer and the shapes.
 """
 
 
@@ -21,8 +22,17 @@ class NameLookupError(JaxdnnError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class InputTypeError(JaxdnnError, TypeError):
+    """An argument of the wrong type or dtype (a list for an array, text for a number)."""
+
+
 class OptionError(JaxdnnError, ValueError):
     """An option is out of range or inconsistent with the others (a rate, a count, a dtype)."""
+
+
+class SaturationError(JaxdnnError, FloatingPointError):
+    """The course's literal output chain met a probability of exactly 0 or 1 (a saturated sigmoid),
+    where its cost and gradient are not finite; the stable path has no such limit."""
 
 
 class TrainingDiverged(JaxdnnError, FloatingPointError):
@@ -43,4 +53,5 @@ class TrainingDiverged(JaxdnnError, FloatingPointError):
 
 
 class DataError(JaxdnnError, ValueError):
-    """A data or parameter file is missing, unreadable, or not in the expected layout."""
+    """Unusable data: NaN or infinite values, labels other than 0 and 1, or a data or parameter
+    file that is missing, unreadable, or not in the expected layout."""

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_layer_dims
-from .errors import NameLookupError, OptionError
+from ._checks import check_count, check_layer_dims
+from .errors import InputTypeError, NameLookupError, OptionError
 
 SCHEMES = {
     "small": lambda W, n_prev: W * 0.01,
@@ -56,13 +56,18 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     ((4, 5), (3, 1))
     """
     dims = check_layer_dims(layer_dims)
-    if scheme not in SCHEMES:
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
         raise NameLookupError(
             f"unknown initialisation scheme {scheme!r}; expected one of: {', '.join(SCHEMES)}"
         )
     if (key is None) == (numpy_seed is None):
         raise OptionError("give exactly one source of randomness: key=... or numpy_seed=...")
-    dtype = jnp.dtype(dtype) if dtype is not None else jnp.asarray(0.0).dtype
+    if numpy_seed is not None and check_count(numpy_seed, "numpy_seed") >= 2**32:
+        raise OptionError(f"numpy_seed must be below 2**32; got {numpy_seed}")
+    if key is not None and not _is_key(key):
+        raise InputTypeError(f"key must be a jax.random key (jax.random.PRNGKey(0) or "
+                             f"jax.random.key(0)); got {key!r}")
+    dtype = _float_dtype(dtype)
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise OptionError("dtype float64 needs x64: call "
                           "jax.config.update('jax_enable_x64', True) first")
@@ -78,6 +83,28 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
         parameters[f"W{l}"] = jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype)
         parameters[f"b{l}"] = jnp.zeros((n, 1), dtype)
     return parameters
+
+
+def _is_key(key):
+    if not isinstance(key, jax.Array):
+        return False
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return key.dtype == jnp.uint32 and key.shape == (2,)
+
+
+def _float_dtype(dtype):
+    """The floating dtype named by ``dtype`` (default: jax's default float)."""
+    if dtype is None:
+        return jnp.asarray(0.0).dtype
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise InputTypeError(f"dtype {dtype!r} is not a dtype; use 'float32' or "
+                             f"'float64'") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise InputTypeError(f"dtype must be a floating-point type; got {dtype}")
+    return dtype
 
 
 def initialize_parameters(n_x, n_h, n_y, key=None, *, scheme="small", numpy_seed=None,

@@ -14,14 +14,15 @@ import jax.numpy as jnp
 
 from ._checks import check_linear, check_matrix
 from .activations import get_activation
-from .errors import ShapeError
+from .errors import InputTypeError, ShapeError
 
 
 def linear_forward(A, W, b):
     """Z = W A + b.
 
     Args:
-      A: (n_prev, m) activations of the previous layer (or X).
+      A: (n_prev, m) activations of the previous layer (or X; integer or boolean inputs are
+        converted to W's dtype).
       W: (n, n_prev) weights.
       b: (n, 1) bias, broadcast over the m columns.
 
@@ -34,6 +35,8 @@ def linear_forward(A, W, b):
     [[3.0, 3.0]]
     """
     check_linear(A, W, b, a_name="A")
+    if not jnp.issubdtype(A.dtype, jnp.floating):
+        A = jnp.asarray(A, W.dtype)
     return W @ A + b, (A, W, b)
 
 
@@ -49,7 +52,11 @@ def linear_backward(dZ, cache):
     Returns:
       ``(dA_prev, dW, db)`` with the shapes of A_prev, W and b.
     """
-    A_prev, W, _ = cache
+    A_prev, W, b = _unpack(cache, 3, "linear cache (A_prev, W, b)")
+    check_linear(A_prev, W, b)
+    if check_matrix(dZ, "dZ") != (W.shape[0], A_prev.shape[1]):
+        raise ShapeError(f"dZ has shape {tuple(dZ.shape)} but the cache gives Z the shape "
+                         f"{(W.shape[0], A_prev.shape[1])}")
     m = A_prev.shape[1]
     dW = dZ @ A_prev.T / m
     db = jnp.sum(dZ, axis=1, keepdims=True) / m
@@ -81,7 +88,14 @@ def linear_activation_backward(dA, cache, activation):
       ``(dA_prev, dW, db)``.
     """
     backward = get_activation(activation).backward
-    linear_cache, Z = cache
+    linear_cache, Z = _unpack(cache, 2, "linear_activation cache ((A_prev, W, b), Z)")
     if check_matrix(dA, "dA") != check_matrix(Z, "Z"):
         raise ShapeError(f"dA has shape {tuple(dA.shape)} but the cached Z has {tuple(Z.shape)}")
     return linear_backward(backward(dA, Z), linear_cache)
+
+
+def _unpack(cache, n, what):
+    if not isinstance(cache, (tuple, list)) or len(cache) != n:
+        raise InputTypeError(f"cache must be the {what} returned by the forward step; "
+                             f"got {type(cache).__name__}")
+    return cache

@@ -25,9 +25,19 @@ Two backward paths are provided:
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_matrix, check_parameters, check_same_shape, shape_of
+from ._checks import (
+    check_dtype,
+    check_labels,
+    check_matrix,
+    check_parameters,
+    check_probabilities,
+    check_rate,
+    check_same_shape,
+    check_values,
+    shape_of,
+)
 from .activations import Activation, get_activation
-from .errors import NameLookupError, ShapeError
+from .errors import InputTypeError, NameLookupError, ShapeError
 from .layers import linear_activation_backward, linear_activation_forward, linear_backward
 
 
@@ -52,17 +62,8 @@ def layer_activations(hidden_activation, L: int) -> tuple:
     return (*names, "sigmoid")
 
 
-def L_model_forward(X, parameters, hidden_activation="relu"):
-    """Forward pass through all L layers.
-
-    Args:
-      X: (n[0], m) input, one example per column.
-      parameters: the course's dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1).
-      hidden_activation: a name for every hidden layer, or a tuple of L - 1 names (static).
-
-    Returns:
-      ``(AL, caches)``: AL (n[L], m) sigmoid outputs, and the L layer caches.
-    """
+def check_network(X, parameters) -> int:
+    """X (n[0], m) must fit ``parameters``, every array well formed and finite; returns L."""
     L = check_parameters(parameters)
     n0, _ = check_matrix(X, "X")
     if n0 != parameters["W1"].shape[1]:
@@ -70,6 +71,22 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
             f"X has shape {shape_of(X, 'X')} but W1 has shape {tuple(parameters['W1'].shape)}: "
             f"X needs {parameters['W1'].shape[1]} rows (features), one column per example"
         )
+    return L
+
+
+def L_model_forward(X, parameters, hidden_activation="relu"):
+    """Forward pass through all L layers.
+
+    Args:
+      X: (n[0], m) input, one example per column (integer or boolean X is converted to the
+        parameters' dtype).
+      parameters: the course's dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1).
+      hidden_activation: a name for every hidden layer, or a tuple of L - 1 names (static).
+
+    Returns:
+      ``(AL, caches)``: AL (n[L], m) sigmoid outputs, and the L layer caches.
+    """
+    L = check_network(X, parameters)
     A, caches = X, []
     for l, activation in enumerate(layer_activations(hidden_activation, L), start=1):
         W, b = parameters[f"W{l}"], parameters[f"b{l}"]
@@ -86,14 +103,20 @@ def compute_cost(AL, Y):
       Y: labels of the same shape, 0 or 1.
 
     Returns:
-      The scalar cost. Infinite once AL rounds to exactly 0 or 1; train with
-      :func:`compute_cost_from_logits` instead.
+      The scalar cost.
+
+    Raises:
+      SaturationError: if a concrete AL holds an exact 0 or 1, where this formula is not finite
+        (under jit no value is known and the result is NaN): use
+        :func:`compute_cost_from_logits`, finite for any finite logits.
 
     >>> AL, Y = jnp.array([[0.8, 0.9, 0.4]]), jnp.array([[1, 1, 1]])
     >>> round(float(compute_cost(AL, Y)), 6)
     0.414932
     """
     check_same_shape(Y, AL)
+    check_labels(Y)
+    check_probabilities(AL)
     Y = jnp.asarray(Y, AL.dtype)
     m = AL.shape[1]
     return -jnp.sum(Y * jnp.log(AL) + (1 - Y) * jnp.log(1 - AL)) / m
@@ -105,6 +128,7 @@ def compute_cost_from_logits(ZL, Y):
     Equal to ``compute_cost(sigmoid(ZL), Y)`` and finite for every finite ZL.
     """
     check_same_shape(Y, ZL, a_name="ZL")
+    check_labels(Y)
     Y = jnp.asarray(Y, ZL.dtype)
     m = ZL.shape[1]
     return jnp.sum(jax.nn.softplus(ZL) - Y * ZL) / m
@@ -124,10 +148,16 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
     Returns:
       ``grads`` with ``dW{l}``, ``db{l}`` for every layer and ``dA{l}`` = m dJ/dA[l-1]
       (see the module docstring for this numbering and scaling).
+
+    Raises:
+      SaturationError: on the literal chain, if a concrete AL holds an exact 0 or 1.
     """
     if not isinstance(caches, (list, tuple)) or not caches:
-        raise ShapeError("caches must be the non-empty list returned by L_model_forward")
+        raise InputTypeError("caches must be the non-empty list returned by L_model_forward")
     check_same_shape(Y, AL)
+    check_labels(Y)
+    if not stable:
+        check_probabilities(AL, in_range=False)
     L = len(caches)
     activations = layer_activations(hidden_activation, L)
     Y = jnp.asarray(Y, AL.dtype)
@@ -150,16 +180,23 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
 def update_parameters(parameters, grads, learning_rate):
     """One gradient-descent step: W{l} - lr * dW{l}, b{l} - lr * db{l}. Returns a new dict."""
     check_parameters(parameters)
+    check_rate(learning_rate)
+    if not isinstance(grads, dict):
+        raise InputTypeError(f"grads must be a dict {{'dW1', 'db1', ...}}; "
+                             f"got {type(grads).__name__}")
     updated = {}
     for key, value in parameters.items():
         if f"d{key}" not in grads:
             raise NameLookupError(f"grads has no d{key} for parameter {key}")
-        if shape_of(grads[f"d{key}"], f"d{key}") != tuple(value.shape):
+        grad = grads[f"d{key}"]
+        check_dtype(grad, f"d{key}", floating=True)
+        if shape_of(grad, f"d{key}") != tuple(value.shape):
             raise ShapeError(
-                f"d{key} has shape {shape_of(grads[f'd{key}'], f'd{key}')} but {key} has shape "
+                f"d{key} has shape {shape_of(grad, f'd{key}')} but {key} has shape "
                 f"{tuple(value.shape)}"
             )
-        updated[key] = value - learning_rate * grads[f"d{key}"]
+        check_values(grad, f"d{key}")
+        updated[key] = value - learning_rate * grad
     return updated
 
 

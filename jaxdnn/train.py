@@ -17,20 +17,31 @@ the (m, m) matrix K = X^T X + 1 1^T, and W1, b1 recovered once at the end. ``fit
 takes it when it is exact (built-in descent, float64) and cheaper (n[0] > m).
 """
 
+import math
 from functools import cache, partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._checks import check_matrix, check_parameters, check_same_shape
+from ._checks import (
+    check_count,
+    check_labels,
+    check_matrix,
+    check_parameters,
+    check_rate,
+    check_real,
+    check_same_shape,
+)
 from .activations import get_activation
-from .errors import OptionError, ShapeError, TrainingDiverged
+from .errors import InputTypeError, OptionError, ShapeError, TrainingDiverged
 from .init import initialize_parameters_deep
 from .model import (
     L_model_backward,
     L_model_forward,
+    check_network,
     compute_cost_from_logits,
     cost_and_grads,
     layer_activations,
@@ -73,8 +84,9 @@ def _all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
-def _guarded_scan(step, carry, num_iterations):
-    """``lax.scan`` of ``step`` that stops changing the carry at the first non-finite cost or carry.
+def _guarded_scan(step, carry, start, num_iterations):
+    """``lax.scan`` of ``step`` over iterations ``start, start + 1, ...`` that stops changing the
+    carry at the first non-finite cost or carry.
 
     Returns ``(carry, costs, diverged)``: the last finite carry, every iteration's cost, and the
     first iteration that was not finite (-1 if none).
@@ -88,7 +100,7 @@ def _guarded_scan(step, carry, num_iterations):
         return (carry, jnp.where((diverged < 0) & ~finite, i, diverged)), cost
 
     (carry, diverged), costs = jax.lax.scan(guarded, (carry, jnp.asarray(-1)),
-                                            jnp.arange(num_iterations))
+                                            start + jnp.arange(num_iterations))
     return carry, costs, diverged
 
 
@@ -104,8 +116,8 @@ def _descend(parameters, grads, trace, learning_rate, momentum):
                              learning_rate), trace
 
 
-def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
-         optimizer, on_cost, with_momentum):
+def _fit(X, Y, parameters, opt_state, start, learning_rate, momentum, *, hidden_activation,
+         num_iterations, optimizer, on_cost, with_momentum):
     """The plain loop: every iteration runs the whole network forward and backward on X."""
     def step(carry, i):
         parameters, state = carry
@@ -118,16 +130,14 @@ def _fit(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_it
             parameters = optax.apply_updates(parameters, updates)
         return (parameters, state), cost
 
-    if optimizer is not None:
-        state = optimizer.init(parameters)
-    else:
-        state = jax.tree.map(jnp.zeros_like, parameters) if with_momentum else None
-    (parameters, _), costs, diverged = _guarded_scan(step, (parameters, state), num_iterations)
-    return parameters, costs, diverged
+    del with_momentum  # the state says it: None, or the momentum trace
+    (parameters, opt_state), costs, diverged = _guarded_scan(step, (parameters, opt_state), start,
+                                                             num_iterations)
+    return parameters, opt_state, costs, diverged
 
 
-def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, num_iterations,
-              optimizer, on_cost, with_momentum):
+def _fit_gram(X, Y, parameters, opt_state, start, learning_rate, momentum, *, hidden_activation,
+              num_iterations, optimizer, on_cost, with_momentum):
     """The Gram loop: the same iterates, without touching X inside the loop.
 
     Gradient descent moves W1 by -lr dW1 = -lr G X^T and b1 by -lr G 1, with G = dJ/dZ1 (n1, m),
@@ -135,8 +145,11 @@ def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, n
     S of the updates u = -lr G (momentum: u = -lr trace of G); at the end
     W1 = W1_0 + S X^T and b1 = b1_0 + S 1. Each iteration costs n1 m^2 for the first layer
     instead of 2 n1 n0 m, a win when n0 > m (12288 features, 209 examples for the cat model).
+
+    The momentum trace starts at zero (``opt_state`` is a zero trace or None) and is returned in
+    parameter space, so that the plain loop can continue from it.
     """
-    del optimizer  # always None here: only (momentum) gradient descent is linear in G
+    del optimizer, opt_state  # no optax here; a fresh (zero) momentum trace
     L = len(parameters) // 2
     activations = layer_activations(hidden_activation, L)
     first = get_activation(activations[0])
@@ -167,21 +180,76 @@ def _fit_gram(X, Y, parameters, learning_rate, momentum, *, hidden_activation, n
 
     zeros = jax.tree.map(jnp.zeros_like, tail) if with_momentum else None
     carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), zeros)
-    (_, S, tail, _, _), costs, diverged = _guarded_scan(step, carry, num_iterations)
-    trained = {"W1": parameters["W1"] + S @ X.T,
-               "b1": parameters["b1"] + jnp.sum(S, axis=1, keepdims=True)}
-    trained.update({f"{p}{l}": tail[f"{p}{l - 1}"] for l in range(2, L + 1) for p in "Wb"})
-    return trained, costs, diverged
+    (_, S, tail, trace_G, trace_tail), costs, diverged = _guarded_scan(step, carry, start,
+                                                                        num_iterations)
+    trained = _untail(parameters["W1"] + S @ X.T,
+                      parameters["b1"] + jnp.sum(S, axis=1, keepdims=True), tail, L)
+    # dW1 = G X^T and db1 = G 1, so the trace of G maps to the traces of W1 and b1 the same way.
+    trace = (_untail(trace_G @ X.T, jnp.sum(trace_G, axis=1, keepdims=True), trace_tail, L)
+             if with_momentum else None)
+    return trained, trace, costs, diverged
+
+
+def _untail(W1, b1, tail, L):
+    """The course dict from the first layer and the tail dict (whose layer l is layer l + 1)."""
+    return {"W1": W1, "b1": b1,
+            **{f"{p}{l}": tail[f"{p}{l - 1}"] for l in range(2, L + 1) for p in "Wb"}}
 
 
 _STATIC = ("hidden_activation", "num_iterations", "optimizer", "on_cost", "with_momentum")
-# The compiled loops, keyed by (gram, donate): donating the initial parameters lets XLA train
-# in their buffers, but invalidates the caller's arrays, so only callers that own them donate.
+# The compiled loops, keyed by (gram, donate): donating the initial state lets XLA train in its
+# buffers, but invalidates the caller's arrays, so only callers that own them donate.
 _LOOPS = {
     (gram, donate): jax.jit(_fit_gram if gram else _fit, static_argnames=_STATIC,
-                            donate_argnames=("parameters",) if donate else ())
+                            donate_argnames=("parameters", "opt_state") if donate else ())
     for gram in (False, True) for donate in (False, True)
 }
+
+
+class TrainState(NamedTuple):
+    """Where a training run stands: all it takes to continue it exactly.
+
+    Attributes:
+      parameters: the course dict.
+      opt_state: None (plain gradient descent), the momentum trace (a dict like ``parameters``),
+        or the optax optimiser's state.
+      iteration: the number of iterations done.
+    """
+
+    parameters: dict
+    opt_state: Any
+    iteration: int
+
+
+def init_train_state(parameters, *, momentum=0.0, optimizer=None):
+    """The :class:`TrainState` of a run that has not started: a zero trace or ``optimizer.init``."""
+    check_parameters(parameters)
+    if optimizer is not None:
+        return TrainState(parameters, optimizer.init(parameters), 0)
+    trace = jax.tree.map(jnp.zeros_like, parameters) if momentum else None
+    return TrainState(parameters, trace, 0)
+
+
+def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learning_rate=0.0075,
+                momentum=0.0, optimizer=None, gram="auto", print_cost=False, on_cost=None,
+                donate=False):
+    """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
+
+    Running N steps, then M more from the returned state, gives the same parameters bit for bit
+    as any other split of N + M at the same points, and as a run resumed from a checkpoint of
+    that state (:func:`~jaxdnn.save_checkpoint`). Options and errors are those of :func:`fit`;
+    the Gram path can only start a momentum run (from a zero trace), later segments of it use
+    the plain loop.
+    """
+    if not isinstance(state, TrainState):
+        raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
+                             f"got {type(state).__name__}")
+    _check_data(X, Y, state.parameters)
+    _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
+    _check_iteration(state.iteration)
+    fresh_trace = momentum == 0 or _is_zero(state.opt_state)
+    return _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
+                optimizer, gram, fresh_trace, print_cost, on_cost, donate)
 
 
 def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
@@ -190,7 +258,8 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
-      X: (n[0], m) inputs. Y: (n[L], m) labels in {0, 1}.
+      X: (n[0], m) inputs; integer or boolean arrays are converted to the parameters' dtype.
+      Y: (n[L], m) labels in {0, 1}.
       parameters: the initial course dict; its dtype is the training dtype.
       hidden_activation: a name, or a tuple of names per hidden layer.
       learning_rate: of the built-in gradient descent (ignored when ``optimizer`` is given).
@@ -213,56 +282,83 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
       (the cost of the parameters *before* that iteration's update, as the course records it).
 
     Raises:
+      ShapeError, OptionError, NameLookupError: bad arrays or options (see "Errors and
+        guarantees" in the README), before any compilation.
       TrainingDiverged: at the first iteration whose cost or updated parameters are not finite
         (a learning rate that is too large, say); it carries that iteration, the last finite
         parameters and the costs so far. The compiled loop keeps running to its end but changes
         nothing after that point.
     """
-    L = check_parameters(parameters)
-    dtype = parameters["W1"].dtype
-    n0, m = check_matrix(X, "X")
-    if n0 != parameters["W1"].shape[1]:
-        raise ShapeError(f"X has shape {(n0, m)} but W1 has shape "
-                         f"{tuple(parameters['W1'].shape)}: X needs "
-                         f"{parameters['W1'].shape[1]} rows (features)")
-    output = jax.ShapeDtypeStruct((parameters[f"W{L}"].shape[0], m), dtype)
-    check_same_shape(Y, output, a_name="the network's output AL")
+    _check_data(X, Y, parameters)
     _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
+    state = init_train_state(parameters, momentum=momentum, optimizer=optimizer)
+    state, costs = _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
+                        optimizer, gram, True, print_cost, on_cost, donate)
+    return state.parameters, costs
+
+
+def _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum, optimizer,
+         gram, fresh_trace, print_cost, on_cost, donate):
+    parameters = state.parameters
+    dtype = parameters["W1"].dtype
+    n0, m = X.shape
     # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
     # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
-    use_gram = gram is True or (gram == "auto" and optimizer is None and n0 > m
-                                and dtype == jnp.float64)
-    hidden_activation = _static(hidden_activation)
+    if gram is True and not fresh_trace:
+        raise OptionError("gram=True cannot continue a momentum run: the Gram loop starts from "
+                          "a zero momentum trace")
+    use_gram = gram is True or (gram == "auto" and optimizer is None and fresh_trace
+                                and n0 > m and dtype == jnp.float64)
     loop = _LOOPS[use_gram, bool(donate)]
-    parameters, costs, diverged = loop(
-        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, jnp.asarray(learning_rate, dtype),
-        jnp.asarray(momentum, dtype), hidden_activation=hidden_activation,
+    parameters, opt_state, costs, diverged = loop(
+        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, state.opt_state,
+        jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
+        jnp.asarray(momentum, dtype), hidden_activation=_static(hidden_activation),
         num_iterations=int(num_iterations), optimizer=optimizer,
         on_cost=on_cost or (cost_printer() if print_cost else None),
         with_momentum=bool(momentum),
     )
     costs, diverged = np.asarray(costs), int(diverged)
     if diverged >= 0:
-        raise TrainingDiverged(diverged, parameters, costs[:diverged + 1])
-    return parameters, costs
+        raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
+    return TrainState(parameters, opt_state, state.iteration + int(num_iterations)), costs
+
+
+def _is_zero(tree):
+    return all(not np.any(np.asarray(leaf)) for leaf in jax.tree.leaves(tree))
+
+
+def _check_data(X, Y, parameters):
+    """X (n[0], m) fitting ``parameters``, Y (n[L], m) labels in {0, 1}, all finite."""
+    L = check_network(X, parameters)
+    output = jax.ShapeDtypeStruct((parameters[f"W{L}"].shape[0], X.shape[1]),
+                                  parameters["W1"].dtype)
+    check_same_shape(Y, output, a_name="the network's output AL")
+    check_labels(Y, "Y")
 
 
 def _check_options(num_iterations, learning_rate, momentum, optimizer, gram):
-    if isinstance(num_iterations, bool) or not isinstance(num_iterations, (int, np.integer)) \
-            or num_iterations < 0:
-        raise OptionError(f"num_iterations must be a non-negative integer; got {num_iterations!r}")
-    if optimizer is None and not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise OptionError(f"learning_rate must be finite and positive; got {learning_rate!r}")
-    if not (np.isfinite(momentum) and 0 <= momentum < 1):
+    check_count(num_iterations, "num_iterations")
+    if optimizer is None:
+        check_rate(learning_rate)
+    elif not isinstance(optimizer, optax.GradientTransformation):
+        raise OptionError(f"optimizer must be an optax GradientTransformation (optax.adam(...)); "
+                          f"got {type(optimizer).__name__}")
+    check_real(momentum, "momentum")
+    if not (math.isfinite(momentum) and 0 <= momentum < 1):
         raise OptionError(f"momentum must be in [0, 1); got {momentum!r}")
     if optimizer is not None and momentum:
         raise OptionError("momentum applies to the built-in descent; with an optax optimizer, "
                           "put it in the optimizer (optax.sgd(lr, momentum=...))")
-    if gram not in ("auto", True, False):
+    if not (gram is True or gram is False or (isinstance(gram, str) and gram == "auto")):
         raise OptionError(f"gram must be 'auto', True or False; got {gram!r}")
     if gram is True and optimizer is not None:
         raise OptionError("gram=True needs the built-in gradient descent (optimizer=None): "
                           "an optax optimizer is not known to be linear in the gradient")
+
+
+def _check_iteration(iteration):
+    check_count(iteration, "state.iteration")
 
 
 def _static(hidden_activation):
@@ -271,6 +367,7 @@ def _static(hidden_activation):
 
 
 def _initial_parameters(layers_dims, init, seed, course_scheme, dtype):
+    check_count(seed, "seed")
     if init == "course":
         return initialize_parameters_deep(layers_dims, scheme=course_scheme, numpy_seed=seed,
                                           dtype=dtype)
@@ -339,7 +436,10 @@ def _forward(X, parameters, hidden_activation):
 
 def predict_proba(X, parameters, hidden_activation="relu"):
     """The network's output probabilities AL, (n[L], m)."""
-    return _forward(X, parameters, _static(hidden_activation))
+    check_network(X, parameters)  # here: the compiled forward checks only at its first trace
+    hidden_activation = _static(hidden_activation)
+    layer_activations(hidden_activation, len(parameters) // 2)
+    return _forward(X, parameters, hidden_activation)
 
 
 def predict_labels(X, parameters, hidden_activation="relu"):
@@ -349,6 +449,8 @@ def predict_labels(X, parameters, hidden_activation="relu"):
 
 def accuracy(p, y):
     """Fraction of predictions equal to the labels (count / m)."""
+    check_labels(p, "p")
+    check_labels(y, "y")
     p, y = np.asarray(p), np.asarray(y)
     check_same_shape(y, p, "y", "p")
     return float(np.mean(p == y))

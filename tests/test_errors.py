@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxdnn import (
+    InputTypeError,
     JaxdnnError,
     L_model_backward,
     L_model_forward,
@@ -53,7 +54,7 @@ Y = jnp.ones((1, 5))
     (lambda: L_model_forward(X, {}), ShapeError, "non-empty dict"),
     (lambda: L_model_forward(jnp.ones((4, 0)), params(4, 1)), ShapeError,
      r"X has shape \(4, 0\): it needs at least one column"),
-    (lambda: L_model_forward(X, dict(params(4, 1), W1=[[1.0] * 4])), ShapeError,
+    (lambda: L_model_forward(X, dict(params(4, 1), W1=[[1.0] * 4])), InputTypeError,
      r"parameters\['W1'\] is a list; expected an array"),
     (lambda: L_model_forward(X, [jnp.ones((1, 4))]), ShapeError, "non-empty dict"),
     (lambda: L_model_forward(X, params(4, 2, 1), "swish"), NameLookupError,
@@ -69,7 +70,7 @@ Y = jnp.ones((1, 5))
     (lambda: L_model_backward(jnp.full((1, 5), 0.5), jnp.ones((1, 3)),
                               L_model_forward(X, params(4, 1))[1]), ShapeError,
      r"Y has shape \(1, 3\) but AL has shape \(1, 5\)"),
-    (lambda: L_model_backward(jnp.full((1, 5), 0.5), Y, []), ShapeError, "caches must be"),
+    (lambda: L_model_backward(jnp.full((1, 5), 0.5), Y, []), InputTypeError, "caches must be"),
     (lambda: linear_forward(jnp.ones((3, 2)), jnp.ones((1, 4)), jnp.zeros((1, 1))), ShapeError,
      r"W has shape \(1, 4\) but A has shape \(3, 2\): A needs 4 rows"),
     (lambda: linear_activation_forward(jnp.ones((3, 2)), jnp.ones((1, 3)), jnp.zeros((1, 1)),
@@ -87,7 +88,7 @@ def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match) as info:
         call()
     assert isinstance(info.value, JaxdnnError)
-    assert isinstance(info.value, (ValueError, KeyError))
+    assert isinstance(info.value, (ValueError, TypeError, KeyError))
 
 
 def test_name_errors_are_key_errors_with_readable_messages():

@@ -13,6 +13,7 @@ import jaxdnn
 from jaxdnn import (
     L_model_backward,
     L_model_forward,
+    SaturationError,
     autodiff_errors,
     compute_cost,
     compute_cost_from_logits,
@@ -83,15 +84,22 @@ def test_cost_and_grads_is_the_stable_path(case):
     np.testing.assert_allclose(cost, literal_cost, rtol=1e-12)
 
 
-def test_saturated_output_literal_chain_breaks_stable_path_does_not():
-    """The documented limit of the course's chain: a saturated sigmoid gives inf/NaN there."""
+def test_saturated_output_literal_chain_says_so_stable_path_does_not_mind():
+    """The documented limit of the course's chain: a saturated sigmoid (AL exactly 0 or 1) makes
+    its cost and dAL inf/NaN. Called with values, it raises SaturationError; under jit, where no
+    value is known, the NaN comes out (the reason training uses the stable path)."""
     X = jnp.array([[40.0, -40.0]])
     params = {"W1": jnp.array([[1.0]]), "b1": jnp.array([[0.0]])}
     Y = jnp.array([[0.0, 1.0]])  # both examples confidently wrong
     AL, caches = L_model_forward(X, params, "relu")
-    literal = L_model_backward(AL, Y, caches)
-    assert not np.isfinite(np.asarray(literal["dW1"])).all()
-    assert not np.isfinite(compute_cost(AL, Y))
+    saturated = r"AL is exactly 0 or 1 at 1 of 2 entries \(the first at index \(0, 0\)\)"
+    with pytest.raises(SaturationError, match=saturated):
+        L_model_backward(AL, Y, caches)
+    with pytest.raises(SaturationError, match="use compute_cost_from_logits|Use compute_cost"):
+        compute_cost(AL, Y)
+    traced = jax.jit(lambda AL, Y, caches: L_model_backward(AL, Y, caches))(AL, Y, caches)
+    assert not np.isfinite(np.asarray(traced["dW1"])).all()
+    assert not np.isfinite(jax.jit(compute_cost)(AL, Y))
     stable = L_model_backward(AL, Y, caches, stable=True)
     np.testing.assert_allclose(stable["dW1"], [[(40 * 1.0 + -40 * -1.0) / 2]])
     np.testing.assert_allclose(compute_cost_from_logits(caches[-1][1], Y), 40.0)
