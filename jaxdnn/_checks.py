@@ -115,8 +115,9 @@ def check_probabilities(AL, name: str = "AL", *, in_range: bool = True) -> None:
         raise SaturationError(
             f"{name} is exactly 0 or 1 at {int(saturated.sum())} of {saturated.size} "
             f"entries (the first at index {_first(saturated)}): the output sigmoid saturated "
-            f"(|Z| above about 17 in float32, 37 in float64), where the course's literal cost and dAL are not finite. "
-            f"Use compute_cost_from_logits(ZL, Y) and L_model_backward(..., stable=True)"
+            f"(|Z| above about 17 in float32, 37 in float64), where the course's literal "
+            f"cost and dAL are not finite. Use compute_cost_from_logits(ZL, Y) and "
+            f"L_model_backward(..., stable=True)"
         )
 
 
