@@ -48,7 +48,7 @@ from .gradcheck import (
     relative_error,
 )
 from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
-from .io import load_model, save_model, write_model
+from .io import load_checkpoint, load_model, save_checkpoint, save_model, write_model
 from .layers import (
     linear_activation_backward,
     linear_activation_forward,
@@ -125,6 +125,7 @@ __all__ = [
     "linear_backward",
     "linear_forward",
     "load_cat_data",
+    "load_checkpoint",
     "load_data",
     "load_dataset",
     "load_model",
@@ -137,6 +138,7 @@ __all__ = [
     "relative_error",
     "relu",
     "relu_backward",
+    "save_checkpoint",
     "save_model",
     "sigmoid",
     "sigmoid_backward",

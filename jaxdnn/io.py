@@ -1,20 +1,24 @@
-"""Saving and loading trained models as ``.npz`` files that load with ``allow_pickle=False``.
+"""Saving and loading models and checkpoints as ``.npz`` files read with ``allow_pickle=False``.
 
 A model file holds the arrays ``W1, b1, ..., WL, bL`` and ``__metadata__``, a JSON string with
-the format version, the layer sizes, the hidden activation and the training options. Writes are
+the format version, the layer sizes, the hidden activation and the training options. A
+checkpoint is a model file with three more things: the iteration in the metadata, every cost so
+far (``__costs__``) and the optimiser state's arrays (``__opt_state_0__``, ...). Writes are
 atomic: the data goes to a temporary file in the same folder, is flushed and fsynced, then
 renamed over the target, so a crash leaves either the old file or the new one.
 """
 
 import json
 import os
+import re
 import tempfile
 import zipfile
 
+import jax
 import numpy as np
 
 from ._checks import check_parameters
-from .errors import DataError, JaxdnnError
+from .errors import DataError, InputTypeError, JaxdnnError
 
 FORMAT_VERSION = 1
 _META = "__metadata__"
@@ -43,24 +47,85 @@ def save_model(path, parameters, metadata=None):
     atomic_write(path, lambda f: write_model(f, parameters, metadata))
 
 
-def write_model(file, parameters, metadata=None):
-    """The body of :func:`save_model`, into an open binary file."""
+def write_model(file, parameters, metadata=None, extras=None):
+    """The body of :func:`save_model`, into an open binary file (``extras``: more named arrays,
+    stored as ``__name__``)."""
     L = check_parameters(parameters)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InputTypeError(f"metadata must be a dict; got {type(metadata).__name__}")
     arrays = {k: np.asarray(v) for k, v in parameters.items()}
     layer_dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
     meta = dict(metadata or {}, format_version=FORMAT_VERSION, layer_dims=layer_dims,
                 dtype=str(arrays["W1"].dtype))
-    arrays[_META] = np.array(json.dumps(meta, sort_keys=True))
+    try:
+        arrays[_META] = np.array(json.dumps(meta, sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise InputTypeError(f"metadata must be JSON-serialisable: {e}") from None
+    arrays.update({f"__{name}__": np.asarray(value) for name, value in (extras or {}).items()})
     np.savez(file, **arrays)
 
 
+def save_checkpoint(path, state, costs, metadata=None):
+    """Write a :class:`~jaxdnn.TrainState` and the costs so far to ``path``, atomically.
+
+    ``metadata`` (JSON) should say how to rebuild the optimiser; the iteration is added to it.
+    """
+    leaves = jax.tree.leaves(state.opt_state)
+    costs = np.asarray(costs)
+    if costs.shape != (state.iteration,):
+        raise DataError(f"costs has shape {costs.shape}; a checkpoint at iteration "
+                        f"{state.iteration} records one cost per iteration")
+    meta = dict(metadata or {}, iteration=state.iteration, opt_state_leaves=len(leaves))
+    extras = {"costs": costs, **{f"opt_state_{i}": leaf for i, leaf in enumerate(leaves)}}
+    atomic_write(path, lambda f: write_model(f, state.parameters, meta, extras))
+
+
+def load_checkpoint(path, opt_state_like):
+    """Read a checkpoint of :func:`save_checkpoint`: returns ``(state, costs, metadata)``.
+
+    ``opt_state_like`` is an optimiser state of the same run's structure (that of
+    ``init_train_state(parameters, ...)``), into which the saved arrays are put back.
+
+    Raises:
+      DataError: as :func:`load_model`, or if the optimiser state or costs do not match.
+    """
+    from .train import TrainState
+
+    parameters, meta, extras = _read(path)
+    iteration = meta.get("iteration")
+    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+        raise DataError(f"{path}: not a checkpoint (no iteration in its metadata)")
+    costs = extras.get("costs")
+    if costs is None or costs.shape != (iteration,):
+        raise DataError(f"{path}: expected {iteration} costs, found "
+                        f"{None if costs is None else costs.shape}")
+    like, treedef = jax.tree.flatten(opt_state_like)
+    leaves = [extras.get(f"opt_state_{i}") for i in range(meta.get("opt_state_leaves", -1))]
+    if len(leaves) != len(like) or any(
+            a is None or a.shape != np.shape(b) or a.dtype != np.asarray(b).dtype
+            for a, b in zip(leaves, like, strict=False)):
+        raise DataError(f"{path}: its optimiser state does not fit this run's optimiser "
+                        f"({len(leaves)} arrays saved, {len(like)} expected)")
+    return TrainState(parameters, treedef.unflatten(leaves), iteration), costs, meta
+
+
 def load_model(path):
-    """Read a file written by :func:`save_model`; returns ``(parameters, metadata)``.
+    """Read a file written by :func:`save_model` (or a checkpoint); returns
+    ``(parameters, metadata)``.
 
     Raises:
       DataError: naming the file, if it is missing, not a jaxdnn model, of another format
         version, or its arrays do not match the recorded architecture.
     """
+    parameters, meta, _ = _read(path)
+    return parameters, meta
+
+
+_EXTRA = re.compile(r"__(\w+)__")
+
+
+def _read(path):
+    """``(parameters, metadata, extras)`` of a model or checkpoint file, all checked."""
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
@@ -73,8 +138,11 @@ def load_model(path):
         raise DataError(f"{path}: not a jaxdnn model file ({type(e).__name__}: {e})") from None
     if _META not in arrays:
         raise DataError(f"{path}: not a jaxdnn model file (no {_META} entry)")
+    text = str(arrays.pop(_META))
+    extras = {match.group(1): arrays.pop(key) for key in list(arrays)
+              if (match := _EXTRA.fullmatch(key))}
     try:
-        meta = json.loads(str(arrays.pop(_META)))
+        meta = json.loads(text)
     except json.JSONDecodeError:
         meta = None
     if not isinstance(meta, dict):
@@ -90,7 +158,4 @@ def load_model(path):
     if dims != meta.get("layer_dims"):
         raise DataError(f"{path}: arrays give layer sizes {dims} but the metadata records "
                         f"{meta.get('layer_dims')}")
-    bad = [k for k, v in arrays.items() if not np.issubdtype(v.dtype, np.floating)]
-    if bad:
-        raise DataError(f"{path}: arrays {bad} are not floating point")
-    return arrays, meta
+    return arrays, meta, extras

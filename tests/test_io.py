@@ -60,7 +60,7 @@ def _write_npz(path, **arrays):
     (lambda p: _write_npz(p, W1=np.ones((1, 2), int), b1=np.ones((1, 1)),
                           __metadata__=np.array(json.dumps({"format_version": 1,
                                                             "layer_dims": [2, 1]}))),
-     r"not floating point"),
+     r"W1 has dtype int64; expected a floating-point array"),
 ])
 def test_foreign_or_corrupt_files_are_refused(tmp_path, make, match):
     path = make(tmp_path / "model.npz")
