@@ -1,0 +1,129 @@
+"""Training in segments and resuming from checkpoints: bit for bit the same run."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from test_train import small_problem
+
+import jaxdnn
+from jaxdnn import (
+    DataError,
+    TrainState,
+    fit,
+    init_train_state,
+    initialize_parameters_deep,
+    load_checkpoint,
+    save_checkpoint,
+    train_steps,
+)
+
+ADAM = optax.adam(0.01)  # one object: the optimizer is a static argument of the compiled loop
+
+
+def tall_problem(dtype=jnp.float64):
+    """n[0] = 40 > m = 30: fit(gram="auto") takes the Gram loop in float64."""
+    X, Y, _ = small_problem(dtype)
+    X = jnp.asarray(np.random.RandomState(1).randn(40, 30), dtype)
+    params = initialize_parameters_deep([40, 6, 1], jax.random.PRNGKey(2), scheme="he",
+                                        dtype=dtype)
+    return X, Y, params
+
+
+CONFIGS = {
+    "gd": (small_problem, dict(learning_rate=0.1)),
+    "momentum": (small_problem, dict(learning_rate=0.05, momentum=0.9)),
+    "adam": (small_problem, dict(optimizer=ADAM)),
+    "gram+momentum": (tall_problem, dict(learning_rate=0.05, momentum=0.9)),
+    "float32 adam": (lambda: small_problem(jnp.float32), dict(optimizer=ADAM)),
+}
+
+
+def segments(X, Y, state, lengths, options):
+    costs = []
+    for n in lengths:
+        state, c = train_steps(X, Y, state, n, **options)
+        costs.append(c)
+    return state, np.concatenate(costs)
+
+
+def assert_same_bits(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+        assert np.asarray(a[key]).dtype == np.asarray(b[key]).dtype
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_resumed_from_a_checkpoint_is_bit_identical(config, tmp_path):
+    problem, options = CONFIGS[config]
+    X, Y, params = problem()
+    start = init_train_state(params, momentum=options.get("momentum", 0.0),
+                             optimizer=options.get("optimizer"))
+    straight, straight_costs = segments(X, Y, start, [8, 8, 8, 6], options)
+
+    first, first_costs = segments(X, Y, start, [8, 8], options)
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, first, first_costs, {"config": config})
+    del first
+    template = init_train_state(params, momentum=options.get("momentum", 0.0),
+                                optimizer=options.get("optimizer")).opt_state
+    loaded, loaded_costs, meta = load_checkpoint(path, template)
+    assert loaded.iteration == 16 and meta["config"] == config
+    resumed, resumed_costs = segments(X, Y, loaded, [8, 6], options)
+
+    assert resumed.iteration == straight.iteration == 30
+    assert_same_bits(resumed.parameters, straight.parameters)
+    np.testing.assert_array_equal(np.concatenate([loaded_costs, resumed_costs]), straight_costs)
+    # and segments compute the iterates of one uninterrupted fit (to rounding)
+    whole, whole_costs = fit(X, Y, params, num_iterations=30, **options)
+    rtol = 1e-4 if X.dtype == jnp.float32 else 1e-10
+    np.testing.assert_allclose(straight_costs, whole_costs, rtol=rtol)
+    for key in whole:
+        np.testing.assert_allclose(straight.parameters[key], whole[key], rtol=rtol, atol=rtol)
+
+
+def test_segment_costs_are_reported_with_their_global_iteration():
+    X, Y, params = small_problem()
+    seen = []
+    state = init_train_state(params)
+    for n in (150, 130):
+        state, _ = train_steps(X, Y, state, n, learning_rate=0.1,
+                               on_cost=lambda i, c: seen.append(i))
+    jax.effects_barrier()
+    assert seen == [0, 100, 200]
+
+
+def test_divergence_in_a_later_segment_names_the_global_iteration():
+    X, Y, params = small_problem()
+    state, _ = train_steps(X, Y, init_train_state(params), 5, learning_rate=0.1)
+    with pytest.raises(jaxdnn.TrainingDiverged) as info:
+        train_steps(X, Y, state, 20, learning_rate=1e300)
+    assert info.value.iteration >= 5
+    assert len(info.value.costs) == info.value.iteration - 5 + 1
+
+
+def test_a_checkpoint_of_another_optimizer_is_refused(tmp_path):
+    X, Y, params = small_problem()
+    state, costs = train_steps(X, Y, init_train_state(params, optimizer=ADAM), 3,
+                               optimizer=ADAM)
+    save_checkpoint(tmp_path / "c.npz", state, costs)
+    with pytest.raises(DataError, match=r"optimiser state does not fit .* \(13 arrays saved, "
+                                        r"6 expected\)"):
+        load_checkpoint(tmp_path / "c.npz", init_train_state(params, momentum=0.9).opt_state)
+    with pytest.raises(DataError, match="not a checkpoint"):
+        jaxdnn.save_model(tmp_path / "m.npz", params)
+        load_checkpoint(tmp_path / "m.npz", None)
+
+
+def test_train_steps_checks_its_state():
+    X, Y, params = small_problem()
+    with pytest.raises(jaxdnn.InputTypeError, match="state must be a TrainState"):
+        train_steps(X, Y, params, 3)
+    with pytest.raises(jaxdnn.InputTypeError, match="state.iteration must be an integer"):
+        train_steps(X, Y, TrainState(params, None, 1.5), 3)
+    momentum = init_train_state(params, momentum=0.9)
+    moved, _ = train_steps(X, Y, momentum, 2, momentum=0.9)
+    with pytest.raises(jaxdnn.OptionError, match="gram=True cannot continue a momentum run"):
+        train_steps(X, Y, moved, 2, momentum=0.9, gram=True)
