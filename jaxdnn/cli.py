@@ -10,8 +10,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from functools import partial
 from typing import NamedTuple
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from . import data, plots
 from .activations import ACTIVATIONS
-from .errors import JaxdnnError, OptionError, TrainingDiverged
+from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
 from .io import atomic_write, load_model, write_model
 
@@ -120,21 +122,61 @@ def _optimizer(name, learning_rate):
             "adam": (optax.adam(learning_rate), 0.0)}[name]
 
 
+CHECKPOINT = "checkpoint.npz"
+CHECKPOINT_EVERY = 1000
+# The options that define a run: recorded in its checkpoints, not accepted with --resume.
+RUN_OPTIONS = ("dataset", "layers", "hidden_activation", "learning_rate", "iterations", "seed",
+               "init", "x64", "optimizer", "checkpoint_every")
+RUN_KEYS = ("dataset", "hidden", "hidden_activation", "learning_rate", "iterations", "init",
+            "course_scheme", "seed", "data_seed", "optimizer", "dtype", "checkpoint_every")
+
+
+def _new_run(args):
+    """The settings of a new run: the options given, else the course's for that kind of data."""
+    dataset = args.dataset or "planar"
+    defaults = DEFAULTS["cat" if dataset in IMAGE_DATASETS else "2d"]
+    return {
+        "dataset": dataset,
+        "hidden": args.layers or defaults.hidden,
+        "hidden_activation": args.hidden_activation or defaults.activation,
+        "learning_rate": args.learning_rate or defaults.learning_rate,
+        "iterations": args.iterations if args.iterations is not None else defaults.iterations,
+        "init": args.init or "course",
+        "course_scheme": defaults.course_scheme,
+        "seed": args.seed if args.seed is not None else defaults.seed,
+        "data_seed": args.seed,
+        "optimizer": args.optimizer or "gd",
+        "dtype": "float64" if args.x64 else "float32",
+        "checkpoint_every": (args.checkpoint_every if args.checkpoint_every is not None
+                             else CHECKPOINT_EVERY),
+    }
+
+
+def _resumed_run(args):
+    """The settings recorded in the checkpoint of ``--resume DIR``, and its path."""
+    given = [f"--{name.replace('_', '-')}" for name in RUN_OPTIONS
+             if getattr(args, name) is not None]
+    if given:
+        raise OptionError(f"--resume continues the run recorded in its checkpoint; "
+                          f"{', '.join(given)} cannot change it")
+    path = os.path.join(args.resume, CHECKPOINT)
+    _, meta = load_model(path)
+    run = meta.get("run")
+    if not isinstance(run, dict) or set(run) != set(RUN_KEYS):
+        raise DataError(f"{path}: not a checkpoint written by jaxdnn train")
+    return run, path
+
+
 def cmd_train(args):
     import jax
 
-    if args.x64:
+    run, resume_from = _resumed_run(args) if args.resume else (_new_run(args), None)
+    if run["dtype"] == "float64":
         jax.config.update("jax_enable_x64", True)
     from .init import initialize_parameters_deep
-    from .train import accuracy, fit, predict_labels
+    from .io import load_checkpoint
+    from .train import accuracy, init_train_state, predict_labels
 
-    kind = "cat" if args.dataset in IMAGE_DATASETS else "2d"
-    defaults = DEFAULTS[kind]
-    hidden = args.layers or defaults.hidden
-    activation = args.hidden_activation or defaults.activation
-    lr = args.learning_rate or defaults.learning_rate
-    iterations = args.iterations if args.iterations is not None else defaults.iterations
-    init_seed = args.seed if args.seed is not None else defaults.seed
     try:
         plots.require_matplotlib()
         with_figures = True
@@ -142,28 +184,46 @@ def cmd_train(args):
         print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
         with_figures = False
 
-    x_train, y_train, x_test, y_test, classes, images = _load(args.dataset, args.data_dir,
-                                                              args.seed)
-    dims = [x_train.shape[0], *hidden, 1]
-    dtype = "float64" if args.x64 else "float32"
-    if args.init == "course":
-        params = initialize_parameters_deep(dims, scheme=defaults.course_scheme,
-                                            numpy_seed=init_seed, dtype=dtype)
+    x_train, y_train, x_test, y_test, classes, images = _load(run["dataset"], args.data_dir,
+                                                              run["data_seed"])
+    dims = [x_train.shape[0], *run["hidden"], 1]
+    optimizer, momentum = _optimizer(run["optimizer"], run["learning_rate"])
+    if resume_from:
+        params, _ = load_model(resume_from)
+        if params["W1"].shape[1] != dims[0]:
+            raise DataError(f"{resume_from} was trained on {params['W1'].shape[1]} features, "
+                            f"but data set {run['dataset']!r} has {dims[0]}")
+        like = init_train_state(params, momentum=momentum, optimizer=optimizer).opt_state
+        state, costs, _ = load_checkpoint(resume_from, like)
     else:
-        params = initialize_parameters_deep(dims, jax.random.PRNGKey(init_seed),
-                                            scheme=args.init, dtype=dtype)
-    progress = _Progress(iterations)
-    optimizer, momentum = _optimizer(args.optimizer, lr)
-    params, costs = fit(x_train, y_train, params, hidden_activation=activation,
-                        learning_rate=lr, num_iterations=iterations, momentum=momentum,
-                        optimizer=optimizer, on_cost=progress, donate=True)
+        if run["init"] == "course":
+            params = initialize_parameters_deep(dims, scheme=run["course_scheme"],
+                                                numpy_seed=run["seed"], dtype=run["dtype"])
+        else:
+            params = initialize_parameters_deep(dims, jax.random.PRNGKey(run["seed"]),
+                                                scheme=run["init"], dtype=run["dtype"])
+        state = init_train_state(params, momentum=momentum, optimizer=optimizer)
+        costs = np.zeros(0, run["dtype"])
+
+    out = args.out or args.resume or "runs/latest"
+    progress = _Progress(run["iterations"])
+    state, costs, signum = _train(x_train, y_train, state, costs, run, optimizer, momentum,
+                                  os.path.join(out, CHECKPOINT), progress)
     progress.close()
+    if signum is not None:
+        print(f"jaxdnn: stopped by {signal.Signals(signum).name} at iteration {state.iteration} "
+              f"of {run['iterations']}; checkpoint saved; continue with: "
+              f"jaxdnn train --resume {out}", file=sys.stderr)
+        return 128 + signum
+    params, activation = state.parameters, run["hidden_activation"]
+
     p_train = predict_labels(x_train, params, activation)
     p_test = predict_labels(x_test, params, activation)
-    metrics = {"dataset": args.dataset, "layer_dims": dims, "hidden_activation": activation,
-               "learning_rate": lr, "iterations": iterations, "init": args.init,
-               "seed": init_seed, "data_seed": args.seed, "optimizer": args.optimizer,
-               "dtype": dtype, "train_accuracy": accuracy(p_train, y_train),
+    metrics = {"dataset": run["dataset"], "layer_dims": dims, "hidden_activation": activation,
+               "learning_rate": run["learning_rate"], "iterations": run["iterations"],
+               "init": run["init"], "seed": run["seed"], "data_seed": run["data_seed"],
+               "optimizer": run["optimizer"], "dtype": run["dtype"],
+               "train_accuracy": accuracy(p_train, y_train),
                "test_accuracy": accuracy(p_test, y_test),
                "final_cost": float(costs[-1]) if len(costs) else None}
     print(f"Train accuracy: {metrics['train_accuracy']}")
@@ -175,18 +235,70 @@ def cmd_train(args):
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
     if with_figures:
-        files["costs.png"] = lambda f: plots.plot_costs(costs, f, lr)
+        files["costs.png"] = lambda f: plots.plot_costs(costs, f, run["learning_rate"])
         if images is None:
             files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
                 lambda P: predict_labels(P, params, activation), x_train, y_train, f,
-                f"{args.dataset}: hidden {activation} {hidden}")
+                f"{run['dataset']}: hidden {activation} {run['hidden']}")
         else:
             wrong = np.flatnonzero(p_test[0] != y_test[0])
             files["mislabeled.png"] = lambda f: plots.plot_mislabeled(
                 images[wrong], p_test[0, wrong], y_test[0, wrong].astype(int), classes, f)
-    _write_all(args.out, files)
-    print(f"Wrote {', '.join(files)} to {args.out}")
+    _write_all(out, files)
+    print(f"Wrote {', '.join(files)} to {out}")
     return 0
+
+
+def _train(X, Y, state, costs, run, optimizer, momentum, checkpoint, progress):
+    """Train to ``run["iterations"]`` in segments that end at multiples of checkpoint_every,
+    saving ``checkpoint`` after each; a SIGINT or SIGTERM stops at the end of the segment.
+
+    Returns ``(state, costs, signum)``; signum is None when the run is complete.
+    """
+    from .io import save_checkpoint
+    from .train import train_steps
+
+    every = run["checkpoint_every"]
+    with _StopSignals(enabled=every > 0) as stop:
+        while state.iteration < run["iterations"]:
+            remaining = run["iterations"] - state.iteration
+            n = min(every - state.iteration % every, remaining) if every else remaining
+            state, new_costs = train_steps(
+                X, Y, state, n, hidden_activation=run["hidden_activation"],
+                learning_rate=run["learning_rate"], momentum=momentum, optimizer=optimizer,
+                on_cost=progress, donate=True)
+            costs = np.concatenate([costs, new_costs])
+            if every:
+                os.makedirs(os.path.dirname(checkpoint) or ".", exist_ok=True)
+                save_checkpoint(checkpoint, state, costs, {"run": run})
+            if stop.signum is not None and state.iteration < run["iterations"]:
+                return state, costs, stop.signum
+    return state, costs, None
+
+
+class _StopSignals:
+    """While active, the first SIGINT or SIGTERM is recorded (``signum``) for the training loop to
+    stop at its next checkpoint; a second one interrupts at once (KeyboardInterrupt)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum, self.previous = None, {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self):
+        if self.enabled:
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
 
 
 def _write_all(out, files):
@@ -302,7 +414,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a classifier and write model, metrics, figures")
-    train.add_argument("--dataset", choices=DATASET_NAMES, default="planar")
+    train.add_argument("--dataset", choices=DATASET_NAMES, help="default: planar")
     train.add_argument("--data-dir", default="datasets", help="folder of the cat .h5 files")
     train.add_argument("--layers", type=_positive_ints, help="hidden sizes, e.g. 20,7,5")
     train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
@@ -311,11 +423,18 @@ def build_parser():
     train.add_argument("--seed", type=_non_negative_int,
                        help="seed of the initialisation and of the generated 2-D data "
                             "(default: the course's, 1 for cat and 2 for the 2-D sets)")
-    train.add_argument("--init", choices=["course", *SCHEMES], default="course",
-                       help="course: numpy RNG with the course's scale; else jax.random")
-    train.add_argument("--x64", action="store_true", help="train in float64")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="gd")
-    train.add_argument("--out", default="runs/latest", help="output folder")
+    train.add_argument("--init", choices=["course", *SCHEMES],
+                       help="course (default): numpy RNG with the course's scale; "
+                            "else jax.random")
+    train.add_argument("--x64", action="store_true", default=None, help="train in float64")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: gd")
+    train.add_argument("--checkpoint-every", type=_non_negative_int, metavar="N",
+                       help=f"save OUT/{CHECKPOINT} every N iterations (default "
+                            f"{CHECKPOINT_EVERY}; 0: never); SIGINT or SIGTERM then saves "
+                            f"one and stops")
+    train.add_argument("--resume", metavar="DIR",
+                       help=f"continue the run whose {CHECKPOINT} is in DIR, with its options")
+    train.add_argument("--out", help="output folder (default: runs/latest, or the --resume DIR)")
     train.set_defaults(run=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")

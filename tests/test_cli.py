@@ -2,15 +2,17 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 from test_train import DATA, needs_cat_data
 
-from jaxdnn import load_model
+from jaxdnn import initialize_parameters_deep, load_model, save_model
 from jaxdnn.cli import main
 
 
@@ -36,8 +38,8 @@ def test_train_default_planar(tmp_path):
     assert lines[0].startswith("Cost after iteration 0: ")
     assert "Cost after iteration 200: " in lines[2]
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
-    assert sorted(os.listdir(out)) == ["costs.png", "decision_boundary.png", "metrics.json",
-                                       "model.npz"]
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "costs.png", "decision_boundary.png",
+                                       "metrics.json", "model.npz"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["layer_dims"] == [2, 4, 1] and metrics["iterations"] == 300
     assert 0.5 <= metrics["train_accuracy"] <= 1
@@ -95,7 +97,12 @@ def test_a_failing_figure_leaves_out_untouched(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert main(["train", "--iterations", "5", "--out", str(out)]) == 2
     assert "disk full" in capsys.readouterr().err
-    assert os.listdir(tmp_path) == []  # no --out, no staging folder left behind
+    assert os.listdir(tmp_path) == ["out"]  # no staging folder left behind
+    assert os.listdir(out) == ["checkpoint.npz"]  # the training is not lost:
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(out)]) == 0  # writes the outputs, trains nothing
+    assert "Cost after" not in capsys.readouterr().out
+    assert "model.npz" in os.listdir(out)
 
 
 def test_evaluate_uses_the_trained_dtype(tmp_path, capsys):
@@ -162,7 +169,7 @@ def test_train_without_matplotlib_says_how_to_get_figures(tmp_path, capsys, monk
     out = tmp_path / "noplots"
     assert main(["train", "--iterations", "10", "--out", str(out)]) == 0
     assert "pip install 'jaxdnn[plot]'" in capsys.readouterr().err
-    assert sorted(os.listdir(out)) == ["metrics.json", "model.npz"]
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json", "model.npz"]
 
 
 def test_divergence_is_one_line_and_exit_3(tmp_path, capsys):
@@ -187,3 +194,75 @@ def test_same_seed_and_options_give_bit_identical_models(tmp_path, argv):
         models.append(load_model(tmp_path / run_name / "model.npz")[0])
     for key in models[0]:
         assert models[0][key].tobytes() == models[1][key].tobytes(), key
+
+
+def interrupted(out, signum, argv):
+    """Start a training, send ``signum`` once its first checkpoint is on disk, wait for it."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    process = subprocess.Popen(["jaxdnn", "train", *argv, "--out", str(out)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (out / "checkpoint.npz").exists() and process.poll() is None:
+        time.sleep(0.005)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=600)
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("signum, argv", [
+    (signal.SIGINT, ["--iterations", "20000", "--checkpoint-every", "500"]),
+    (signal.SIGTERM, ["--iterations", "6000", "--checkpoint-every", "200", "--optimizer", "adam",
+                      "--learning-rate", "0.01", "--init", "he", "--x64"]),
+])
+def test_interrupted_then_resumed_run_is_bit_identical_to_an_uninterrupted_one(
+        tmp_path, signum, argv):
+    """A real process stopped by a signal saves a checkpoint and exits 128 + signum; --resume
+    finishes the run, whose parameters and costs equal an uninterrupted run's, bit for bit."""
+    straight = run("train", *argv, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+
+    out = tmp_path / "interrupted"
+    code, _, stderr = interrupted(out, signum, argv)
+    assert code == 128 + signum, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert f"stopped by {signal.Signals(signum).name} at iteration" in stderr
+    assert f"jaxdnn train --resume {out}" in stderr
+    assert sorted(os.listdir(out)) == ["checkpoint.npz"]  # no final outputs yet
+    _, meta = load_model(out / "checkpoint.npz")
+    total = int(argv[1])
+    assert 0 < meta["iteration"] < total
+
+    resumed = run("train", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Cost after iteration {meta['iteration'] // 100 * 100 + 100}:" in resumed.stdout
+    a, b = (load_model(tmp_path / name / "model.npz")[0] for name in ("straight", "interrupted"))
+    for key in a:
+        assert a[key].dtype == b[key].dtype and a[key].tobytes() == b[key].tobytes(), key
+    costs = [np.load(tmp_path / name / "checkpoint.npz")["__costs__"]
+             for name in ("straight", "interrupted")]
+    assert len(costs[0]) == total and costs[0].tobytes() == costs[1].tobytes()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layers", "3"], "--resume continues the run recorded in its checkpoint; --layers"),
+    (["--x64", "--iterations", "9"], "--iterations, --x64 cannot change it"),
+])
+def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, argv, message):
+    assert main(["train", "--iterations", "20", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_resume_needs_a_checkpoint(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'checkpoint.npz'}: no such model file" in capsys.readouterr().err
+    save_model(tmp_path / "checkpoint.npz", load_model_like())
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a checkpoint written by jaxdnn train" in capsys.readouterr().err
+
+
+def load_model_like():
+    import jax
+
+    return initialize_parameters_deep([2, 4, 1], jax.random.PRNGKey(0))
