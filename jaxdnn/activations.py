@@ -15,7 +15,8 @@ forward agrees with the backward there):
   another slope.
 
 Layers name their activation by a string (a static, hashable argument under ``jax.jit``) or pass
-an :class:`Activation` directly.
+an :class:`Activation` directly. Every function takes floating arrays; a backward checks that dA
+and its cache have one shape (broadcasting them would be a silent wrong answer).
 """
 
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .errors import NameLookupError
+from ._checks import check_dtype, check_values
+from .errors import NameLookupError, ShapeError
 
 LEAKY_RELU_SLOPE = 0.01
 """Default negative-side slope of ``leaky_relu``."""
@@ -40,44 +42,66 @@ class Activation(NamedTuple):
 
 def sigmoid(Z):
     """g(Z) = 1 / (1 + exp(-Z)), computed without overflow. Returns ``(A, Z)``."""
+    _check_z(Z)
     return jax.nn.sigmoid(Z), Z
 
 
 def sigmoid_backward(dA, cache):
     """dZ = dA * s * (1 - s) with s = sigmoid(Z)."""
+    _check_pair(dA, cache)
     s = jax.nn.sigmoid(cache)
     return dA * s * (1 - s)
 
 
 def relu(Z):
     """g(Z) = Z if Z > 0 else 0. Returns ``(A, Z)``."""
+    _check_z(Z)
     return jnp.where(Z > 0, Z, 0), Z
 
 
 def relu_backward(dA, cache):
     """dZ = dA where Z > 0, else 0 (so g'(0) = 0, as the course's ``Z <= 0`` mask)."""
+    _check_pair(dA, cache)
     return jnp.where(cache > 0, dA, 0)
 
 
 def tanh(Z):
     """g(Z) = tanh(Z). Returns ``(A, Z)``."""
+    _check_z(Z)
     return jnp.tanh(Z), Z
 
 
 def tanh_backward(dA, cache):
     """dZ = dA * (1 - tanh(Z)^2), as (1 + t)(1 - t) to keep precision where |t| is near 1."""
+    _check_pair(dA, cache)
     t = jnp.tanh(cache)
     return dA * (1 + t) * (1 - t)
 
 
 def leaky_relu(Z, slope=LEAKY_RELU_SLOPE):
     """g(Z) = Z if Z > 0 else slope * Z. Returns ``(A, Z)``."""
+    _check_z(Z)
     return jnp.where(Z > 0, Z, slope * Z), Z
 
 
 def leaky_relu_backward(dA, cache, slope=LEAKY_RELU_SLOPE):
     """dZ = dA where Z > 0, else slope * dA (so g'(0) = slope)."""
+    _check_pair(dA, cache)
     return jnp.where(cache > 0, dA, slope * dA)
+
+
+def _check_z(Z):
+    check_dtype(Z, "Z", floating=True)
+    check_values(Z, "Z")
+
+
+def _check_pair(dA, Z):
+    _check_z(Z)
+    check_dtype(dA, "dA", floating=True)
+    if dA.shape != Z.shape:
+        raise ShapeError(f"dA has shape {tuple(dA.shape)} but the cached Z has "
+                         f"{tuple(Z.shape)}")
+    check_values(dA, "dA")
 
 
 ACTIVATIONS: dict[str, Activation] = {
