@@ -19,6 +19,7 @@ an :class:`Activation` directly. Every function takes floating arrays; a backwar
 and its cache have one shape (broadcasting them would be a silent wrong answer).
 """
 
+import math
 from collections.abc import Callable
 from functools import cache, partial
 from typing import NamedTuple
@@ -27,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from ._checks import check_dtype, check_values
-from .errors import NameLookupError, ShapeError
+from .errors import NameLookupError, OptionError, ShapeError
 
 LEAKY_RELU_SLOPE = 0.01
 """Default negative-side slope of ``leaky_relu``."""
@@ -113,9 +114,15 @@ ACTIVATIONS: dict[str, Activation] = {
 """The table every layer looks activations up in."""
 
 
-@cache
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope):
+        raise OptionError(f"slope must be a finite number; got {slope!r}")
+    return _leaky_relu_pair(float(slope))
+
+
+@cache
+def _leaky_relu_pair(slope):
     return Activation(partial(leaky_relu, slope=slope), partial(leaky_relu_backward, slope=slope))
 
 

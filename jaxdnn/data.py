@@ -23,7 +23,8 @@ import pathlib
 import h5py
 import numpy as np
 
-from .errors import DataError, NameLookupError, ShapeError
+from ._checks import check_count, check_dtype, check_values
+from .errors import DataError, NameLookupError, OptionError, ShapeError
 
 _TRAIN_FILE = "train_catvnoncat.h5"
 _TEST_FILE = "test_catvnoncat.h5"
@@ -75,9 +76,11 @@ def flatten_images(x_orig):
     Returns:
       ``(h * w * 3, m)`` float64 in [0, 1], one image per column.
     """
-    x_orig = np.asarray(x_orig)
+    check_dtype(x_orig, "x_orig")
     if x_orig.ndim != 4:
         raise ShapeError(f"x_orig has shape {x_orig.shape} but needs (m, height, width, 3)")
+    check_values(x_orig, "x_orig")
+    x_orig = np.asarray(x_orig)
     return x_orig.reshape(x_orig.shape[0], -1).T / 255
 
 
@@ -290,8 +293,10 @@ def load_dataset(name, seed=None):
     Raises:
       NameLookupError: ``name`` is not a key of ``DATASETS``; the message lists the valid names.
     """
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise NameLookupError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
+    if seed is not None and check_count(seed, "seed") >= 2**32:
+        raise OptionError(f"seed must be below 2**32; got {seed}")
     loader = DATASETS[name]
     if seed is None or loader is load_planar_dataset:
         return loader()

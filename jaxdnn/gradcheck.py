@@ -13,11 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._checks import check_parameters
+from .errors import OptionError
 from .layers import linear_activation_forward
 from .model import (
     L_model_backward,
     L_model_forward,
+    check_problem,
     compute_cost,
     compute_cost_from_logits,
     layer_activations,
@@ -46,7 +47,7 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     ``delta[l-1]`` to each layer's input and differentiates with respect to it; adding zero
     leaves every forward value unchanged.
     """
-    L = check_parameters(parameters)
+    L = check_problem(X, Y, parameters)
     activations = layer_activations(hidden_activation, L)
 
     def cost(params, deltas):
@@ -77,6 +78,8 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False)
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
+    check_problem(X, Y, parameters)  # values too: inside the jit below they are not known
+
     def hand_and_reference(X, Y, parameters):
         AL, caches = L_model_forward(X, parameters, hidden_activation)
         return (L_model_backward(AL, Y, caches, hidden_activation, stable=stable),
@@ -98,13 +101,13 @@ def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, e
     J = ``compute_cost(L_model_forward(...))``; all entries in one compiled, batched map.
 
     Raises:
-      RuntimeError: if x64 is not enabled (float32 differences are too coarse to mean anything).
+      OptionError: if x64 is not enabled (float32 differences are too coarse to mean anything).
     """
     if not jax.config.jax_enable_x64:
-        raise RuntimeError(
+        raise OptionError(
             "finite differences need float64: call jax.config.update('jax_enable_x64', True) first"
         )
-    check_parameters(parameters)
+    check_problem(X, Y, parameters)
     parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
     X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
     theta, unravel = ravel_pytree(parameters)
@@ -138,6 +141,7 @@ def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, ep
       :data:`GRADIENT_CHECK_THRESHOLD` (1e-7) for a correct backward. Keep pre-activations away
       from ReLU's kink at 0: differences straddling it see neither side's slope.
     """
+    check_problem(X, Y, parameters)
     if approx is None:
         approx = finite_difference_gradients(parameters, X, Y, hidden_activation, epsilon=epsilon)
     if grads is None:

@@ -74,6 +74,18 @@ def check_network(X, parameters) -> int:
     return L
 
 
+def check_problem(X, Y, parameters, y_name="Y") -> int:
+    """:func:`check_network`, and labels Y in {0, 1} of the output's shape (n[L], m)."""
+    L = check_network(X, parameters)
+    expected = (parameters[f"W{L}"].shape[0], X.shape[1])
+    check_labels(Y, y_name)
+    if shape_of(Y, y_name) != expected:
+        raise ShapeError(f"{y_name} has shape {shape_of(Y, y_name)} but X has {X.shape[1]} "
+                         f"examples and W{L} {expected[0]} outputs: {y_name} needs shape "
+                         f"{expected}")
+    return L
+
+
 def L_model_forward(X, parameters, hidden_activation="relu"):
     """Forward pass through all L layers.
 

@@ -18,6 +18,7 @@ takes it when it is exact (built-in descent, float64) and cheaper (n[0] > m).
 """
 
 import math
+import numbers
 from functools import cache, partial
 from typing import Any, NamedTuple
 
@@ -42,6 +43,7 @@ from .model import (
     L_model_backward,
     L_model_forward,
     check_network,
+    check_problem,
     compute_cost_from_logits,
     cost_and_grads,
     layer_activations,
@@ -244,7 +246,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
-    _check_data(X, Y, state.parameters)
+    check_problem(X, Y, state.parameters)
     _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
     _check_iteration(state.iteration)
     fresh_trace = momentum == 0 or _is_zero(state.opt_state)
@@ -289,7 +291,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
         parameters and the costs so far. The compiled loop keeps running to its end but changes
         nothing after that point.
     """
-    _check_data(X, Y, parameters)
+    check_problem(X, Y, parameters)
     _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
     state = init_train_state(parameters, momentum=momentum, optimizer=optimizer)
     state, costs = _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
@@ -326,15 +328,6 @@ def _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum
 
 def _is_zero(tree):
     return all(not np.any(np.asarray(leaf)) for leaf in jax.tree.leaves(tree))
-
-
-def _check_data(X, Y, parameters):
-    """X (n[0], m) fitting ``parameters``, Y (n[L], m) labels in {0, 1}, all finite."""
-    L = check_network(X, parameters)
-    output = jax.ShapeDtypeStruct((parameters[f"W{L}"].shape[0], X.shape[1]),
-                                  parameters["W1"].dtype)
-    check_same_shape(Y, output, a_name="the network's output AL")
-    check_labels(Y, "Y")
 
 
 def _check_options(num_iterations, learning_rate, momentum, optimizer, gram):
@@ -422,6 +415,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, learning_rate
 
     ``init="course"`` draws as the planar assignment (``np.random.seed(2)``, ``randn * 0.01``).
     """
+    if isinstance(n_h, bool) or not isinstance(n_h, numbers.Integral) or n_h < 1:
+        raise OptionError(f"n_h (hidden units) must be a positive integer; got {n_h!r}")
     layers_dims = [check_matrix(X, "X")[0], n_h, check_matrix(Y, "Y")[0]]
     parameters = _initial_parameters(layers_dims, init, seed, "small", dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
@@ -458,6 +453,7 @@ def accuracy(p, y):
 
 def predict(X, y, parameters, hidden_activation="relu"):
     """Print ``Accuracy: ...`` for the 0.5-threshold predictions on (X, y) and return it."""
+    check_problem(X, y, parameters, "y")
     result = accuracy(predict_labels(X, parameters, hidden_activation), y)
     print("Accuracy: " + str(result))
     return result

@@ -12,6 +12,7 @@ from jaxdnn import (
     GRADIENT_CHECK_THRESHOLD,
     L_model_backward,
     L_model_forward,
+    OptionError,
     autodiff_gradients,
     finite_difference_gradients,
     gradient_check,
@@ -58,7 +59,7 @@ def test_gradient_check_reports_a_wrong_gradient():
 def test_gradient_check_refuses_float32():
     jax.config.update("jax_enable_x64", False)
     try:
-        with pytest.raises(RuntimeError, match="jax_enable_x64"):
+        with pytest.raises(OptionError, match="jax_enable_x64"):
             gradient_check({"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}, np.ones((1, 2)),
                            np.ones((1, 2)))
     finally:

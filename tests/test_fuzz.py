@@ -1,0 +1,527 @@
+"""The bad-input fuzzer: hypothesis hands malformed arguments to the public API.
+
+Each example builds a small valid problem (random depth, widths, examples and seed) and, for one
+public function, calls it once per (argument, fault) with that one argument broken. Each call
+must raise a documented :class:`jaxdnn.JaxdnnError` (a ``ValueError``, ``TypeError``,
+``KeyError`` or ``FloatingPointError``) whose one-line message names the argument: never an XLA
+or numpy error from deep inside, never a result. Every fault is invalid whatever the problem's
+sizes. The cases and calls are counted and printed at the end of the run; the last tests show
+that the fuzzer fails when a check is taken out.
+"""
+
+import os
+import re
+import sys
+import tempfile
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from conftest import FUZZ_CASES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jaxdnn
+from jaxdnn import JaxdnnError
+
+DOCUMENTED = (ValueError, TypeError, KeyError, FloatingPointError)
+# random problems per function; each is tried with every fault of every argument
+EXAMPLES = {"dev": 3, "ci": 10}[os.environ.get("JAXDNN_HYPOTHESIS_PROFILE", "dev")]
+
+
+class Problem(NamedTuple):
+    X: np.ndarray
+    Y: np.ndarray
+    parameters: dict
+    AL: np.ndarray
+    caches: list
+    grads: dict
+    rng: np.random.RandomState
+
+    @property
+    def L(self):
+        return len(self.parameters) // 2
+
+
+def _sigmoid(Z):
+    return 1 / (1 + np.exp(-Z))
+
+
+def make_problem(dims, m, seed):
+    """A valid problem in float64 numpy: data, parameters, forward caches (ReLU hidden layers),
+    output and gradients."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(dims[0], m)
+    Y = (rng.rand(dims[-1], m) > 0.5).astype(np.float64)
+    parameters, grads, caches, A = {}, {}, [], X
+    for l in range(1, len(dims)):
+        W, b = rng.randn(dims[l], dims[l - 1]) * 0.5, rng.randn(dims[l], 1) * 0.1
+        parameters.update({f"W{l}": W, f"b{l}": b})
+        grads.update({f"dW{l}": rng.randn(*W.shape), f"db{l}": rng.randn(*b.shape)})
+        Z = W @ A + b
+        caches.append(((A, W, b), Z))
+        A = np.maximum(Z, 0) if l < len(dims) - 1 else _sigmoid(Z)
+    return Problem(X, Y, parameters, A, caches, grads, rng)
+
+
+@st.composite
+def problems(draw):
+    """Sizes from small ranges, so that the few jax computations some calls run before they
+    reach the bad argument keep hitting jax's per-shape caches."""
+    dims = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    return make_problem(dims, draw(st.integers(1, 4)), draw(st.integers(0, 2**32 - 1)))
+
+
+# --- faults, by kind of argument: (label, make(value, problem) -> bad value) -------------------
+
+def _set(value, problem, x):
+    bad = np.array(value, dtype=np.float64)
+    bad[tuple(problem.rng.randint(0, n) for n in bad.shape)] = x
+    return bad
+
+
+def array_faults(rows=True, cols=True, floating=False, labels=False, probabilities=None):
+    """Faults of a 2-D array argument. ``rows``/``cols``: one row/column more breaks it (it must
+    match another argument); ``floating``: integers are refused; ``labels``: values must be 0/1;
+    ``probabilities``: "range" (in [0, 1], not 0 or 1) or "saturation" (not exactly 0 or 1)."""
+    faults = [
+        ("1-D", lambda v, p: np.asarray(v).ravel()),
+        ("3-D", lambda v, p: np.asarray(v)[None]),
+        ("0-D", lambda v, p: np.float64(0.5)),
+        ("no columns", lambda v, p: np.asarray(v)[:, :0]),
+        ("NaN", lambda v, p: _set(v, p, np.nan)),
+        ("+inf", lambda v, p: _set(v, p, np.inf)),
+        ("-inf", lambda v, p: _set(v, p, -np.inf)),
+        ("complex", lambda v, p: np.asarray(v).astype(np.complex128)),
+        ("text", lambda v, p: np.asarray(v).astype(str)),
+        ("object", lambda v, p: np.asarray(v).astype(object)),
+        ("nested list", lambda v, p: np.asarray(v).tolist()),
+        ("None", lambda v, p: None),
+        ("a string", lambda v, p: "X.npy"),
+    ]
+    if rows:
+        faults.append(("one row more", lambda v, p: np.vstack([v, np.asarray(v)[:1]])))
+    if cols:
+        faults.append(("one column more", lambda v, p: np.hstack([v, np.asarray(v)[:, :1]])))
+    if floating:
+        faults.append(("integer dtype", lambda v, p: np.asarray(v).astype(np.int64)))
+        faults.append(("boolean dtype", lambda v, p: np.asarray(v) > 0))
+    if labels:
+        faults += [("label 2", lambda v, p: _set(v, p, 2.0)),
+                   ("label 0.5", lambda v, p: _set(v, p, 0.5)),
+                   ("label -1", lambda v, p: _set(v, p, -1.0))]
+    if probabilities:
+        faults += [("saturated at 1", lambda v, p: _set(v, p, 1.0)),
+                   ("saturated at 0", lambda v, p: _set(v, p, 0.0))]
+    if probabilities == "range":
+        faults += [("probability 1.5", lambda v, p: _set(v, p, 1.5)),
+                   ("probability -0.5", lambda v, p: _set(v, p, -0.5))]
+    return faults
+
+
+def _layer(p):
+    return p.rng.randint(1, p.L + 1)
+
+
+def _without(d, key):
+    return {k: v for k, v in d.items() if k != key}
+
+
+def _replace(d, key, value):
+    return {**d, key: value}
+
+
+def _grow(a):
+    return np.vstack([a, np.asarray(a)[:1]])
+
+
+PARAMETER_FAULTS = [
+    ("missing W", lambda v, p: _without(v, f"W{_layer(p)}")),
+    ("missing b", lambda v, p: _without(v, f"b{_layer(p)}")),
+    ("extra W0", lambda v, p: {**v, "W0": np.ones((1, 1))}),
+    ("extra key", lambda v, p: {**v, "gamma": np.ones((1, 1))}),
+    ("integer key", lambda v, p: {**v, 7: np.ones((1, 1))}),
+    ("extra layer", lambda v, p: {**v, f"W{p.L + 1}": np.ones((1, 1))}),
+    ("W one row more", lambda v, p: (lambda l: _replace(v, f"W{l}", _grow(v[f"W{l}"])))(
+        _layer(p))),
+    ("b one row more", lambda v, p: (lambda l: _replace(v, f"b{l}", _grow(v[f"b{l}"])))(
+        _layer(p))),
+    ("b as a vector", lambda v, p: (lambda l: _replace(v, f"b{l}", v[f"b{l}"].ravel()))(
+        _layer(p))),
+    ("W 1-D", lambda v, p: (lambda l: _replace(v, f"W{l}", v[f"W{l}"].ravel()))(_layer(p))),
+    ("W integer", lambda v, p: (lambda l: _replace(v, f"W{l}", v[f"W{l}"].astype(int)))(
+        _layer(p))),
+    ("b boolean", lambda v, p: (lambda l: _replace(v, f"b{l}", v[f"b{l}"] > 0))(_layer(p))),
+    ("W text", lambda v, p: (lambda l: _replace(v, f"W{l}", v[f"W{l}"].astype(str)))(
+        _layer(p))),
+    ("W NaN", lambda v, p: (lambda l: _replace(v, f"W{l}", _set(v[f"W{l}"], p, np.nan)))(
+        _layer(p))),
+    ("b inf", lambda v, p: (lambda l: _replace(v, f"b{l}", _set(v[f"b{l}"], p, np.inf)))(
+        _layer(p))),
+    ("W a list", lambda v, p: (lambda l: _replace(v, f"W{l}", v[f"W{l}"].tolist()))(_layer(p))),
+    ("b None", lambda v, p: _replace(v, f"b{_layer(p)}", None)),
+    ("a list of arrays", lambda v, p: list(v.values())),
+    ("None", lambda v, p: None),
+    ("empty dict", lambda v, p: {}),
+]
+
+GRADS_FAULTS = [
+    ("missing dW", lambda v, p: _without(v, f"dW{_layer(p)}")),
+    ("missing db", lambda v, p: _without(v, f"db{_layer(p)}")),
+    ("dW one row more", lambda v, p: (lambda l: _replace(v, f"dW{l}", _grow(v[f"dW{l}"])))(
+        _layer(p))),
+    ("db transposed", lambda v, p: (lambda l: _replace(v, f"db{l}", np.ones((1, 2))))(
+        _layer(p))),
+    ("dW NaN", lambda v, p: (lambda l: _replace(v, f"dW{l}", _set(v[f"dW{l}"], p, np.nan)))(
+        _layer(p))),
+    ("dW a list", lambda v, p: (lambda l: _replace(v, f"dW{l}", np.asarray(v[f"dW{l}"]).tolist()))(
+        _layer(p))),
+    ("db integer", lambda v, p: (lambda l: _replace(v, f"db{l}", np.ones(v[f"db{l}"].shape,
+                                                                           int)))(_layer(p))),
+    ("a list", lambda v, p: list(v.values())),
+]
+
+ACTIVATION_FAULTS = [
+    ("unknown name", lambda v, p: "swish"),
+    ("empty name", lambda v, p: ""),
+    ("None", lambda v, p: None),
+    ("a number", lambda v, p: 3),
+    ("one name too many", lambda v, p: ("relu",) * p.L),
+    ("unknown name in a tuple", lambda v, p: ("swish",) * (p.L - 1) if p.L > 1 else "swish"),
+]
+
+RATE_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0.0), ("negative", -0.1), ("NaN", float("nan")), ("inf", float("inf")),
+    ("text", "0.01"), ("None", None), ("a list", [0.01]), ("a bool", True), ("complex", 1j),
+    ("an array", np.array([0.1, 0.2]))]]
+COUNT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("negative", -1), ("a float", 1.5), ("text", "10"), ("a bool", True), ("None", None),
+    ("NaN", float("nan"))]]
+MOMENTUM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("one", 1.0), ("negative", -0.1), ("NaN", float("nan")), ("text", "0.9"), ("None", None)]]
+GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("text", "yes"), ("one", 1), ("None", None)]]
+OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("a name", "adam"), ("a number", 3), ("the factory", optax.adam)]]
+LAYER_DIMS_FAULTS = [
+    ("empty", lambda v, p: []),
+    ("one size", lambda v, p: v[:1]),
+    ("zero size", lambda v, p: [*v[:-1], 0, v[-1]]),
+    ("negative size", lambda v, p: [*v[:-1], -3, v[-1]]),
+    ("float size", lambda v, p: [*v[:-1], 2.5, v[-1]]),
+    ("bool size", lambda v, p: [*v[:-1], True, v[-1]]),
+    ("text size", lambda v, p: [*v[:-1], "4", v[-1]]),
+    ("None", lambda v, p: None),
+]
+SCHEME_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("unknown", "xavier"), ("None", None), ("a number", 3), ("a list", ["he"])]]
+DTYPE_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("integer", "int32"), ("unknown", "float7"), ("complex", "complex64"), ("bool", bool)]]
+KEY_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("an int", 5), ("text", "key"), ("three words", jnp.zeros(3, jnp.uint32)),
+    ("float array", jnp.zeros(2))]]
+SEED_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("negative", -1), ("2**40", 2**40), ("text", "1"), ("a float", 1.5)]]
+N_H_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0), ("negative", -4), ("a float", 4.0), ("text", "4"), ("None", None)]]
+DATASET_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("unknown", "mnist"), ("empty", ""), ("None", None), ("a list", ["planar"])]]
+METADATA_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("not JSON", {"f": object()}), ("NaN", {"x": float("nan")}), ("a list", ["a"]),
+    ("an array", {"a": np.ones(2)})]]
+CACHES_FAULTS = [
+    ("empty", lambda v, p: []),
+    ("None", lambda v, p: None),
+    ("a string", lambda v, p: "caches"),
+    ("a None cache", lambda v, p: [None] * len(v)),
+    ("a short cache", lambda v, p: [c[0] for c in v]),
+]
+LINEAR_CACHE_FAULTS = [
+    ("None", lambda v, p: None),
+    ("two entries", lambda v, p: v[:2]),
+    ("A_prev one row more", lambda v, p: (_grow(v[0]), v[1], v[2])),
+    ("W integer", lambda v, p: (v[0], np.asarray(v[1]).astype(int), v[2])),
+    ("b NaN", lambda v, p: (v[0], v[1], _set(v[2], p, np.nan))),
+]
+ACTIVATION_CACHE_FAULTS = [
+    ("None", lambda v, p: None),
+    ("three entries", lambda v, p: (*v, v[1])),
+    ("Z one row more", lambda v, p: (v[0], _grow(v[1]))),
+    ("Z NaN", lambda v, p: (v[0], _set(v[1], p, np.nan))),
+    ("linear cache broken", lambda v, p: (v[0][:2], v[1])),
+]
+STATE_FAULTS = [
+    ("parameters", lambda v, p: v.parameters),
+    ("None", lambda v, p: None),
+    ("negative iteration", lambda v, p: v._replace(iteration=-1)),
+    ("float iteration", lambda v, p: v._replace(iteration=1.5)),
+    ("broken parameters", lambda v, p: v._replace(parameters=_without(v.parameters, "b1"))),
+]
+
+
+def _bytes_file(content):
+    folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
+    path = os.path.join(folder, "model.npz")
+    with open(path, "wb") as f:
+        f.write(content)
+    return path
+
+
+def _npz_file(**arrays):
+    path = _bytes_file(b"")
+    np.savez(path, **arrays)
+    return path
+
+
+PATH_FAULTS = [
+    ("missing", lambda v, p: "/nonexistent/model.npz"),
+    ("a folder", lambda v, p: tempfile.mkdtemp(prefix="jaxdnn-fuzz-")),
+    ("empty file", lambda v, p: _bytes_file(b"")),
+    ("random bytes", lambda v, p: _bytes_file(p.rng.bytes(200))),
+    ("PNG header", lambda v, p: _bytes_file(b"\x89PNG\r\n\x1a\n" + p.rng.bytes(64))),
+    ("foreign npz", lambda v, p: _npz_file(weights=np.ones(3))),
+    ("npy", lambda v, p: (lambda path: (np.save(path, np.ones(3)), path + ".npy")[1])(
+        _bytes_file(b""))),
+]
+
+
+# --- the public API: name -> (call, arguments of a valid call, {argument: (faults, names)}) ----
+
+def fuzz_target(call, arguments, **slots):
+    return call, arguments, slots
+
+
+PARAMS = (PARAMETER_FAULTS, r"\b[Wb]\d+\b|parameters")
+HIDDEN = (ACTIVATION_FAULTS, r"activation")
+
+
+def _linear_cache(p):
+    return p.caches[0][0]
+
+
+def _train_state(p):
+    return jaxdnn.init_train_state(p.parameters)
+
+
+TARGETS = {
+    "linear_forward": fuzz_target(
+        lambda a: jaxdnn.linear_forward(a["A"], a["W"], a["b"]),
+        lambda p: {"A": p.X, "W": p.parameters["W1"], "b": p.parameters["b1"]},
+        A=(array_faults(cols=False), r"\bA\b"),
+        W=(array_faults(floating=True), r"\bW\b"),
+        b=(array_faults(floating=True), r"\bb\b")),
+    "linear_activation_forward": fuzz_target(
+        lambda a: jaxdnn.linear_activation_forward(a["A_prev"], a["W"], a["b"], a["activation"]),
+        lambda p: {"A_prev": p.X, "W": p.parameters["W1"], "b": p.parameters["b1"],
+                   "activation": "tanh"},
+        A_prev=(array_faults(cols=False), r"\bA\b"),
+        W=(array_faults(floating=True), r"\bW\b"),
+        activation=(ACTIVATION_FAULTS[:4], "activation")),
+    "linear_backward": fuzz_target(
+        lambda a: jaxdnn.linear_backward(a["dZ"], a["cache"]),
+        lambda p: {"dZ": np.ones(p.caches[0][1].shape), "cache": _linear_cache(p)},
+        dZ=(array_faults(), r"\bdZ\b"),
+        cache=(LINEAR_CACHE_FAULTS, r"cache|A_prev|\bW\b|\bb\b")),
+    "linear_activation_backward": fuzz_target(
+        lambda a: jaxdnn.linear_activation_backward(a["dA"], a["cache"], a["activation"]),
+        lambda p: {"dA": np.ones(p.caches[0][1].shape), "cache": p.caches[0],
+                   "activation": "relu"},
+        dA=(array_faults(floating=True), r"\bdA\b"),
+        cache=(ACTIVATION_CACHE_FAULTS, r"cache|\bZ\b|A_prev|\bb\b"),
+        activation=(ACTIVATION_FAULTS[:4], "activation")),
+    "L_model_forward": fuzz_target(
+        lambda a: jaxdnn.L_model_forward(a["X"], a["parameters"], a["hidden_activation"]),
+        lambda p: {"X": p.X, "parameters": p.parameters, "hidden_activation": "relu"},
+        X=(array_faults(cols=False), r"\bX\b"), parameters=PARAMS, hidden_activation=HIDDEN),
+    "compute_cost": fuzz_target(
+        lambda a: jaxdnn.compute_cost(a["AL"], a["Y"]),
+        lambda p: {"AL": p.AL, "Y": p.Y},
+        AL=(array_faults(probabilities="range"), r"\bAL\b"),
+        Y=(array_faults(labels=True), r"\bY\b")),
+    "compute_cost_from_logits": fuzz_target(
+        lambda a: jaxdnn.compute_cost_from_logits(a["ZL"], a["Y"]),
+        lambda p: {"ZL": p.caches[-1][1], "Y": p.Y},
+        ZL=(array_faults(), r"\bZL\b"), Y=(array_faults(labels=True), r"\bY\b")),
+    "L_model_backward": fuzz_target(
+        lambda a: jaxdnn.L_model_backward(a["AL"], a["Y"], a["caches"], a["hidden_activation"]),
+        lambda p: {"AL": p.AL, "Y": p.Y, "caches": p.caches, "hidden_activation": "relu"},
+        AL=(array_faults(probabilities="saturation"), r"\bAL\b"),
+        Y=(array_faults(labels=True), r"\bY\b"),
+        caches=(CACHES_FAULTS, r"cache"), hidden_activation=HIDDEN),
+    "update_parameters": fuzz_target(
+        lambda a: jaxdnn.update_parameters(a["parameters"], a["grads"], a["learning_rate"]),
+        lambda p: {"parameters": p.parameters, "grads": p.grads, "learning_rate": 0.1},
+        parameters=PARAMS, grads=(GRADS_FAULTS, r"\bd[Wb]\d+\b|grads"),
+        learning_rate=(RATE_FAULTS, "learning_rate")),
+    "cost_and_grads": fuzz_target(
+        lambda a: jaxdnn.cost_and_grads(a["X"], a["Y"], a["parameters"], a["hidden_activation"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "hidden_activation": "relu"},
+        X=(array_faults(cols=False), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS, hidden_activation=HIDDEN),
+    "fit": fuzz_target(
+        lambda a: jaxdnn.fit(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "hidden_activation": "relu",
+                   "learning_rate": 0.1, "num_iterations": 2, "momentum": 0.0,
+                   "optimizer": None, "gram": "auto"},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS, hidden_activation=HIDDEN,
+        learning_rate=(RATE_FAULTS, "learning_rate"),
+        num_iterations=(COUNT_FAULTS, "num_iterations"),
+        momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
+        gram=(GRAM_FAULTS, "gram")),
+    "train_steps": fuzz_target(
+        lambda a: jaxdnn.train_steps(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        state=(STATE_FAULTS, r"state|\bb1\b"),
+        num_iterations=(COUNT_FAULTS, "num_iterations")),
+    "L_layer_model": fuzz_target(
+        lambda a: jaxdnn.L_layer_model(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "layers_dims": [p.X.shape[0], 3, p.Y.shape[0]],
+                   "num_iterations": 2, "learning_rate": 0.1, "init": "he", "seed": 0},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        layers_dims=(LAYER_DIMS_FAULTS, "layer_dims"),
+        num_iterations=(COUNT_FAULTS, "num_iterations"),
+        learning_rate=(RATE_FAULTS, "learning_rate"), init=(SCHEME_FAULTS, "scheme"),
+        seed=(SEED_FAULTS[:1] + SEED_FAULTS[2:], "seed")),
+    "nn_model": fuzz_target(
+        lambda a: jaxdnn.nn_model(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "n_h": 3, "num_iterations": 2},
+        X=(array_faults(rows=False), r"\bX\b"),
+        Y=(array_faults(rows=False, labels=True), r"\bY\b"),
+        n_h=(N_H_FAULTS, "n_h"), num_iterations=(COUNT_FAULTS, "num_iterations")),
+    "predict_proba": fuzz_target(
+        lambda a: jaxdnn.predict_proba(a["X"], a["parameters"], a["hidden_activation"]),
+        lambda p: {"X": p.X, "parameters": p.parameters, "hidden_activation": "relu"},
+        X=(array_faults(cols=False), r"\bX\b"), parameters=PARAMS, hidden_activation=HIDDEN),
+    "predict_labels": fuzz_target(
+        lambda a: jaxdnn.predict_labels(a["X"], a["parameters"]),
+        lambda p: {"X": p.X, "parameters": p.parameters},
+        X=(array_faults(cols=False), r"\bX\b"), parameters=PARAMS),
+    "predict": fuzz_target(
+        lambda a: jaxdnn.predict(a["X"], a["y"], a["parameters"]),
+        lambda p: {"X": p.X, "y": p.Y, "parameters": p.parameters},
+        X=(array_faults(), r"\bX\b"), y=(array_faults(labels=True), r"\by\b"),
+        parameters=PARAMS),
+    "accuracy": fuzz_target(
+        lambda a: jaxdnn.accuracy(a["p"], a["y"]),
+        lambda p: {"p": p.Y[:, ::-1].copy(), "y": p.Y},
+        p=(array_faults(labels=True), r"\bp\b"), y=(array_faults(labels=True), r"\by\b")),
+    "initialize_parameters_deep": fuzz_target(
+        lambda a: jaxdnn.initialize_parameters_deep(**a),
+        lambda p: {"layer_dims": [p.X.shape[0], 3, 1], "key": jax.random.PRNGKey(0),
+                   "scheme": "he", "dtype": "float64"},
+        layer_dims=(LAYER_DIMS_FAULTS, "layer_dims"), key=(KEY_FAULTS, r"\bkey\b"),
+        scheme=(SCHEME_FAULTS, "scheme"), dtype=(DTYPE_FAULTS, "dtype")),
+    "initialize_parameters_deep(numpy_seed)": fuzz_target(
+        lambda a: jaxdnn.initialize_parameters_deep(**a),
+        lambda p: {"layer_dims": [p.X.shape[0], 3, 1], "numpy_seed": 1},
+        numpy_seed=(SEED_FAULTS, "numpy_seed")),
+    "autodiff_errors": fuzz_target(
+        lambda a: jaxdnn.autodiff_errors(a["X"], a["Y"], a["parameters"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS),
+    "gradient_check": fuzz_target(
+        lambda a: jaxdnn.gradient_check(a["parameters"], a["X"], a["Y"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS),
+    "save_model": fuzz_target(
+        lambda a: jaxdnn.save_model(a["path"], a["parameters"], a["metadata"]),
+        lambda p: {"path": os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "m.npz"),
+                   "parameters": p.parameters, "metadata": {"note": "fuzz"}},
+        parameters=PARAMS, metadata=(METADATA_FAULTS, "metadata")),
+    "load_model": fuzz_target(
+        lambda a: jaxdnn.load_model(a["path"]), lambda p: {"path": None},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
+    "load_dataset": fuzz_target(
+        lambda a: jaxdnn.load_dataset(a["name"], a["seed"]),
+        lambda p: {"name": "moons", "seed": 3},
+        name=(DATASET_FAULTS, "data set"), seed=(SEED_FAULTS, "seed")),
+    "flatten_images": fuzz_target(
+        lambda a: jaxdnn.flatten_images(a["x_orig"]),
+        lambda p: {"x_orig": np.zeros((2, 4, 4, 3), np.uint8)},
+        x_orig=([(label, make) for label, make in array_faults(rows=False, cols=False)
+                 if label in ("1-D", "0-D", "NaN", "complex", "text", "nested list", "None")],
+                "x_orig")),
+    "get_activation": fuzz_target(
+        lambda a: jaxdnn.get_activation(a["activation"]), lambda p: {"activation": "relu"},
+        activation=(ACTIVATION_FAULTS[:4], "activation")),
+    "leaky_relu_with": fuzz_target(
+        lambda a: jaxdnn.leaky_relu_with(a["slope"]), lambda p: {"slope": 0.1},
+        slope=([(label, make) for label, make in RATE_FAULTS
+                if label not in ("zero", "negative")], "slope")),
+}
+
+for _name, _pair in jaxdnn.ACTIVATIONS.items():
+    TARGETS[f"{_name} forward"] = fuzz_target(
+        lambda a, f=_pair.forward: f(a["Z"]), lambda p: {"Z": np.asarray(p.caches[0][1])},
+        Z=([(label, make) for label, make in array_faults(rows=False, cols=False, floating=True)
+            if label not in ("1-D", "3-D", "0-D", "no columns")], r"\bZ\b"))
+    TARGETS[f"{_name} backward"] = fuzz_target(
+        lambda a, f=_pair.backward: f(a["dA"], a["cache"]),
+        lambda p: {"dA": np.ones(p.caches[0][1].shape), "cache": np.asarray(p.caches[0][1])},
+        dA=([(label, make) for label, make in array_faults(floating=True)
+             if label != "no columns"], r"\bdA\b"),
+        cache=([(label, make) for label, make in array_faults(floating=True)
+                if label != "no columns"], r"\bdA\b|\bZ\b"))
+
+CASES = [(target, slot, label) for target, (_, _, slots) in TARGETS.items()
+         for slot, (faults, _) in slots.items() for label, _ in faults]
+
+
+def try_every_fault(target, problem, record=True):
+    """Call ``target`` once per (argument, fault); each must be refused as documented."""
+    call, arguments, slots = TARGETS[target]
+    for slot, (faults, names) in slots.items():
+        for label, make in faults:
+            case = (target, slot, label)
+            bad = arguments(problem)
+            bad[slot] = make(bad.get(slot), problem)
+            try:
+                call(bad)
+            except JaxdnnError as error:
+                assert isinstance(error, DOCUMENTED), f"{case}: {type(error).__mro__}"
+                message = str(error)
+                assert message and "\n" not in message, case
+                assert re.search(names, message), f"{case}: the message does not name it: {error}"
+            except Exception as error:
+                raise AssertionError(
+                    f"{case}: undocumented {type(error).__name__}: {error}") from error
+            else:
+                raise AssertionError(f"{case}: accepted")
+            if record:
+                FUZZ_CASES[case] = FUZZ_CASES.get(case, 0) + 1
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@settings(max_examples=EXAMPLES)
+@given(problem=problems())
+def test_malformed_input_gets_a_documented_error_naming_the_argument(target, problem):
+    """Every fault of every argument of ``target``, on a random valid problem."""
+    try_every_fault(target, problem)
+
+
+def test_the_catalogue_is_large_and_has_no_duplicates():
+    assert len(CASES) == len(set(CASES))
+    assert len(TARGETS) >= 35 and len(CASES) >= 500, (len(TARGETS), len(CASES))
+
+
+@pytest.mark.parametrize("check, target, case", [
+    ("check_values", "linear_forward", r"\('linear_forward', 'A', 'NaN'\): accepted"),
+    ("check_labels", "compute_cost", r"\('compute_cost', 'Y', '(NaN|label 2)'\): accepted"),
+    # complex X silently loses its imaginary part: the wrong answer the dtype check prevents
+    ("check_dtype", "L_model_forward", r"\('L_model_forward', 'X', 'complex'\): accepted"),
+])
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
+def test_the_fuzzer_fails_when_a_check_is_taken_out(monkeypatch, check, target, case):
+    """Fault injection for the fuzzer itself: with one check disabled it reports the case."""
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("jaxdnn") and hasattr(module, check):
+            monkeypatch.setattr(module, check, lambda *args, **kwargs: None)
+    with pytest.raises(AssertionError, match=case):
+        try_every_fault(target, make_problem([3, 2, 1], 4, seed=0), record=False)
