@@ -15,3 +15,14 @@ def test_readme_example_trains():
     params, step, X, Y = (namespace[k] for k in ("params", "step", "X", "Y"))
     _, final_cost = step(params, X, Y)
     assert np.isfinite(final_cost) and final_cost < 0.5  # from about 0.69 at initialisation
+
+
+def test_readme_checkpoint_example_runs(tmp_path, monkeypatch):
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if "load_checkpoint" in b)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    state, costs, more = (namespace[k] for k in ("state", "costs", "more"))
+    assert state.iteration == 1000 and len(costs) == 500 and len(more) == 500
+    assert more[-1] < costs[0]
