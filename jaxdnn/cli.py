@@ -76,6 +76,13 @@ def _non_negative_int(text):
     return value
 
 
+def _seed(text):
+    value = _non_negative_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, got {value}")
+    return value
+
+
 def _load(dataset, data_dir, seed):
     """``(train_x, train_y, test_x, test_y, classes, images)`` for a data set name."""
     if dataset == "cat":
@@ -420,7 +427,7 @@ def build_parser():
     train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
     train.add_argument("--learning-rate", type=_positive_float)
     train.add_argument("--iterations", type=_non_negative_int)
-    train.add_argument("--seed", type=_non_negative_int,
+    train.add_argument("--seed", type=_seed,
                        help="seed of the initialisation and of the generated 2-D data "
                             "(default: the course's, 1 for cat and 2 for the 2-D sets)")
     train.add_argument("--init", choices=["course", *SCHEMES],

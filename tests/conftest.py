@@ -55,11 +55,17 @@ FUZZ_CASES: dict[tuple[str, str, str], int] = {}
 def pytest_terminal_summary(terminalreporter):
     if FUZZ_CASES:
         terminalreporter.section("bad-input fuzzer")
-        functions = len({case[0] for case in FUZZ_CASES})
-        terminalreporter.write_line(
-            f"{len(FUZZ_CASES)} distinct bad-input cases (function x argument x fault) across "
-            f"{functions} public functions, {sum(FUZZ_CASES.values())} calls on random problems: "
-            f"each refused with a documented error naming the argument")
+        api = {case: n for case, n in FUZZ_CASES.items() if not case[0].startswith("jaxdnn ")}
+        cli = {case: n for case, n in FUZZ_CASES.items() if case[0].startswith("jaxdnn ")}
+        if api:
+            terminalreporter.write_line(
+                f"API: {len(api)} distinct cases (function x argument x fault) across "
+                f"{len({case[0] for case in api})} public functions, {sum(api.values())} calls "
+                f"on random problems, each refused with a documented error naming the argument")
+        if cli:
+            terminalreporter.write_line(
+                f"CLI: {len(cli)} bad option values across {len({c[0] for c in cli})} "
+                f"subcommands, each one line on stderr and exit code 2")
     if WORST_ERRORS:
         terminalreporter.section("worst relative error, hand-written backward vs jax.grad")
         for (dtype, path), err in sorted(WORST_ERRORS.items()):

@@ -525,3 +525,71 @@ def test_the_fuzzer_fails_when_a_check_is_taken_out(monkeypatch, check, target, 
             monkeypatch.setattr(module, check, lambda *args, **kwargs: None)
     with pytest.raises(AssertionError, match=case):
         try_every_fault(target, make_problem([3, 2, 1], 4, seed=0), record=False)
+
+
+# --- the command line: one bad option value at a time ---------------------------------------
+
+def _garbage_model():
+    return _bytes_file(b"not a model at all")
+
+
+CLI_FAULTS = {
+    "train": {
+        "--layers": ["0", "4,0", "a", "", "4,,-1", "1.5", "20;7"],
+        "--learning-rate": ["0", "-1", "nan", "inf", "x", ""],
+        "--iterations": ["-1", "1.5", "x", ""],
+        "--seed": ["-1", "x", "1.5", str(2**40)],
+        "--dataset": ["mnist", ""],
+        "--hidden-activation": ["swish", ""],
+        "--init": ["xavier"],
+        "--optimizer": ["sgd"],
+        "--checkpoint-every": ["-1", "x"],
+        "--resume": ["/nonexistent", "<garbage folder>"],
+        "--frobnicate": ["1"],
+    },
+    "evaluate": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>"],
+                 "--dataset": ["mnist"]},
+    "predict": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>"]},
+    "sweep": {"--hidden-sizes": ["0", "a", ""], "--iterations": ["-1", "x"]},
+}
+CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
+             for option, values in options.items() for value in values]
+
+
+def _cli_value(value):
+    if value == "<garbage>":
+        return _garbage_model()
+    if value == "<folder>":
+        return tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
+    if value == "<garbage folder>":
+        path = _garbage_model()
+        os.replace(path, os.path.join(os.path.dirname(path), "checkpoint.npz"))
+        return os.path.dirname(path)
+    return value
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_cli_bad_option_is_one_line_and_exit_2(case, capsys):
+    """One line on stderr that names the option or the file, exit code 2, nothing trained."""
+    from jaxdnn.cli import main
+
+    command, option, value = case
+    value = _cli_value(value)
+    argv = [command, f"{option}={value}"]
+    if command == "predict":
+        argv.append(_garbage_model())
+    if command == "train":
+        argv += ["--out", tempfile.mkdtemp(prefix="jaxdnn-fuzz-") + "/out"]
+    try:
+        code = main(argv)
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    assert code == 2, (case, out, err)
+    assert len(err.strip().splitlines()) == 1, (case, err)
+    names = [option.lstrip("-").replace("-", "[-_ ]"), "unrecognized"]
+    names += [re.escape(value)] if value else []
+    assert re.search("|".join(names), err), (case, err)
+    assert "Cost after" not in out, case
+    FUZZ_CASES[("jaxdnn " + command, option, case[2])] = (
+        FUZZ_CASES.get(("jaxdnn " + command, option, case[2]), 0) + 1)
