@@ -9,6 +9,7 @@ Hypothesis profiles, chosen by ``JAXDNN_HYPOTHESIS_PROFILE``:
 * ``ci``: the fuller run ``.ci/run`` uses.
 """
 
+import json
 import os
 
 import jax
@@ -50,6 +51,28 @@ def record_errors(dtype, path, errors):
 
 # Calls the bad-input fuzzer made per (function, argument, fault) case (tests/test_fuzz.py).
 FUZZ_CASES: dict[tuple[str, str, str], int] = {}
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, each worker hands its figures to the controller (see below)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["jaxdnn"] = json.dumps({
+            "worst": [[list(key), err] for key, err in WORST_ERRORS.items()],
+            "fuzz": [[list(case), n] for case, n in FUZZ_CASES.items()]})
+
+
+class _MergeWorkerFigures:
+    def pytest_testnodedown(self, node, error):
+        figures = json.loads(getattr(node, "workeroutput", {}).get("jaxdnn", "{}"))
+        for key, err in figures.get("worst", []):
+            WORST_ERRORS[tuple(key)] = max(WORST_ERRORS.get(tuple(key), 0.0), err)
+        for case, n in figures.get("fuzz", []):
+            FUZZ_CASES[tuple(case)] = FUZZ_CASES.get(tuple(case), 0) + n
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_MergeWorkerFigures())
 
 
 def pytest_terminal_summary(terminalreporter):
