@@ -6,6 +6,9 @@ probabilities strictly inside (0, 1)) need the values: they run on concrete arra
 and are skipped for tracers (inside ``jit``, ``grad`` or ``vmap``), where no value is known.
 """
 
+import contextlib
+import contextvars
+import math
 import numbers
 import re
 
@@ -56,15 +59,31 @@ def check_dtype(x, name: str, *, floating: bool = False) -> None:
         raise InputTypeError(f"{name} must be a numpy or jax array; got {type(x).__name__}")
     if jnp.issubdtype(dtype, jnp.floating):
         return
-    if not floating and (jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.bool_)):
+    if not floating and (_real_kind(dtype) or jnp.issubdtype(dtype, jnp.bool_)):
         return
     expected = "floating-point" if floating else "real (floating, integer or boolean)"
     raise InputTypeError(f"{name} has dtype {dtype}; expected a {expected} array")
 
 
+_VALUES_CHECKED = contextvars.ContextVar("jaxdnn_values_checked", default=False)
+
+
+@contextlib.contextmanager
+def values_checked():
+    """Within this block value checks are skipped: for functions that checked their inputs and
+    call other public functions on them and on results computed from them."""
+    token = _VALUES_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _VALUES_CHECKED.reset(token)
+
+
 def _host(x):
-    """The values of a concrete array as numpy, or None for a tracer or an abstract shape."""
-    if isinstance(x, jax.core.Tracer) or not isinstance(x, (np.ndarray, np.generic, jax.Array)):
+    """The values of a concrete array as numpy; None for a tracer, an abstract shape, or inside
+    :func:`values_checked`."""
+    if (_VALUES_CHECKED.get() or isinstance(x, jax.core.Tracer)
+            or not isinstance(x, (np.ndarray, np.generic, jax.Array))):
         return None
     return np.asarray(x)
 
@@ -76,7 +95,7 @@ def _first(mask) -> tuple[int, ...]:
 def check_values(x, name: str) -> None:
     """A concrete floating array must hold finite numbers."""
     values = _host(x)
-    if values is None or not np.issubdtype(values.dtype, np.inexact):
+    if values is None or not jnp.issubdtype(values.dtype, jnp.inexact):
         return
     bad = ~np.isfinite(values)
     if bad.any():
@@ -123,7 +142,7 @@ def check_probabilities(AL, name: str = "AL", *, in_range: bool = True) -> None:
 
 def check_count(n, name: str) -> int:
     """``n`` must be a non-negative integer (not a bool, a float or a string)."""
-    if isinstance(n, bool) or not isinstance(n, (numbers.Integral, np.integer)):
+    if isinstance(n, (bool, np.timedelta64)) or not isinstance(n, (numbers.Integral, np.integer)):
         raise InputTypeError(f"{name} must be an integer; got {n!r} ({type(n).__name__})")
     if n < 0:
         raise OptionError(f"{name} must not be negative; got {n}")
@@ -132,22 +151,31 @@ def check_count(n, name: str) -> int:
 
 def check_rate(x, name: str = "learning_rate") -> None:
     """A real number that, when known (not traced), is finite and positive."""
-    check_real(x, name)
-    value = _host(x) if not isinstance(x, numbers.Real) else x
-    if value is not None and not (np.isfinite(value) and value > 0):
+    value = check_real(x, name)
+    if value is not None and not (math.isfinite(value) and value > 0):
         raise OptionError(f"{name} must be finite and positive; got {x!r}")
 
 
-def check_real(x, name: str) -> None:
-    """``x`` must be a real number (a Python or numpy scalar, or a 0-d array, maybe traced)."""
-    if isinstance(x, bool) or isinstance(x, np.bool_):
-        raise InputTypeError(f"{name} must be a number; got {x!r}")
-    if isinstance(x, numbers.Real):
-        return
+def check_real(x, name: str) -> float | None:
+    """``x`` must be a real number (a Python or numpy scalar, or a 0-d array, maybe traced);
+    returns its value as a float, or None when it is traced."""
     dtype = getattr(x, "dtype", None)
-    if dtype is None or getattr(x, "ndim", None) != 0 or not (
-            jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+    real_array = dtype is not None and getattr(x, "ndim", None) == 0 and _real_kind(dtype)
+    if isinstance(x, (bool, np.bool_)) or not (isinstance(x, numbers.Real) or real_array):
         raise InputTypeError(f"{name} must be a real number; got {x!r} ({type(x).__name__})")
+    if isinstance(x, jax.core.Tracer):
+        return None
+    try:
+        return float(x)
+    except OverflowError:
+        raise OptionError(f"{name} is too large for a float: {x!r}") from None
+
+
+def _real_kind(dtype) -> bool:
+    """Floating or integer, not boolean, complex or a date/time difference."""
+    if getattr(dtype, "kind", None) in ("m", "M"):
+        return False
+    return bool(jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
 
 
 def check_linear(A, W, b, layer: str = "", a_name: str = "A_prev") -> None:
@@ -213,6 +241,9 @@ def check_parameters(parameters) -> int:
             )
         check_values(parameters[f"b{l}"], f"b{l}")
         n_prev = n
+    dtypes = sorted({str(value.dtype) for value in parameters.values()})
+    if len(dtypes) > 1:
+        raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
     return L
 
 

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_dtype, check_values
+from ._checks import check_dtype, check_real, check_values
 from .errors import NameLookupError, OptionError, ShapeError
 
 LEAKY_RELU_SLOPE = 0.01
@@ -116,9 +116,10 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
-    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope):
+    value = check_real(slope, "slope")
+    if not math.isfinite(value):
         raise OptionError(f"slope must be a finite number; got {slope!r}")
-    return _leaky_relu_pair(float(slope))
+    return _leaky_relu_pair(value)
 
 
 @cache

@@ -1,8 +1,9 @@
 """The ``jaxdnn`` command: train, evaluate, predict, sweep, plot-activations.
 
 Every error a user can cause (a bad argument, a missing or malformed file, a model that does not
-fit the data) ends in one line on stderr and exit code 2; files in ``--out`` are only written
-once everything they depend on has succeeded, each atomically.
+fit the data) ends in one line on stderr and exit code 2. ``train`` keeps ``checkpoint.npz`` in
+``--out`` up to date while it trains; its other outputs are only written once everything they
+depend on has succeeded. Every file is written atomically.
 """
 
 import argparse
@@ -167,17 +168,39 @@ def _resumed_run(args):
         raise OptionError(f"--resume continues the run recorded in its checkpoint; "
                           f"{', '.join(given)} cannot change it")
     path = os.path.join(args.resume, CHECKPOINT)
-    _, meta = load_model(path)
+    params, meta = load_model(path)
     run = meta.get("run")
     if not isinstance(run, dict) or set(run) != set(RUN_KEYS):
         raise DataError(f"{path}: not a checkpoint written by jaxdnn train")
-    return run, path
+    return run, path, params
+
+
+def _refuse_unfinished_run(checkpoint):
+    """A new run must not overwrite the checkpoint of an unfinished one (--resume continues it);
+    a finished run's checkpoint is replaced, so no stale one is left beside the new outputs."""
+    if not os.path.exists(checkpoint):
+        return
+    try:
+        _, meta = load_model(checkpoint)
+        unfinished = meta["iteration"] < meta["run"]["iterations"]
+    except (JaxdnnError, KeyError, TypeError):
+        unfinished = False  # not a checkpoint of ours that anyone could resume
+    if unfinished:
+        folder = os.path.dirname(checkpoint)
+        raise OptionError(f"{folder} holds an unfinished run (iteration {meta['iteration']} of "
+                          f"{meta['run']['iterations']}): continue it with jaxdnn train --resume "
+                          f"{folder}, or choose another --out")
+    os.unlink(checkpoint)
 
 
 def cmd_train(args):
     import jax
 
-    run, resume_from = _resumed_run(args) if args.resume else (_new_run(args), None)
+    run, resume_from, params = _resumed_run(args) if args.resume else (_new_run(args), None, None)
+    out = args.out or args.resume or "runs/latest"
+    checkpoint = os.path.join(out, CHECKPOINT)
+    if not resume_from or os.path.abspath(checkpoint) != os.path.abspath(resume_from):
+        _refuse_unfinished_run(checkpoint)
     if run["dtype"] == "float64":
         jax.config.update("jax_enable_x64", True)
     from .init import initialize_parameters_deep
@@ -196,7 +219,6 @@ def cmd_train(args):
     dims = [x_train.shape[0], *run["hidden"], 1]
     optimizer, momentum = _optimizer(run["optimizer"], run["learning_rate"])
     if resume_from:
-        params, _ = load_model(resume_from)
         if params["W1"].shape[1] != dims[0]:
             raise DataError(f"{resume_from} was trained on {params['W1'].shape[1]} features, "
                             f"but data set {run['dataset']!r} has {dims[0]}")
@@ -212,10 +234,9 @@ def cmd_train(args):
         state = init_train_state(params, momentum=momentum, optimizer=optimizer)
         costs = np.zeros(0, run["dtype"])
 
-    out = args.out or args.resume or "runs/latest"
     progress = _Progress(run["iterations"])
     state, costs, signum = _train(x_train, y_train, state, costs, run, optimizer, momentum,
-                                  os.path.join(out, CHECKPOINT), progress)
+                                  checkpoint, progress)
     progress.close()
     if signum is not None:
         print(f"jaxdnn: stopped by {signal.Signals(signum).name} at iteration {state.iteration} "
@@ -305,7 +326,8 @@ class _StopSignals:
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
-            signal.signal(s, handler)
+            if handler is not None:  # None: a handler installed outside Python, left as it is
+                signal.signal(s, handler)
 
 
 def _write_all(out, files):

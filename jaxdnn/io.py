@@ -17,8 +17,8 @@ import zipfile
 import jax
 import numpy as np
 
-from ._checks import check_parameters
-from .errors import DataError, InputTypeError, JaxdnnError
+from ._checks import check_count, check_dtype, check_parameters
+from .errors import DataError, InputTypeError, JaxdnnError, ShapeError
 
 FORMAT_VERSION = 1
 _META = "__metadata__"
@@ -70,12 +70,18 @@ def save_checkpoint(path, state, costs, metadata=None):
 
     ``metadata`` (JSON) should say how to rebuild the optimiser; the iteration is added to it.
     """
+    from .train import TrainState
+
+    if not isinstance(state, TrainState):
+        raise InputTypeError(f"state must be a TrainState; got {type(state).__name__}")
+    iteration = check_count(state.iteration, "state.iteration")
     leaves = jax.tree.leaves(state.opt_state)
+    check_dtype(costs, "costs", floating=True)
     costs = np.asarray(costs)
-    if costs.shape != (state.iteration,):
-        raise DataError(f"costs has shape {costs.shape}; a checkpoint at iteration "
-                        f"{state.iteration} records one cost per iteration")
-    meta = dict(metadata or {}, iteration=state.iteration, opt_state_leaves=len(leaves))
+    if costs.shape != (iteration,):
+        raise ShapeError(f"costs has shape {costs.shape}; a checkpoint at iteration "
+                         f"{iteration} records one cost per iteration")
+    meta = dict(metadata or {}, iteration=iteration, opt_state_leaves=len(leaves))
     extras = {"costs": costs, **{f"opt_state_{i}": leaf for i, leaf in enumerate(leaves)}}
     atomic_write(path, lambda f: write_model(f, state.parameters, meta, extras))
 
@@ -92,20 +98,23 @@ def load_checkpoint(path, opt_state_like):
     from .train import TrainState
 
     parameters, meta, extras = _read(path)
-    iteration = meta.get("iteration")
-    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+    iteration, saved = meta.get("iteration"), meta.get("opt_state_leaves")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+               for n in (iteration, saved)):
         raise DataError(f"{path}: not a checkpoint (no iteration in its metadata)")
     costs = extras.get("costs")
-    if costs is None or costs.shape != (iteration,):
-        raise DataError(f"{path}: expected {iteration} costs, found "
-                        f"{None if costs is None else costs.shape}")
+    if costs is None or costs.shape != (iteration,) or costs.dtype.kind != "f" \
+            or not np.isfinite(costs).all():
+        raise DataError(f"{path}: expected {iteration} finite costs, found "
+                        f"{None if costs is None else (costs.shape, str(costs.dtype))}")
     like, treedef = jax.tree.flatten(opt_state_like)
-    leaves = [extras.get(f"opt_state_{i}") for i in range(meta.get("opt_state_leaves", -1))]
+    leaves = [extras.get(f"opt_state_{i}") for i in range(min(saved, len(like) + 1))]
     if len(leaves) != len(like) or any(
             a is None or a.shape != np.shape(b) or a.dtype != np.asarray(b).dtype
+            or (a.dtype.kind == "f" and not np.isfinite(a).all())
             for a, b in zip(leaves, like, strict=False)):
         raise DataError(f"{path}: its optimiser state does not fit this run's optimiser "
-                        f"({len(leaves)} arrays saved, {len(like)} expected)")
+                        f"({saved} arrays saved, {len(like)} expected, all finite)")
     return TrainState(parameters, treedef.unflatten(leaves), iteration), costs, meta
 
 

@@ -12,7 +12,7 @@ Caches, exactly as the course lays them out::
 
 import jax.numpy as jnp
 
-from ._checks import check_linear, check_matrix
+from ._checks import check_linear, check_matrix, values_checked
 from .activations import get_activation
 from .errors import InputTypeError, ShapeError
 
@@ -72,7 +72,8 @@ def linear_activation_forward(A_prev, W, b, activation):
     """
     forward = get_activation(activation).forward
     Z, linear_cache = linear_forward(A_prev, W, b)
-    A, Z = forward(Z)
+    with values_checked():  # Z is computed from checked inputs
+        A, Z = forward(Z)
     return A, (linear_cache, Z)
 
 
@@ -89,9 +90,11 @@ def linear_activation_backward(dA, cache, activation):
     """
     backward = get_activation(activation).backward
     linear_cache, Z = _unpack(cache, 2, "linear_activation cache ((A_prev, W, b), Z)")
-    if check_matrix(dA, "dA") != check_matrix(Z, "Z"):
+    if check_matrix(dA, "dA", floating=True) != check_matrix(Z, "Z", floating=True):
         raise ShapeError(f"dA has shape {tuple(dA.shape)} but the cached Z has {tuple(Z.shape)}")
-    return linear_backward(backward(dA, Z), linear_cache)
+    check_linear(*_unpack(linear_cache, 3, "linear cache (A_prev, W, b)"))
+    with values_checked():  # every input was read once above
+        return linear_backward(backward(dA, Z), linear_cache)
 
 
 def _unpack(cache, n, what):

@@ -35,6 +35,7 @@ from ._checks import (
     check_same_shape,
     check_values,
     shape_of,
+    values_checked,
 )
 from .activations import Activation, get_activation
 from .errors import InputTypeError, NameLookupError, ShapeError
@@ -100,10 +101,11 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
     """
     L = check_network(X, parameters)
     A, caches = X, []
-    for l, activation in enumerate(layer_activations(hidden_activation, L), start=1):
-        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
-        A, cache = linear_activation_forward(A, W, b, activation)
-        caches.append(cache)
+    with values_checked():  # X and parameters were checked: the layers need not read them again
+        for l, activation in enumerate(layer_activations(hidden_activation, L), start=1):
+            W, b = parameters[f"W{l}"], parameters[f"b{l}"]
+            A, cache = linear_activation_forward(A, W, b, activation)
+            caches.append(cache)
     return A, caches
 
 
@@ -227,5 +229,6 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
     """
     AL, caches = L_model_forward(X, parameters, hidden_activation)
     cost = compute_cost_from_logits(caches[-1][1], Y)
-    grads = L_model_backward(AL, Y, caches, hidden_activation, stable=True, input_grad=False)
+    with values_checked():  # the caches are the forward's, Y was checked by the cost
+        grads = L_model_backward(AL, Y, caches, hidden_activation, stable=True, input_grad=False)
     return cost, {key: value for key, value in grads.items() if not key.startswith("dA")}

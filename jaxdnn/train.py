@@ -226,10 +226,14 @@ class TrainState(NamedTuple):
 def init_train_state(parameters, *, momentum=0.0, optimizer=None):
     """The :class:`TrainState` of a run that has not started: a zero trace or ``optimizer.init``."""
     check_parameters(parameters)
+    _check_optimizer(momentum, optimizer)
+    return TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
+
+
+def _initial_opt_state(parameters, momentum, optimizer):
     if optimizer is not None:
-        return TrainState(parameters, optimizer.init(parameters), 0)
-    trace = jax.tree.map(jnp.zeros_like, parameters) if momentum else None
-    return TrainState(parameters, trace, 0)
+        return optimizer.init(parameters)
+    return jax.tree.map(jnp.zeros_like, parameters) if momentum else None
 
 
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learning_rate=0.0075,
@@ -237,18 +241,25 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
                 donate=False):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
 
-    Running N steps, then M more from the returned state, gives the same parameters bit for bit
-    as any other split of N + M at the same points, and as a run resumed from a checkpoint of
-    that state (:func:`~jaxdnn.save_checkpoint`). Options and errors are those of :func:`fit`;
-    the Gram path can only start a momentum run (from a zero trace), later segments of it use
-    the plain loop.
+    Two runs split into segments at the same iterations give the same parameters bit for bit,
+    whether or not one of them was stopped and resumed from a checkpoint of its state
+    (:func:`~jaxdnn.save_checkpoint`). Against one uninterrupted :func:`fit` they agree to
+    rounding: the plain loop usually to the bit, the Gram loop (which recomputes Z1 from W1 at
+    each segment start) to about 1e-16. The Gram loop can only start a momentum run (from a zero
+    trace); later segments of such a run take the plain loop.
+
+    ``state.opt_state`` must be of the kind the options need (None for plain gradient descent,
+    a trace for momentum, the optimizer's state): build it with :func:`init_train_state`.
+    Options and errors are otherwise those of :func:`fit`.
     """
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
-    check_problem(X, Y, state.parameters)
-    _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
-    _check_iteration(state.iteration)
+    L = check_problem(X, Y, state.parameters)
+    _check_options(num_iterations, learning_rate, momentum, optimizer, gram, hidden_activation,
+                   on_cost, L)
+    state = state._replace(iteration=check_count(state.iteration, "state.iteration"))
+    _check_opt_state(state.parameters, state.opt_state, momentum, optimizer)
     fresh_trace = momentum == 0 or _is_zero(state.opt_state)
     return _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
                 optimizer, gram, fresh_trace, print_cost, on_cost, donate)
@@ -284,15 +295,16 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
       (the cost of the parameters *before* that iteration's update, as the course records it).
 
     Raises:
-      ShapeError, OptionError, NameLookupError: bad arrays or options (see "Errors and
-        guarantees" in the README), before any compilation.
+      ShapeError, InputTypeError, DataError, OptionError, NameLookupError: bad arrays or options
+        (see "Errors and guarantees" in the README), before any compilation.
       TrainingDiverged: at the first iteration whose cost or updated parameters are not finite
         (a learning rate that is too large, say); it carries that iteration, the last finite
         parameters and the costs so far. The compiled loop keeps running to its end but changes
         nothing after that point.
     """
-    check_problem(X, Y, parameters)
-    _check_options(num_iterations, learning_rate, momentum, optimizer, gram)
+    L = check_problem(X, Y, parameters)
+    _check_options(num_iterations, learning_rate, momentum, optimizer, gram, hidden_activation,
+                   on_cost, L)
     state = init_train_state(parameters, momentum=momentum, optimizer=optimizer)
     state, costs = _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
                         optimizer, gram, True, print_cost, on_cost, donate)
@@ -304,11 +316,11 @@ def _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum
     parameters = state.parameters
     dtype = parameters["W1"].dtype
     n0, m = X.shape
-    # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
-    # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
     if gram is True and not fresh_trace:
         raise OptionError("gram=True cannot continue a momentum run: the Gram loop starts from "
                           "a zero momentum trace")
+    # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
+    # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
     use_gram = gram is True or (gram == "auto" and optimizer is None and fresh_trace
                                 and n0 > m and dtype == jnp.float64)
     loop = _LOOPS[use_gram, bool(donate)]
@@ -330,28 +342,48 @@ def _is_zero(tree):
     return all(not np.any(np.asarray(leaf)) for leaf in jax.tree.leaves(tree))
 
 
-def _check_options(num_iterations, learning_rate, momentum, optimizer, gram):
+def _check_options(num_iterations, learning_rate, momentum, optimizer, gram,
+                   hidden_activation, on_cost, L):
     check_count(num_iterations, "num_iterations")
     if optimizer is None:
         check_rate(learning_rate)
-    elif not isinstance(optimizer, optax.GradientTransformation):
-        raise OptionError(f"optimizer must be an optax GradientTransformation (optax.adam(...)); "
-                          f"got {type(optimizer).__name__}")
-    check_real(momentum, "momentum")
-    if not (math.isfinite(momentum) and 0 <= momentum < 1):
-        raise OptionError(f"momentum must be in [0, 1); got {momentum!r}")
-    if optimizer is not None and momentum:
-        raise OptionError("momentum applies to the built-in descent; with an optax optimizer, "
-                          "put it in the optimizer (optax.sgd(lr, momentum=...))")
+    _check_optimizer(momentum, optimizer)
     if not (gram is True or gram is False or (isinstance(gram, str) and gram == "auto")):
         raise OptionError(f"gram must be 'auto', True or False; got {gram!r}")
     if gram is True and optimizer is not None:
         raise OptionError("gram=True needs the built-in gradient descent (optimizer=None): "
                           "an optax optimizer is not known to be linear in the gradient")
+    layer_activations(_static(hidden_activation), L)
+    if on_cost is not None and not callable(on_cost):
+        raise InputTypeError(f"on_cost must be a function on_cost(i, cost); got {on_cost!r}")
 
 
-def _check_iteration(iteration):
-    check_count(iteration, "state.iteration")
+def _check_optimizer(momentum, optimizer):
+    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+        raise OptionError(f"optimizer must be an optax GradientTransformation (optax.adam(...)); "
+                          f"got {type(optimizer).__name__}")
+    value = check_real(momentum, "momentum")
+    if value is not None and not (math.isfinite(value) and 0 <= value < 1):
+        raise OptionError(f"momentum must be in [0, 1); got {momentum!r}")
+    if optimizer is not None and momentum:
+        raise OptionError("momentum applies to the built-in descent; with an optax optimizer, "
+                          "put it in the optimizer (optax.sgd(lr, momentum=...))")
+
+
+def _check_opt_state(parameters, opt_state, momentum, optimizer):
+    """``opt_state`` must have the structure, shapes and dtypes the options give a new run."""
+    expected = jax.eval_shape(partial(_initial_opt_state, momentum=momentum,
+                                      optimizer=optimizer), parameters)
+    leaves, tree = jax.tree.flatten(opt_state)
+    want, want_tree = jax.tree.flatten(expected)
+    if tree != want_tree or any(getattr(a, "shape", None) != b.shape
+                                or getattr(a, "dtype", None) != b.dtype
+                                for a, b in zip(leaves, want, strict=True)):
+        kind = ("the optimizer's state" if optimizer is not None
+                else "a momentum trace" if momentum else "None")
+        raise OptionError(f"state.opt_state does not fit these options, which need {kind}: "
+                          f"build the state with init_train_state(parameters, momentum=..., "
+                          f"optimizer=...) using the same options")
 
 
 def _static(hidden_activation):

@@ -266,3 +266,26 @@ def load_model_like():
     import jax
 
     return initialize_parameters_deep([2, 4, 1], jax.random.PRNGKey(0))
+
+
+def test_a_new_run_does_not_overwrite_an_unfinished_one(tmp_path, capsys):
+    """An interrupted run's checkpoint is work: a new run into its folder is refused until it is
+    resumed; a finished run's checkpoint is simply replaced (none is left stale)."""
+    from jaxdnn.io import save_checkpoint
+    from jaxdnn.train import init_train_state
+
+    assert main(["train", "--iterations", "30", "--checkpoint-every", "10",
+                 "--out", str(tmp_path)]) == 0
+    state = init_train_state(load_model(tmp_path / "checkpoint.npz")[0])._replace(iteration=10)
+    run = load_model(tmp_path / "checkpoint.npz")[1]["run"]
+    save_checkpoint(tmp_path / "checkpoint.npz", state, np.ones(10), {"run": run})
+    capsys.readouterr()
+    assert main(["train", "--iterations", "5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} holds an unfinished run (iteration 10 of 30)" in err, err
+    assert load_model(tmp_path / "checkpoint.npz")[1]["iteration"] == 10  # untouched
+
+    assert main(["train", "--resume", str(tmp_path)]) == 0  # finishes it
+    assert main(["train", "--iterations", "5", "--checkpoint-every", "0",
+                 "--out", str(tmp_path)]) == 0
+    assert "checkpoint.npz" not in os.listdir(tmp_path)  # the finished one is not left stale

@@ -163,6 +163,8 @@ PARAMETER_FAULTS = [
         _layer(p))),
     ("W a list", lambda v, p: (lambda l: _replace(v, f"W{l}", v[f"W{l}"].tolist()))(_layer(p))),
     ("b None", lambda v, p: _replace(v, f"b{_layer(p)}", None)),
+    ("W float32 among float64", lambda v, p: (lambda l: _replace(
+        v, f"W{l}", v[f"W{l}"].astype(np.float32)))(_layer(p))),
     ("a list of arrays", lambda v, p: list(v.values())),
     ("None", lambda v, p: None),
     ("empty dict", lambda v, p: {}),
@@ -196,12 +198,15 @@ ACTIVATION_FAULTS = [
 RATE_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("zero", 0.0), ("negative", -0.1), ("NaN", float("nan")), ("inf", float("inf")),
     ("text", "0.01"), ("None", None), ("a list", [0.01]), ("a bool", True), ("complex", 1j),
-    ("an array", np.array([0.1, 0.2]))]]
+    ("an array", np.array([0.1, 0.2])), ("too large for a float", 10**400)]]
 COUNT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("negative", -1), ("a float", 1.5), ("text", "10"), ("a bool", True), ("None", None),
-    ("NaN", float("nan"))]]
+    ("NaN", float("nan")), ("a timedelta", np.timedelta64(2))]]
 MOMENTUM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
-    ("one", 1.0), ("negative", -0.1), ("NaN", float("nan")), ("text", "0.9"), ("None", None)]]
+    ("one", 1.0), ("negative", -0.1), ("NaN", float("nan")), ("text", "0.9"), ("None", None),
+    ("too large for a float", 10**400)]]
+ON_COST_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("a number", 5), ("text", "print")]]
 GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("text", "yes"), ("one", 1), ("None", None)]]
 OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
@@ -259,6 +264,15 @@ STATE_FAULTS = [
     ("negative iteration", lambda v, p: v._replace(iteration=-1)),
     ("float iteration", lambda v, p: v._replace(iteration=1.5)),
     ("broken parameters", lambda v, p: v._replace(parameters=_without(v.parameters, "b1"))),
+    ("a momentum trace for plain descent", lambda v, p: v._replace(
+        opt_state=jaxdnn.init_train_state(v.parameters, momentum=0.9).opt_state)),
+    ("an Adam state for plain descent", lambda v, p: v._replace(
+        opt_state=jaxdnn.init_train_state(v.parameters, optimizer=optax.adam(0.1)).opt_state)),
+]
+COSTS_FAULTS = [
+    ("one cost too many", lambda v, p: np.zeros(len(v) + 1)),
+    ("text", lambda v, p: np.asarray(v).astype(str)),
+    ("a list", lambda v, p: list(v)),
 ]
 
 
@@ -371,13 +385,27 @@ TARGETS = {
         learning_rate=(RATE_FAULTS, "learning_rate"),
         num_iterations=(COUNT_FAULTS, "num_iterations"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
-        gram=(GRAM_FAULTS, "gram")),
+        gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost")),
     "train_steps": fuzz_target(
         lambda a: jaxdnn.train_steps(**a),
         lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         state=(STATE_FAULTS, r"state|\bb1\b"),
         num_iterations=(COUNT_FAULTS, "num_iterations")),
+    "init_train_state": fuzz_target(
+        lambda a: jaxdnn.init_train_state(a["parameters"], momentum=a["momentum"],
+                                          optimizer=a["optimizer"]),
+        lambda p: {"parameters": p.parameters, "momentum": 0.0, "optimizer": None},
+        parameters=PARAMS, momentum=(MOMENTUM_FAULTS, "momentum"),
+        optimizer=(OPTIMIZER_FAULTS, "optimizer")),
+    "save_checkpoint": fuzz_target(
+        lambda a: jaxdnn.save_checkpoint(a["path"], a["state"], a["costs"]),
+        lambda p: {"path": os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "c.npz"),
+                   "state": _train_state(p)._replace(iteration=3), "costs": np.ones(3)},
+        state=(STATE_FAULTS[:4], "state"), costs=(COSTS_FAULTS, "costs")),
+    "load_checkpoint": fuzz_target(
+        lambda a: jaxdnn.load_checkpoint(a["path"], None), lambda p: {"path": None},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
     "L_layer_model": fuzz_target(
         lambda a: jaxdnn.L_layer_model(**a),
         lambda p: {"X": p.X, "Y": p.Y, "layers_dims": [p.X.shape[0], 3, p.Y.shape[0]],
@@ -461,7 +489,9 @@ for _name, _pair in jaxdnn.ACTIVATIONS.items():
     TARGETS[f"{_name} forward"] = fuzz_target(
         lambda a, f=_pair.forward: f(a["Z"]), lambda p: {"Z": np.asarray(p.caches[0][1])},
         Z=([(label, make) for label, make in array_faults(rows=False, cols=False, floating=True)
-            if label not in ("1-D", "3-D", "0-D", "no columns")], r"\bZ\b"))
+            if label not in ("1-D", "3-D", "0-D", "no columns")]
+           + [("bfloat16 NaN", lambda v, p: jnp.asarray(_set(v, p, np.nan), jnp.bfloat16))],
+           r"\bZ\b"))
     TARGETS[f"{_name} backward"] = fuzz_target(
         lambda a, f=_pair.backward: f(a["dA"], a["cache"]),
         lambda p: {"dA": np.ones(p.caches[0][1].shape), "cache": np.asarray(p.caches[0][1])},
@@ -508,7 +538,7 @@ def test_malformed_input_gets_a_documented_error_naming_the_argument(target, pro
 
 def test_the_catalogue_is_large_and_has_no_duplicates():
     assert len(CASES) == len(set(CASES))
-    assert len(TARGETS) >= 35 and len(CASES) >= 500, (len(TARGETS), len(CASES))
+    assert len(TARGETS) >= 39 and len(CASES) >= 1000, (len(TARGETS), len(CASES))
 
 
 @pytest.mark.parametrize("check, target, case", [
