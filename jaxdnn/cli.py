@@ -176,20 +176,21 @@ def _resumed_run(args):
 
 
 def _refuse_unfinished_run(checkpoint):
-    """A new run must not overwrite the checkpoint of an unfinished one (--resume continues it);
-    a finished run's checkpoint is replaced, so no stale one is left beside the new outputs."""
+    """A new run must not overwrite the checkpoint of an unfinished one (--resume continues it),
+    nor a file it did not write; a finished run's checkpoint is removed, not left stale."""
     if not os.path.exists(checkpoint):
         return
+    folder = os.path.dirname(checkpoint) or "."
     try:
         _, meta = load_model(checkpoint)
-        unfinished = meta["iteration"] < meta["run"]["iterations"]
+        done, total = meta["iteration"], meta["run"]["iterations"]
     except (JaxdnnError, KeyError, TypeError):
-        unfinished = False  # not a checkpoint of ours that anyone could resume
-    if unfinished:
-        folder = os.path.dirname(checkpoint)
-        raise OptionError(f"{folder} holds an unfinished run (iteration {meta['iteration']} of "
-                          f"{meta['run']['iterations']}): continue it with jaxdnn train --resume "
-                          f"{folder}, or choose another --out")
+        raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
+                          f"choose another --out") from None
+    if done < total:
+        raise OptionError(f"{folder} holds an unfinished run (iteration {done} of {total}): "
+                          f"continue it with jaxdnn train --resume {folder}, or choose another "
+                          f"--out")
     os.unlink(checkpoint)
 
 

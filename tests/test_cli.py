@@ -289,3 +289,8 @@ def test_a_new_run_does_not_overwrite_an_unfinished_one(tmp_path, capsys):
     assert main(["train", "--iterations", "5", "--checkpoint-every", "0",
                  "--out", str(tmp_path)]) == 0
     assert "checkpoint.npz" not in os.listdir(tmp_path)  # the finished one is not left stale
+
+    (tmp_path / "checkpoint.npz").write_bytes(b"someone else's file")
+    assert main(["train", "--iterations", "5", "--out", str(tmp_path)]) == 2
+    assert "is not a checkpoint written by jaxdnn train" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == b"someone else's file"
