@@ -241,7 +241,7 @@ def check_parameters(parameters) -> int:
             )
         check_values(parameters[f"b{l}"], f"b{l}")
         n_prev = n
-    dtypes = sorted({str(value.dtype) for value in parameters.values()})
+    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(v.dtype)) for v in parameters.values()})
     if len(dtypes) > 1:
         raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
     return L

@@ -117,6 +117,8 @@ ACTIVATIONS: dict[str, Activation] = {
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
     value = check_real(slope, "slope")
+    if value is None:
+        raise OptionError("slope must be a concrete number: it is closed over statically")
     if not math.isfinite(value):
         raise OptionError(f"slope must be a finite number; got {slope!r}")
     return _leaky_relu_pair(value)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import data, plots
+from ._checks import check_count
 from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
@@ -175,23 +176,24 @@ def _resumed_run(args):
     return run, path, params
 
 
-def _refuse_unfinished_run(checkpoint):
-    """A new run must not overwrite the checkpoint of an unfinished one (--resume continues it),
-    nor a file it did not write; a finished run's checkpoint is removed, not left stale."""
+def _finished_checkpoint(checkpoint):
+    """Whether ``checkpoint`` holds a finished run (to replace). A new run must not overwrite an
+    unfinished one (--resume continues it) nor a file it did not write: both are refused."""
     if not os.path.exists(checkpoint):
-        return
+        return False
     folder = os.path.dirname(checkpoint) or "."
     try:
         _, meta = load_model(checkpoint)
-        done, total = meta["iteration"], meta["run"]["iterations"]
+        done, total = check_count(meta["iteration"], "i"), check_count(meta["run"]["iterations"],
+                                                                         "n")
     except (JaxdnnError, KeyError, TypeError):
         raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
                           f"choose another --out") from None
     if done < total:
         raise OptionError(f"{folder} holds an unfinished run (iteration {done} of {total}): "
-                          f"continue it with jaxdnn train --resume {folder}, or choose another "
-                          f"--out")
-    os.unlink(checkpoint)
+                          f"continue it with jaxdnn train --resume {folder}, delete "
+                          f"{checkpoint}, or choose another --out")
+    return True
 
 
 def cmd_train(args):
@@ -200,8 +202,8 @@ def cmd_train(args):
     run, resume_from, params = _resumed_run(args) if args.resume else (_new_run(args), None, None)
     out = args.out or args.resume or "runs/latest"
     checkpoint = os.path.join(out, CHECKPOINT)
-    if not resume_from or os.path.abspath(checkpoint) != os.path.abspath(resume_from):
-        _refuse_unfinished_run(checkpoint)
+    same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
+    stale = not same and _finished_checkpoint(checkpoint)
     if run["dtype"] == "float64":
         jax.config.update("jax_enable_x64", True)
     from .init import initialize_parameters_deep
@@ -244,6 +246,8 @@ def cmd_train(args):
               f"of {run['iterations']}; checkpoint saved; continue with: "
               f"jaxdnn train --resume {out}", file=sys.stderr)
         return 128 + signum
+    if stale and not run["checkpoint_every"]:
+        os.unlink(checkpoint)  # another run's: not to be left beside these outputs
     params, activation = state.parameters, run["hidden_activation"]
 
     p_train = predict_labels(x_train, params, activation)
@@ -321,14 +325,14 @@ class _StopSignals:
         self.signum = signum
 
     def __enter__(self):
-        if self.enabled:
-            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        if self.enabled:  # a handler installed outside Python (None here) is left alone
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS
+                             if signal.getsignal(s) is not None}
         return self
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
-            if handler is not None:  # None: a handler installed outside Python, left as it is
-                signal.signal(s, handler)
+            signal.signal(s, handler)
 
 
 def _write_all(out, files):

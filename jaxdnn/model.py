@@ -106,6 +106,7 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
             W, b = parameters[f"W{l}"], parameters[f"b{l}"]
             A, cache = linear_activation_forward(A, W, b, activation)
             caches.append(cache)
+    check_values(caches[-1][1], f"Z{L}")  # an overflow in any layer shows up here (n[L] x m)
     return A, caches
 
 

@@ -371,14 +371,18 @@ def _check_optimizer(momentum, optimizer):
 
 
 def _check_opt_state(parameters, opt_state, momentum, optimizer):
-    """``opt_state`` must have the structure, shapes and dtypes the options give a new run."""
+    """``opt_state`` must have the structure, shapes and dtypes the options give a new run (both
+    as jax sees them: Python scalars and numpy float64 canonicalised alike)."""
     expected = jax.eval_shape(partial(_initial_opt_state, momentum=momentum,
                                       optimizer=optimizer), parameters)
-    leaves, tree = jax.tree.flatten(opt_state)
+    try:
+        got = jax.eval_shape(lambda tree: tree, opt_state)
+    except TypeError:
+        got = None
+    leaves, tree = jax.tree.flatten(got)
     want, want_tree = jax.tree.flatten(expected)
-    if tree != want_tree or any(getattr(a, "shape", None) != b.shape
-                                or getattr(a, "dtype", None) != b.dtype
-                                for a, b in zip(leaves, want, strict=True)):
+    if got is None and opt_state is not None or tree != want_tree or any(
+            (a.shape, a.dtype) != (b.shape, b.dtype) for a, b in zip(leaves, want, strict=True)):
         kind = ("the optimizer's state" if optimizer is not None
                 else "a momentum trace" if momentum else "None")
         raise OptionError(f"state.opt_state does not fit these options, which need {kind}: "

@@ -286,6 +286,9 @@ def test_a_new_run_does_not_overwrite_an_unfinished_one(tmp_path, capsys):
     assert load_model(tmp_path / "checkpoint.npz")[1]["iteration"] == 10  # untouched
 
     assert main(["train", "--resume", str(tmp_path)]) == 0  # finishes it
+    assert main(["train", "--dataset", "cat", "--data-dir", "/nonexistent", "--out",
+                 str(tmp_path)]) == 2
+    assert "checkpoint.npz" in os.listdir(tmp_path)  # a failed new run removed nothing
     assert main(["train", "--iterations", "5", "--checkpoint-every", "0",
                  "--out", str(tmp_path)]) == 0
     assert "checkpoint.npz" not in os.listdir(tmp_path)  # the finished one is not left stale

@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 
 from jaxdnn import (
+    DataError,
     InputTypeError,
     JaxdnnError,
     L_model_backward,
     L_model_forward,
     NameLookupError,
+    OptionError,
     ShapeError,
     compute_cost,
     compute_cost_from_logits,
     cost_and_grads,
+    leaky_relu_with,
     linear_activation_backward,
     linear_activation_forward,
     linear_forward,
@@ -108,3 +111,19 @@ def test_checks_run_at_trace_time_under_jit():
 def test_numpy_inputs_accepted():
     AL, _ = L_model_forward(np.ones((4, 5)), {k: np.asarray(v) for k, v in params(4, 1).items()})
     assert AL.shape == (1, 5)
+
+
+def test_an_overflow_inside_the_forward_is_reported_not_returned():
+    """Finite inputs whose W A + b overflows float32: the output layer's Z is checked."""
+    params = {"W1": jnp.full((2, 4), 1e20, jnp.float32), "b1": jnp.zeros((2, 1), jnp.float32),
+              "W2": jnp.full((1, 2), -1e20, jnp.float32), "b2": jnp.zeros((1, 1), jnp.float32)}
+    with pytest.raises(DataError, match=r"Z2 has 5 non-finite values"):
+        L_model_forward(jnp.full((4, 5), 1e19, jnp.float32), params)
+    with pytest.raises(DataError, match=r"Z has 10 non-finite values"):
+        linear_activation_forward(jnp.full((4, 5), 1e19, jnp.float32), params["W1"],
+                                  params["b1"], "relu")
+
+
+def test_a_traced_leaky_slope_is_refused():
+    with pytest.raises(OptionError, match="slope must be a concrete number"):
+        jax.jit(lambda s: leaky_relu_with(s).forward(jnp.ones((1, 1)))[0])(0.1)

@@ -127,3 +127,20 @@ def test_train_steps_checks_its_state():
     moved, _ = train_steps(X, Y, momentum, 2, momentum=0.9)
     with pytest.raises(jaxdnn.OptionError, match="gram=True cannot continue a momentum run"):
         train_steps(X, Y, moved, 2, momentum=0.9, gram=True)
+
+
+def test_optimizer_states_with_python_scalars_are_accepted():
+    """States are compared as jax sees them: a custom transformation whose state holds a Python
+    int fits the options it was built with, and is refused for others."""
+    def init(params):
+        return {"count": 0}
+
+    def update(updates, state, params=None):
+        return jax.tree.map(lambda g: -0.1 * g, updates), {"count": state["count"] + 1}
+
+    custom = optax.GradientTransformation(init, update)
+    X, Y, params = small_problem()
+    state, _ = train_steps(X, Y, init_train_state(params, optimizer=custom), 3, optimizer=custom)
+    assert int(state.opt_state["count"]) == 3
+    with pytest.raises(jaxdnn.OptionError, match="which need the optimizer's state"):
+        train_steps(X, Y, init_train_state(params), 3, optimizer=custom)
