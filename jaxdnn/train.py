@@ -148,10 +148,12 @@ def _fit_gram(X, Y, parameters, opt_state, start, learning_rate, momentum, *, hi
     W1 = W1_0 + S X^T and b1 = b1_0 + S 1. Each iteration costs n1 m^2 for the first layer
     instead of 2 n1 n0 m, a win when n0 > m (12288 features, 209 examples for the cat model).
 
-    The momentum trace starts at zero (``opt_state`` is a zero trace or None) and is returned in
-    parameter space, so that the plain loop can continue from it.
+    Momentum continuing a run starts from the first layer's trace (T0, t0) in parameter space.
+    After k steps that part of the trace has decayed to momentum^k (T0, t0): it moves Z1 by
+    -lr momentum^k P0 with P0 = T0 X + t0, and W1, b1 by -lr c (T0, t0) with c the sum of the
+    decays. The trace is handed back in parameter space, for either loop to continue.
     """
-    del optimizer, opt_state  # no optax here; a fresh (zero) momentum trace
+    del optimizer  # no optax here: only (momentum) gradient descent is linear in G
     L = len(parameters) // 2
     activations = layer_activations(hidden_activation, L)
     first = get_activation(activations[0])
@@ -160,9 +162,16 @@ def _fit_gram(X, Y, parameters, opt_state, start, learning_rate, momentum, *, hi
     K = X.T @ X + 1
     tail = {f"{p}{l - 1}": parameters[f"{p}{l}"] for l in range(2, L + 1) for p in "Wb"}
     Z1 = parameters["W1"] @ X + parameters["b1"]
+    if with_momentum:
+        T0, t0 = opt_state["W1"], opt_state["b1"]
+        P0 = T0 @ X + t0
+        trace_tail = {f"{p}{l - 1}": opt_state[f"{p}{l}"] for l in range(2, L + 1) for p in "Wb"}
+    else:
+        trace_tail = None
+    one = jnp.ones((), Z1.dtype)
 
     def step(carry, i):
-        Z1, S, tail, trace_G, trace_tail = carry
+        Z1, S, tail, trace_G, trace_tail, decay, decays = carry
         if L == 1:
             cost = compute_cost_from_logits(Z1, Y)
             G = (jax.nn.sigmoid(Z1) - Y) / m
@@ -174,22 +183,27 @@ def _fit_gram(X, Y, parameters, opt_state, start, learning_rate, momentum, *, hi
             G = first.backward(grads["dA1"], Z1) / m  # the course's dA is m dJ/dA
             tail, trace_tail = _descend(tail, grads, trace_tail, learning_rate, momentum)
         _report(on_cost, i, cost)
+        u = -learning_rate * G
         if with_momentum:
             trace_G = G + momentum * trace_G
-            G = trace_G
-        u = -learning_rate * G
-        return (Z1 + u @ K, S + u, tail, trace_G, trace_tail), cost
+            decay = momentum * decay
+            u = -learning_rate * trace_G
+            Z1 = Z1 - learning_rate * decay * P0
+            decays = decays + decay
+        return (Z1 + u @ K, S + u, tail, trace_G, trace_tail, decay, decays), cost
 
-    zeros = jax.tree.map(jnp.zeros_like, tail) if with_momentum else None
-    carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), zeros)
-    (_, S, tail, trace_G, trace_tail), costs, diverged = _guarded_scan(step, carry, start,
-                                                                        num_iterations)
-    trained = _untail(parameters["W1"] + S @ X.T,
-                      parameters["b1"] + jnp.sum(S, axis=1, keepdims=True), tail, L)
-    # dW1 = G X^T and db1 = G 1, so the trace of G maps to the traces of W1 and b1 the same way.
-    trace = (_untail(trace_G @ X.T, jnp.sum(trace_G, axis=1, keepdims=True), trace_tail, L)
-             if with_momentum else None)
-    return trained, trace, costs, diverged
+    carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), trace_tail, one, 0 * one)
+    (_, S, tail, trace_G, trace_tail, decay, decays), costs, diverged = _guarded_scan(
+        step, carry, start, num_iterations)
+    W1 = parameters["W1"] + S @ X.T
+    b1 = parameters["b1"] + jnp.sum(S, axis=1, keepdims=True)
+    trace = None
+    if with_momentum:
+        W1, b1 = W1 - learning_rate * decays * T0, b1 - learning_rate * decays * t0
+        # dW1 = G X^T and db1 = G 1: the trace of G maps to the traces of W1 and b1 that way.
+        trace = _untail(trace_G @ X.T + decay * T0,
+                        jnp.sum(trace_G, axis=1, keepdims=True) + decay * t0, trace_tail, L)
+    return _untail(W1, b1, tail, L), trace, costs, diverged
 
 
 def _untail(W1, b1, tail, L):
@@ -245,8 +259,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
     whether or not one of them was stopped and resumed from a checkpoint of its state
     (:func:`~jaxdnn.save_checkpoint`). Against one uninterrupted :func:`fit` they agree to
     rounding: the plain loop usually to the bit, the Gram loop (which recomputes Z1 from W1 at
-    each segment start) to about 1e-16. The Gram loop can only start a momentum run (from a zero
-    trace); later segments of such a run take the plain loop.
+    each segment start) to about 1e-16.
 
     ``state.opt_state`` must be of the kind the options need (None for plain gradient descent,
     a trace for momentum, the optimizer's state): build it with :func:`init_train_state`.
@@ -260,9 +273,8 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
                    on_cost, L)
     state = state._replace(iteration=check_count(state.iteration, "state.iteration"))
     _check_opt_state(state.parameters, state.opt_state, momentum, optimizer)
-    fresh_trace = momentum == 0 or _is_zero(state.opt_state)
     return _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
-                optimizer, gram, fresh_trace, print_cost, on_cost, donate)
+                optimizer, gram, print_cost, on_cost, donate)
 
 
 def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
@@ -307,22 +319,19 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
                    on_cost, L)
     state = init_train_state(parameters, momentum=momentum, optimizer=optimizer)
     state, costs = _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum,
-                        optimizer, gram, True, print_cost, on_cost, donate)
+                        optimizer, gram, print_cost, on_cost, donate)
     return state.parameters, costs
 
 
 def _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum, optimizer,
-         gram, fresh_trace, print_cost, on_cost, donate):
+         gram, print_cost, on_cost, donate):
     parameters = state.parameters
     dtype = parameters["W1"].dtype
     n0, m = X.shape
-    if gram is True and not fresh_trace:
-        raise OptionError("gram=True cannot continue a momentum run: the Gram loop starts from "
-                          "a zero momentum trace")
     # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
     # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
-    use_gram = gram is True or (gram == "auto" and optimizer is None and fresh_trace
-                                and n0 > m and dtype == jnp.float64)
+    use_gram = gram is True or (gram == "auto" and optimizer is None and n0 > m
+                                and dtype == jnp.float64)
     loop = _LOOPS[use_gram, bool(donate)]
     parameters, opt_state, costs, diverged = loop(
         jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, state.opt_state,
@@ -336,10 +345,6 @@ def _run(X, Y, state, num_iterations, hidden_activation, learning_rate, momentum
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
     return TrainState(parameters, opt_state, state.iteration + int(num_iterations)), costs
-
-
-def _is_zero(tree):
-    return all(not np.any(np.asarray(leaf)) for leaf in jax.tree.leaves(tree))
 
 
 def _check_options(num_iterations, learning_rate, momentum, optimizer, gram,

@@ -123,10 +123,6 @@ def test_train_steps_checks_its_state():
         train_steps(X, Y, params, 3)
     with pytest.raises(jaxdnn.InputTypeError, match="state.iteration must be an integer"):
         train_steps(X, Y, TrainState(params, None, 1.5), 3)
-    momentum = init_train_state(params, momentum=0.9)
-    moved, _ = train_steps(X, Y, momentum, 2, momentum=0.9)
-    with pytest.raises(jaxdnn.OptionError, match="gram=True cannot continue a momentum run"):
-        train_steps(X, Y, moved, 2, momentum=0.9, gram=True)
 
 
 def test_optimizer_states_with_python_scalars_are_accepted():

@@ -91,14 +91,28 @@ def test_momentum_matches_optax_sgd_with_momentum():
        iterations=st.integers(1, 30), learning_rate=st.sampled_from([0.01, 0.1, 0.5]),
        momentum=st.sampled_from([0.0, 0.9]))
 def test_gram_path_gives_the_plain_iterates(case, iterations, learning_rate, momentum):
-    """Random dims with n[0] above and below m: the same parameters and costs to 1e-9 (float64)."""
+    """Random dims with n[0] above and below m: the same parameters and costs to 1e-9 (float64),
+    from a fresh start and, with momentum, continuing a run whose trace is not zero."""
     kwargs = dict(hidden_activation=case.hidden_activation, learning_rate=learning_rate,
-                  num_iterations=iterations, momentum=momentum)
-    plain, plain_costs = fit(case.X, case.Y, case.parameters, gram=False, **kwargs)
-    gram, gram_costs = fit(case.X, case.Y, case.parameters, gram=True, **kwargs)
+                  momentum=momentum)
+    plain, plain_costs = fit(case.X, case.Y, case.parameters, gram=False,
+                             num_iterations=iterations, **kwargs)
+    gram, gram_costs = fit(case.X, case.Y, case.parameters, gram=True,
+                           num_iterations=iterations, **kwargs)
     assert jaxdnn.relative_error(gram_costs, plain_costs) <= 1e-9
     for key in plain:
         assert jaxdnn.relative_error(gram[key], plain[key]) <= 1e-9, key
+    if momentum:
+        state, _ = jaxdnn.train_steps(case.X, case.Y, jaxdnn.init_train_state(
+            case.parameters, momentum=momentum), 3, gram=False, **kwargs)
+        ends = [jaxdnn.train_steps(case.X, case.Y, state, iterations, gram=gram, **kwargs)
+                for gram in (False, True)]
+        (plain, plain_costs), (gram, gram_costs) = ends
+        assert jaxdnn.relative_error(gram_costs, plain_costs) <= 1e-9
+        for part in ("parameters", "opt_state"):
+            for key in getattr(plain, part):
+                assert jaxdnn.relative_error(getattr(gram, part)[key],
+                                             getattr(plain, part)[key]) <= 1e-9, (part, key)
 
 
 def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
