@@ -315,6 +315,6 @@ def _two_classes(n_zero, n_one):
 
 
 def _check_count(name, value, minimum):
-    """Raise ShapeError unless ``value`` is an integer of at least ``minimum``."""
-    if not isinstance(value, (int, np.integer)) or value < minimum:
+    """``value`` must be an integer (not a bool) of at least ``minimum``: it sizes an array."""
+    if check_count(value, name) < minimum:
         raise ShapeError(f"{name} must be an integer >= {minimum}, got {value!r}")
