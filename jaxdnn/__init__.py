@@ -48,7 +48,7 @@ from .gradcheck import (
     relative_error,
 )
 from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
-from .io import load_checkpoint, load_model, save_checkpoint, save_model, write_model
+from .io import load_checkpoint, load_model, save_checkpoint, save_model
 from .layers import (
     linear_activation_backward,
     linear_activation_forward,
@@ -61,23 +61,18 @@ from .model import (
     compute_cost,
     compute_cost_from_logits,
     cost_and_grads,
-    layer_activations,
-    parameter_gradients,
     update_parameters,
 )
+from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
 from .train import (
-    L_layer_model,
     TrainState,
     accuracy,
-    cost_printer,
     fit,
     init_train_state,
-    nn_model,
     predict,
     predict_labels,
     predict_proba,
     train_steps,
-    two_layer_model,
 )
 
 __version__ = _version("jaxdnn")
@@ -85,6 +80,7 @@ __version__ = _version("jaxdnn")
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "COURSE_MODELS",
     "DATASETS",
     "DataError",
     "GRADIENT_CHECK_THRESHOLD",
@@ -107,7 +103,6 @@ __all__ = [
     "compute_cost",
     "compute_cost_from_logits",
     "cost_and_grads",
-    "cost_printer",
     "finite_difference_gradients",
     "fit",
     "flatten_images",
@@ -116,7 +111,6 @@ __all__ = [
     "init_train_state",
     "initialize_parameters",
     "initialize_parameters_deep",
-    "layer_activations",
     "leaky_relu",
     "leaky_relu_backward",
     "leaky_relu_with",
@@ -131,7 +125,6 @@ __all__ = [
     "load_model",
     "load_planar_dataset",
     "nn_model",
-    "parameter_gradients",
     "predict",
     "predict_labels",
     "predict_proba",
@@ -147,5 +140,4 @@ __all__ = [
     "train_steps",
     "two_layer_model",
     "update_parameters",
-    "write_model",
 ]

@@ -1,21 +1,29 @@
-"""Checks run at the API boundary, before any XLA work.
+"""Checks at the API boundary. Every public function calls a few of these, once, then the math.
 
-Shape, dtype and name checks read only static facts (``.shape``, ``.dtype``), so under
-``jax.jit`` they run once, at trace time. Value checks (finite numbers, labels in {0, 1},
-probabilities strictly inside (0, 1)) need the values: they run on concrete arrays, on the host,
-and are skipped for tracers (inside ``jit``, ``grad`` or ``vmap``), where no value is known.
+Two kinds:
+
+* **Static** checks read only ``.shape``, ``.dtype`` and Python values (names, options), so
+  under ``jax.jit`` they run once, at trace time, and cost nothing afterwards. Every public
+  function makes them for its own arguments.
+* **Value** checks (:func:`finite`, :func:`labels`, :func:`probabilities`) copy a concrete array
+  to the host. They run where user data enters: training, the costs, prediction, the gradient
+  checks and the loaders. Inside ``jit``, ``grad`` or ``vmap`` the values are not known and
+  they do nothing. Functions that only compute (activations, layers, ``L_model_forward``,
+  ``update_parameters``) propagate NaN and inf as numpy does.
+
+Public functions are thin checked faces over private ``_`` kernels; kernels call kernels, so no
+check runs twice.
 """
 
-import contextlib
-import contextvars
 import math
 import numbers
-import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from . import _layout
 from .errors import (
     DataError,
     InputTypeError,
@@ -25,74 +33,59 @@ from .errors import (
     ShapeError,
 )
 
-_KEY = re.compile(r"([Wb])([1-9][0-9]*)")
+# --- arrays --------------------------------------------------------------------------------
 
 
-def shape_of(x, name: str) -> tuple[int, ...]:
-    """The shape of an array-like ``x``; a ShapeError naming ``name`` if it has none."""
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        try:
-            shape = np.shape(x)
-        except ValueError:
-            raise ShapeError(f"{name} is not a rectangular array") from None
-    return tuple(shape)
-
-
-def check_matrix(x, name: str, *, floating: bool = False) -> tuple[int, int]:
-    """``x`` must be a 2-D array with at least one column, of a real dtype (floating if asked),
-    and, when concrete, finite; returns its shape."""
-    check_dtype(x, name, floating=floating)
-    shape = shape_of(x, name)
-    if len(shape) != 2:
-        raise ShapeError(f"{name} must be 2-D (features, examples); got shape {shape}")
-    if shape[1] < 1:
+def array(x, name, *, floating=False, ndim=2):
+    """``x`` must be a numpy or jax array of a real dtype (floating if asked) and rank ``ndim``
+    (2-D: at least one column); returns its shape."""
+    if getattr(x, "dtype", None) is None or not hasattr(x, "shape"):
+        raise InputTypeError(f"{name} must be a numpy or jax array; got {type(x).__name__}")
+    dtype(x, name, floating=floating)
+    shape = tuple(x.shape)
+    if ndim is not None and len(shape) != ndim:
+        raise ShapeError(f"{name} must be {ndim}-D (features, examples); got shape {shape}")
+    if ndim == 2 and shape[1] < 1:
         raise ShapeError(f"{name} has shape {shape}: it needs at least one column (example)")
-    check_values(x, name)
     return shape
 
 
-def check_dtype(x, name: str, *, floating: bool = False) -> None:
-    """``x`` must be an array of floats (or, unless ``floating``, of integers or booleans)."""
-    dtype = getattr(x, "dtype", None)
-    if dtype is None:
-        raise InputTypeError(f"{name} must be a numpy or jax array; got {type(x).__name__}")
-    if jnp.issubdtype(dtype, jnp.floating):
-        return
-    if not floating and (_real_kind(dtype) or jnp.issubdtype(dtype, jnp.bool_)):
-        return
-    expected = "floating-point" if floating else "real (floating, integer or boolean)"
-    raise InputTypeError(f"{name} has dtype {dtype}; expected a {expected} array")
+def dtype(x, name, *, floating=False):
+    """The array ``x`` must be of a real dtype: floating, or (unless ``floating``) integer or
+    boolean."""
+    if not (jnp.issubdtype(x.dtype, jnp.floating)
+            or not floating and (_real_kind(x.dtype) or jnp.issubdtype(x.dtype, jnp.bool_))):
+        expected = "floating-point" if floating else "real (floating, integer or boolean)"
+        raise InputTypeError(f"{name} has dtype {x.dtype}; expected a {expected} array")
 
 
-_VALUES_CHECKED = contextvars.ContextVar("jaxdnn_values_checked", default=False)
+def shaped(x, name, shape, *, floating=True, but=None, why=""):
+    """``x`` must be a (floating) array of exactly ``shape``. The error says
+    ``{name} has shape {got} but {but}``, or ``..., expected {shape}{why}``."""
+    got = array(x, name, floating=floating, ndim=None)
+    if got != tuple(shape):
+        raise ShapeError(f"{name} has shape {got} but {but}" if but else
+                         f"{name} has shape {got}, expected {tuple(shape)}{why}")
 
 
-@contextlib.contextmanager
-def values_checked():
-    """Within this block value checks are skipped: for functions that checked their inputs and
-    call other public functions on them and on results computed from them."""
-    token = _VALUES_CHECKED.set(True)
-    try:
-        yield
-    finally:
-        _VALUES_CHECKED.reset(token)
+def same_shape(Y, AL, y_name="Y", a_name="AL"):
+    """``Y`` must be an array of exactly the shape of the 2-D array ``AL``."""
+    shape = array(AL, a_name)
+    shaped(Y, y_name, shape, floating=False, but=f"{a_name} has shape {shape}")
 
 
 def _host(x):
-    """The values of a concrete array as numpy; None for a tracer, an abstract shape, or inside
-    :func:`values_checked`."""
-    if (_VALUES_CHECKED.get() or isinstance(x, jax.core.Tracer)
-            or not isinstance(x, (np.ndarray, np.generic, jax.Array))):
+    """The values of a concrete array as numpy; None for a tracer or an abstract shape."""
+    if isinstance(x, jax.core.Tracer) or not isinstance(x, (np.ndarray, np.generic, jax.Array)):
         return None
     return np.asarray(x)
 
 
-def _first(mask) -> tuple[int, ...]:
+def _first(mask):
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def check_values(x, name: str) -> None:
+def finite(x, name):
     """A concrete floating array must hold finite numbers."""
     values = _host(x)
     if values is None or not jnp.issubdtype(values.dtype, jnp.inexact):
@@ -104,9 +97,9 @@ def check_values(x, name: str) -> None:
                         f"(the first, {values[at]}, at index {at})")
 
 
-def check_labels(Y, name: str = "Y") -> None:
+def labels(Y, name="Y"):
     """``Y`` must be a real array whose concrete values are all 0 or 1."""
-    check_dtype(Y, name)
+    array(Y, name, ndim=None)
     values = _host(Y)
     if values is None:
         return
@@ -117,13 +110,14 @@ def check_labels(Y, name: str = "Y") -> None:
                         f"({int(bad.sum())} such entries)")
 
 
-def check_probabilities(AL, name: str = "AL", *, in_range: bool = True) -> None:
+def probabilities(AL, name="AL", *, in_range=True):
     """For the literal chain: concrete AL must not be exactly 0 or 1 and, if ``in_range``, must
     lie inside [0, 1] (the backward formula alone is finite outside it, and the course's own
     test case feeds it random AL)."""
     values = _host(AL)
     if values is None:
         return
+    finite(values, name)
     outside = (values < 0) | (values > 1)
     if in_range and outside.any():
         at = _first(outside)
@@ -140,7 +134,104 @@ def check_probabilities(AL, name: str = "AL", *, in_range: bool = True) -> None:
         )
 
 
-def check_count(n, name: str) -> int:
+# --- the network ---------------------------------------------------------------------------
+
+
+def linear(A, W, b, layer="", a_name="A_prev"):
+    """``Z = W @ A + b`` must be well formed: W (n, n_prev), A (n_prev, m), b (n, 1)."""
+    n, n_prev = array(W, f"W{layer}", floating=True)
+    a_rows, m = array(A, a_name)
+    if a_rows != n_prev:
+        raise ShapeError(f"W{layer} has shape {(n, n_prev)} but {a_name} has shape "
+                         f"{(a_rows, m)}: {a_name} needs {n_prev} rows (features)")
+    shaped(b, f"b{layer}", (n, 1), why=f" to match W{layer} of shape {(n, n_prev)}")
+
+
+def parameters(parameters):
+    """The course's dict must hold exactly W1..WL, b1..bL, chained (``W{l}`` is
+    ``(n[l], n[l-1])``, ``b{l}`` is ``(n[l], 1)``) and of one floating dtype; returns the
+    layers ``[(W1, b1), ...]``."""
+    if not isinstance(parameters, dict) or not parameters:
+        raise ShapeError("parameters must be a non-empty dict {'W1', 'b1', ...}; "
+                         f"got {type(parameters).__name__}")
+    extra = [k for k in parameters if _layout.parse_key(k) is None]
+    if extra:
+        raise NameLookupError(f"parameters has unexpected entries {extra}; "
+                              f"expected only W1..WL and b1..bL")
+    L = max(_layout.parse_key(k)[1] for k in parameters)
+    missing = [k for k in _layout.expected_keys(L) if k not in parameters]
+    if missing:
+        raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
+    for key, value in parameters.items():
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise InputTypeError(f"parameters[{key!r}] is a {type(value).__name__}; "
+                                 f"expected an array")
+    n_prev = None
+    for l in range(1, L + 1):
+        W = parameters[f"W{l}"]
+        n, cols = array(W, f"W{l}", floating=True)
+        if n < 1:
+            raise ShapeError(f"W{l} has shape {(n, cols)}: layer sizes must be positive")
+        if n_prev is not None and cols != n_prev:
+            raise ShapeError(f"W{l} has shape {(n, cols)} but W{l - 1} has {n_prev} rows: "
+                             f"W{l} needs {n_prev} columns")
+        shaped(parameters[f"b{l}"], f"b{l}", (n, 1), why=f" to match W{l} of shape {(n, cols)}")
+        n_prev = n
+    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(v.dtype)) for v in parameters.values()})
+    if len(dtypes) > 1:
+        raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
+    return _layout.to_layers(parameters)
+
+
+def network(X, params):
+    """X (n[0], m) must fit ``params``; returns the layers."""
+    layers = parameters(params)
+    n0 = layers[0][0].shape[1]
+    if array(X, "X")[0] != n0:
+        raise ShapeError(f"X has shape {tuple(X.shape)} but W1 has shape "
+                         f"{tuple(layers[0][0].shape)}: X needs {n0} rows (features), "
+                         f"one column per example")
+    return layers
+
+
+def problem(X, Y, params, y_name="Y"):
+    """Where data enters: :func:`network`, labels ``Y`` (n[L], m) in {0, 1}, and every value of
+    X and the parameters finite. Returns the layers."""
+    layers = network(X, params)
+    expected = (layers[-1][0].shape[0], X.shape[1])
+    labels(Y, y_name)
+    if tuple(Y.shape) != expected:
+        raise ShapeError(f"{y_name} has shape {tuple(Y.shape)} but X has {X.shape[1]} examples "
+                         f"and W{len(layers)} {expected[0]} outputs: {y_name} needs shape "
+                         f"{expected}")
+    finite_parameters(params)
+    finite(X, "X")
+    return layers
+
+
+def finite_parameters(params):
+    for key, value in params.items():
+        finite(value, key)
+
+
+def layer_dims(layer_dims):
+    """``layer_dims`` must list at least two positive integer sizes (input and output)."""
+    try:
+        dims = list(layer_dims)
+    except TypeError:
+        raise ShapeError(f"layer_dims must be a list of sizes; got {layer_dims!r}") from None
+    if len(dims) < 2:
+        raise ShapeError(f"layer_dims needs at least an input and an output size; got {dims}")
+    for l, n in enumerate(dims):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ShapeError(f"layer_dims[{l}] = {n!r}: layer sizes must be positive integers")
+    return [int(n) for n in dims]
+
+
+# --- numbers and options -------------------------------------------------------------------
+
+
+def count(n, name):
     """``n`` must be a non-negative integer (not a bool, a float or a string)."""
     if isinstance(n, (bool, np.timedelta64)) or not isinstance(n, (numbers.Integral, np.integer)):
         raise InputTypeError(f"{name} must be an integer; got {n!r} ({type(n).__name__})")
@@ -149,14 +240,14 @@ def check_count(n, name: str) -> int:
     return int(n)
 
 
-def check_rate(x, name: str = "learning_rate") -> None:
-    """A real number that, when known (not traced), is finite and positive."""
-    value = check_real(x, name)
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise OptionError(f"{name} must be finite and positive; got {x!r}")
+def seed(n, name="seed"):
+    """A count below 2**32 (numpy's legacy seeds)."""
+    if count(n, name) >= 2**32:
+        raise OptionError(f"{name} must be below 2**32; got {n}")
+    return int(n)
 
 
-def check_real(x, name: str) -> float | None:
+def real(x, name):
     """``x`` must be a real number (a Python or numpy scalar, or a 0-d array, maybe traced);
     returns its value as a float, or None when it is traced."""
     dtype = getattr(x, "dtype", None)
@@ -171,100 +262,59 @@ def check_real(x, name: str) -> float | None:
         raise OptionError(f"{name} is too large for a float: {x!r}") from None
 
 
-def _real_kind(dtype) -> bool:
+def rate(x, name="learning_rate"):
+    """A real number that, when known (not traced), is finite and positive."""
+    value = real(x, name)
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise OptionError(f"{name} must be finite and positive; got {x!r}")
+
+
+def _real_kind(dtype):
     """Floating or integer, not boolean, complex or a date/time difference."""
     if getattr(dtype, "kind", None) in ("m", "M"):
         return False
     return bool(jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
 
 
-def check_linear(A, W, b, layer: str = "", a_name: str = "A_prev") -> None:
-    """``Z = W @ A + b`` must be well formed: W (n, n_prev), A (n_prev, m), b (n, 1)."""
-    n, n_prev = check_matrix(W, f"W{layer}", floating=True)
-    a_rows, m = check_matrix(A, a_name)
-    if a_rows != n_prev:
-        raise ShapeError(
-            f"W{layer} has shape {(n, n_prev)} but {a_name} has shape {(a_rows, m)}: "
-            f"{a_name} needs {n_prev} rows (features)"
-        )
-    check_dtype(b, f"b{layer}", floating=True)
-    b_shape = shape_of(b, f"b{layer}")
-    if b_shape != (n, 1):
-        raise ShapeError(
-            f"b{layer} has shape {b_shape}, expected {(n, 1)} to match "
-            f"W{layer} of shape {(n, n_prev)}"
-        )
-    check_values(b, f"b{layer}")
+def optimizer(momentum, optimizer):
+    """``optimizer`` None or an optax transformation; ``momentum`` in [0, 1), only without it."""
+    if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
+        raise OptionError(f"optimizer must be an optax GradientTransformation (optax.adam(...)); "
+                          f"got {type(optimizer).__name__}")
+    value = real(momentum, "momentum")
+    if value is not None and not (math.isfinite(value) and 0 <= value < 1):
+        raise OptionError(f"momentum must be in [0, 1); got {momentum!r}")
+    if optimizer is not None and momentum:
+        raise OptionError("momentum applies to the built-in descent; with an optax optimizer, "
+                          "put it in the optimizer (optax.sgd(lr, momentum=...))")
 
 
-def check_parameters(parameters) -> int:
-    """Check the course's dict ``{"W1", "b1", ..., "WL", "bL"}``; return the depth L.
-
-    Keys must be exactly W1..WL and b1..bL; ``W{l}`` is ``(n[l], n[l-1])`` with ``n[l-1]`` equal to
-    the rows of ``W{l-1}``, and ``b{l}`` is ``(n[l], 1)``.
-    """
-    if not isinstance(parameters, dict) or not parameters:
-        raise ShapeError(
-            "parameters must be a non-empty dict {'W1', 'b1', ...}; "
-            f"got {type(parameters).__name__}"
-        )
-    layers = [_KEY.fullmatch(k) if isinstance(k, str) else None for k in parameters]
-    extra = [k for k, match in zip(parameters, layers, strict=True) if match is None]
-    if extra:
-        raise NameLookupError(
-            f"parameters has unexpected entries {extra}; expected only W1..WL and b1..bL"
-        )
-    L = max(int(match.group(2)) for match in layers)
-    expected = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}
-    missing = sorted(expected - set(parameters), key=lambda k: (int(k[1:]), k[0]))
-    if missing:
-        raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
-    for key, value in parameters.items():
-        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-            raise InputTypeError(
-                f"parameters[{key!r}] is a {type(value).__name__}; expected an array")
-    n_prev = None
-    for l in range(1, L + 1):
-        n, cols = check_matrix(parameters[f"W{l}"], f"W{l}", floating=True)
-        if n < 1 or cols < 1:
-            raise ShapeError(f"W{l} has shape {(n, cols)}: layer sizes must be positive")
-        if n_prev is not None and cols != n_prev:
-            raise ShapeError(
-                f"W{l} has shape {(n, cols)} but W{l - 1} has {n_prev} rows: "
-                f"W{l} needs {n_prev} columns"
-            )
-        check_dtype(parameters[f"b{l}"], f"b{l}", floating=True)
-        b_shape = shape_of(parameters[f"b{l}"], f"b{l}")
-        if b_shape != (n, 1):
-            raise ShapeError(
-                f"b{l} has shape {b_shape}, expected {(n, 1)} to match W{l} of shape {(n, cols)}"
-            )
-        check_values(parameters[f"b{l}"], f"b{l}")
-        n_prev = n
-    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(v.dtype)) for v in parameters.values()})
-    if len(dtypes) > 1:
-        raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
-    return L
+def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost):
+    """The options of :func:`~jaxdnn.fit` and :func:`~jaxdnn.train_steps`."""
+    count(num_iterations, "num_iterations")
+    if optimizer_ is None:
+        rate(learning_rate)
+    optimizer(momentum, optimizer_)
+    if not (gram is True or gram is False or (isinstance(gram, str) and gram == "auto")):
+        raise OptionError(f"gram must be 'auto', True or False; got {gram!r}")
+    if gram is True and optimizer_ is not None:
+        raise OptionError("gram=True needs the built-in gradient descent (optimizer=None): "
+                          "an optax optimizer is not known to be linear in the gradient")
+    if on_cost is not None and not callable(on_cost):
+        raise InputTypeError(f"on_cost must be a function on_cost(i, cost); got {on_cost!r}")
 
 
-def check_layer_dims(layer_dims) -> list[int]:
-    """``layer_dims`` must list at least two positive integer sizes (input and output)."""
+def opt_state(opt_state, expected, kind):
+    """``opt_state`` must have the structure, shapes and dtypes of ``expected`` (both as jax
+    sees them: Python scalars and numpy float64 canonicalised alike)."""
     try:
-        dims = list(layer_dims)
+        got = jax.eval_shape(lambda tree: tree, opt_state)
     except TypeError:
-        raise ShapeError(f"layer_dims must be a list of sizes; got {layer_dims!r}") from None
-    if len(dims) < 2:
-        raise ShapeError(
-            f"layer_dims needs at least an input and an output size; got {dims}"
-        )
-    for l, n in enumerate(dims):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ShapeError(f"layer_dims[{l}] = {n!r}: layer sizes must be positive integers")
-    return [int(n) for n in dims]
-
-
-def check_same_shape(Y, AL, y_name: str = "Y", a_name: str = "AL") -> None:
-    """``Y`` must have exactly the shape of ``AL``."""
-    y_shape, a_shape = shape_of(Y, y_name), check_matrix(AL, a_name)
-    if y_shape != a_shape:
-        raise ShapeError(f"{y_name} has shape {y_shape} but {a_name} has shape {a_shape}")
+        got = None
+    leaves, tree = jax.tree.flatten(got)
+    want, want_tree = jax.tree.flatten(jax.eval_shape(lambda tree: tree, expected))
+    if got is None and opt_state is not None or tree != want_tree or any(
+            (a.shape, a.dtype) != (b.shape, b.dtype) for a, b in zip(leaves, want, strict=True)):
+        raise OptionError(f"state.opt_state does not fit these options, which need {kind}: "
+                          f"build the state with init_train_state(parameters, momentum=..., "
+                          f"optimizer=...) using the same options")

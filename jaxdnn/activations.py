@@ -15,20 +15,21 @@ forward agrees with the backward there):
   another slope.
 
 Layers name their activation by a string (a static, hashable argument under ``jax.jit``) or pass
-an :class:`Activation` directly. Every function takes floating arrays; a backward checks that dA
-and its cache have one shape (broadcasting them would be a silent wrong answer).
+an :class:`Activation` directly. Every function checks that it got floating arrays (and a
+backward that dA and its cache have one shape); values are not checked: NaN and inf propagate,
+as in numpy.
 """
 
 import math
 from collections.abc import Callable
-from functools import cache, partial
+from functools import cache, partial, wraps
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_dtype, check_real, check_values
-from .errors import NameLookupError, OptionError, ShapeError
+from . import _checks as check
+from .errors import NameLookupError, OptionError
 
 LEAKY_RELU_SLOPE = 0.01
 """Default negative-side slope of ``leaky_relu``."""
@@ -41,68 +42,74 @@ class Activation(NamedTuple):
     backward: Callable
 
 
+def _forward(g):
+    """The checked face of a forward: Z must be a floating array (a static check)."""
+    @wraps(g)
+    def forward(Z, *args, **kwargs):
+        check.array(Z, "Z", floating=True, ndim=None)
+        return g(Z, *args, **kwargs)
+    return forward
+
+
+def _backward(g):
+    """The checked face of a backward: dA and the cached Z floating arrays of one shape
+    (broadcasting them would be a silent wrong answer)."""
+    @wraps(g)
+    def backward(dA, cache, *args, **kwargs):
+        shape = check.array(cache, "Z (the cache)", floating=True, ndim=None)
+        check.shaped(dA, "dA", shape, but=f"the cached Z has {shape}")
+        return g(dA, cache, *args, **kwargs)
+    return backward
+
+
+@_forward
 def sigmoid(Z):
     """g(Z) = 1 / (1 + exp(-Z)), computed without overflow. Returns ``(A, Z)``."""
-    _check_z(Z)
     return jax.nn.sigmoid(Z), Z
 
 
+@_backward
 def sigmoid_backward(dA, cache):
     """dZ = dA * s * (1 - s) with s = sigmoid(Z)."""
-    _check_pair(dA, cache)
     s = jax.nn.sigmoid(cache)
     return dA * s * (1 - s)
 
 
+@_forward
 def relu(Z):
     """g(Z) = Z if Z > 0 else 0. Returns ``(A, Z)``."""
-    _check_z(Z)
     return jnp.where(Z > 0, Z, 0), Z
 
 
+@_backward
 def relu_backward(dA, cache):
     """dZ = dA where Z > 0, else 0 (so g'(0) = 0, as the course's ``Z <= 0`` mask)."""
-    _check_pair(dA, cache)
     return jnp.where(cache > 0, dA, 0)
 
 
+@_forward
 def tanh(Z):
     """g(Z) = tanh(Z). Returns ``(A, Z)``."""
-    _check_z(Z)
     return jnp.tanh(Z), Z
 
 
+@_backward
 def tanh_backward(dA, cache):
     """dZ = dA * (1 - tanh(Z)^2), as (1 + t)(1 - t) to keep precision where |t| is near 1."""
-    _check_pair(dA, cache)
     t = jnp.tanh(cache)
     return dA * (1 + t) * (1 - t)
 
 
+@_forward
 def leaky_relu(Z, slope=LEAKY_RELU_SLOPE):
     """g(Z) = Z if Z > 0 else slope * Z. Returns ``(A, Z)``."""
-    _check_z(Z)
     return jnp.where(Z > 0, Z, slope * Z), Z
 
 
+@_backward
 def leaky_relu_backward(dA, cache, slope=LEAKY_RELU_SLOPE):
     """dZ = dA where Z > 0, else slope * dA (so g'(0) = slope)."""
-    _check_pair(dA, cache)
     return jnp.where(cache > 0, dA, slope * dA)
-
-
-def _check_z(Z):
-    check_dtype(Z, "Z", floating=True)
-    check_values(Z, "Z")
-
-
-def _check_pair(dA, Z):
-    _check_z(Z)
-    check_dtype(dA, "dA", floating=True)
-    if dA.shape != Z.shape:
-        raise ShapeError(f"dA has shape {tuple(dA.shape)} but the cached Z has "
-                         f"{tuple(Z.shape)}")
-    check_values(dA, "dA")
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -116,7 +123,7 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
-    value = check_real(slope, "slope")
+    value = check.real(slope, "slope")
     if value is None:
         raise OptionError("slope must be a concrete number: it is closed over statically")
     if not math.isfinite(value):

@@ -23,8 +23,8 @@ import pathlib
 import h5py
 import numpy as np
 
-from ._checks import check_count, check_dtype, check_values
-from .errors import DataError, NameLookupError, OptionError, ShapeError
+from . import _checks as check
+from .errors import DataError, NameLookupError, ShapeError
 
 _TRAIN_FILE = "train_catvnoncat.h5"
 _TEST_FILE = "test_catvnoncat.h5"
@@ -76,10 +76,9 @@ def flatten_images(x_orig):
     Returns:
       ``(h * w * 3, m)`` float64 in [0, 1], one image per column.
     """
-    check_dtype(x_orig, "x_orig")
-    if x_orig.ndim != 4:
+    if len(check.array(x_orig, "x_orig", ndim=None)) != 4:
         raise ShapeError(f"x_orig has shape {x_orig.shape} but needs (m, height, width, 3)")
-    check_values(x_orig, "x_orig")
+    check.finite(x_orig, "x_orig")
     x_orig = np.asarray(x_orig)
     return x_orig.reshape(x_orig.shape[0], -1).T / 255
 
@@ -295,12 +294,31 @@ def load_dataset(name, seed=None):
     """
     if not isinstance(name, str) or name not in DATASETS:
         raise NameLookupError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
-    if seed is not None and check_count(seed, "seed") >= 2**32:
-        raise OptionError(f"seed must be below 2**32; got {seed}")
+    if seed is not None:
+        check.seed(seed)
     loader = DATASETS[name]
     if seed is None or loader is load_planar_dataset:
         return loader()
     return loader(seed=seed)
+
+
+def load_split(name, data_dir="datasets", seed=None):
+    """A data set by name, split for training: ``"cat"`` (the course's files in ``data_dir``) or
+    a 2-D set of :data:`DATASETS` (generated with ``seed``, then split 80/20 by a fixed
+    permutation).
+
+    Returns:
+      ``(train_x, train_y, test_x, test_y, classes)``: inputs ``(n[0], m)`` float64, labels
+      ``(1, m)`` float64, and the names of labels 0 and 1.
+    """
+    if name == "cat":
+        train_x, train_y, test_x, test_y, classes = load_cat_data(data_dir)
+        return train_x, train_y, test_x, test_y, [c.decode() for c in classes]
+    X, Y = load_dataset(name, seed)
+    order = np.random.RandomState(0).permutation(X.shape[1])
+    train, test = np.split(order, [int(0.8 * X.shape[1])])
+    Y = Y.astype(np.float64)
+    return X[:, train], Y[:, train], X[:, test], Y[:, test], ["class 0", "class 1"]
 
 
 def _circle(n, radius):
@@ -316,5 +334,5 @@ def _two_classes(n_zero, n_one):
 
 def _check_count(name, value, minimum):
     """``value`` must be an integer (not a bool) of at least ``minimum``: it sizes an array."""
-    if check_count(value, name) < minimum:
+    if check.count(value, name) < minimum:
         raise ShapeError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -13,16 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import _checks as check
+from . import _layout
 from .errors import OptionError
-from .layers import linear_activation_forward
-from .model import (
-    L_model_backward,
-    L_model_forward,
-    check_problem,
-    compute_cost,
-    compute_cost_from_logits,
-    layer_activations,
-)
+from .model import _backward, _cost, _cost_from_logits, _forward, layer_activations
 
 GRADIENT_CHECK_THRESHOLD = 1e-7
 """The course's bound on :func:`gradient_check`'s difference for a correct backward pass."""
@@ -47,24 +41,28 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     ``delta[l-1]`` to each layer's input and differentiates with respect to it; adding zero
     leaves every forward value unchanged.
     """
-    L = check_problem(X, Y, parameters)
-    activations = layer_activations(hidden_activation, L)
+    layers = check.problem(X, Y, parameters)
+    X, Y, activations = _inputs(X, Y, layers, hidden_activation)
+    return _autodiff_gradients(X, Y, layers, activations, stable)
 
-    def cost(params, deltas):
+
+def _inputs(X, Y, layers, hidden_activation):
+    dtype = layers[0][0].dtype
+    return (jnp.asarray(X, dtype), jnp.asarray(Y, dtype),
+            layer_activations(hidden_activation, len(layers)))
+
+
+def _autodiff_gradients(X, Y, layers, activations, stable):
+    def cost(layers, deltas):
         A = X
-        for l, activation in enumerate(activations, start=1):
-            A, (_, Z) = linear_activation_forward(
-                A + deltas[l - 1], params[f"W{l}"], params[f"b{l}"], activation
-            )
-        return compute_cost_from_logits(Z, Y) if stable else compute_cost(A, Y)
+        for (W, b), delta, activation in zip(layers, deltas, activations, strict=True):
+            A, Z = activation.forward(W @ (A + delta) + b)
+        return _cost_from_logits(Z, Y) if stable else _cost(A, Y)
 
     m = X.shape[1]
-    deltas = [jnp.zeros((parameters[f"W{l}"].shape[1], m), parameters[f"W{l}"].dtype)
-              for l in range(1, L + 1)]
-    d_params, d_inputs = jax.grad(cost, argnums=(0, 1))(parameters, deltas)
-    grads = {f"d{key}": value for key, value in d_params.items()}
-    grads.update({f"dA{l}": m * d for l, d in enumerate(d_inputs, start=1)})
-    return grads
+    deltas = [jnp.zeros((W.shape[1], m), W.dtype) for W, _ in layers]
+    d_layers, d_inputs = jax.grad(cost, argnums=(0, 1))(layers, deltas)
+    return _layout.grads_to_dict(d_layers, [m * d for d in d_inputs])
 
 
 def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False):
@@ -78,16 +76,17 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False)
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
-    check_problem(X, Y, parameters)  # values too: inside the jit below they are not known
+    layers = check.problem(X, Y, parameters)
+    X, Y, activations = _inputs(X, Y, layers, hidden_activation)
 
-    def hand_and_reference(X, Y, parameters):
-        AL, caches = L_model_forward(X, parameters, hidden_activation)
-        return (L_model_backward(AL, Y, caches, hidden_activation, stable=stable),
-                autodiff_gradients(X, Y, parameters, hidden_activation, stable=stable))
+    def hand_and_reference(X, Y, layers):
+        AL, caches = _forward(X, layers, activations)
+        hand = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable))
+        return hand, _autodiff_gradients(X, Y, layers, activations, stable)
 
     # A fresh jit per call: one compilation instead of one per primitive, and never a stale
     # cached trace when a function the backward calls has been swapped out (fault injection).
-    hand, reference = jax.jit(hand_and_reference)(X, Y, parameters)
+    hand, reference = jax.jit(hand_and_reference)(X, Y, layers)
     return {
         key: relative_error(hand[key], ref) if key in hand else float("inf")
         for key, ref in reference.items()
@@ -103,19 +102,26 @@ def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, e
     Raises:
       OptionError: if x64 is not enabled (float32 differences are too coarse to mean anything).
     """
+    layers = check.problem(X, Y, parameters)
+    return _finite_differences(*_float64(X, Y, layers, hidden_activation), epsilon)
+
+
+def _float64(X, Y, layers, hidden_activation):
     if not jax.config.jax_enable_x64:
-        raise OptionError(
-            "finite differences need float64: call jax.config.update('jax_enable_x64', True) first"
-        )
-    check_problem(X, Y, parameters)
-    parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
-    X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
-    theta, unravel = ravel_pytree(parameters)
+        raise OptionError("finite differences need float64: call "
+                          "jax.config.update('jax_enable_x64', True) first")
+    layers = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), layers)
+    return _inputs(X, Y, layers, hidden_activation), layers
+
+
+def _finite_differences(inputs, layers, epsilon):
+    X, Y, activations = inputs
+    theta, unravel = ravel_pytree(layers)
 
     @jax.jit
     def approximate(theta, X, Y):
         def cost(t):
-            return compute_cost(L_model_forward(X, unravel(t), hidden_activation)[0], Y)
+            return _cost(_forward(X, unravel(t), activations)[0], Y)
 
         def central_difference(i):
             step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
@@ -123,7 +129,7 @@ def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, e
 
         return jax.lax.map(central_difference, jnp.arange(theta.size), batch_size=256)
 
-    return {f"d{k}": v for k, v in unravel(approximate(theta, X, Y)).items()}
+    return _layout.grads_to_dict(unravel(approximate(theta, X, Y)))
 
 
 def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7,
@@ -141,14 +147,13 @@ def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, ep
       :data:`GRADIENT_CHECK_THRESHOLD` (1e-7) for a correct backward. Keep pre-activations away
       from ReLU's kink at 0: differences straddling it see neither side's slope.
     """
-    check_problem(X, Y, parameters)
+    layers = check.problem(X, Y, parameters)
+    (X, Y, activations), layers = _float64(X, Y, layers, hidden_activation)
     if approx is None:
-        approx = finite_difference_gradients(parameters, X, Y, hidden_activation, epsilon=epsilon)
+        approx = _finite_differences((X, Y, activations), layers, epsilon)
     if grads is None:
-        parameters = {k: jnp.asarray(v, jnp.float64) for k, v in parameters.items()}
-        X, Y = jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)
-        AL, caches = L_model_forward(X, parameters, hidden_activation)
-        grads = L_model_backward(AL, Y, caches, hidden_activation)
+        AL, caches = _forward(X, layers, activations)
+        grads = _layout.grads_to_dict(_backward(AL, Y, caches, activations, stable=False)[0])
     g = np.concatenate([np.ravel(np.asarray(grads[k], np.float64)) for k in sorted(approx)])
     g_approx = np.concatenate([np.ravel(np.asarray(approx[k])) for k in sorted(approx)])
     return float(np.linalg.norm(g - g_approx) / (np.linalg.norm(g) + np.linalg.norm(g_approx)))

@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_count, check_layer_dims
+from . import _checks as check
+from . import _layout
 from .errors import InputTypeError, NameLookupError, OptionError
 
 SCHEMES = {
@@ -55,15 +56,15 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     >>> p["W1"].shape, p["b2"].shape
     ((4, 5), (3, 1))
     """
-    dims = check_layer_dims(layer_dims)
+    dims = check.layer_dims(layer_dims)
     if not isinstance(scheme, str) or scheme not in SCHEMES:
         raise NameLookupError(
             f"unknown initialisation scheme {scheme!r}; expected one of: {', '.join(SCHEMES)}"
         )
     if (key is None) == (numpy_seed is None):
         raise OptionError("give exactly one source of randomness: key=... or numpy_seed=...")
-    if numpy_seed is not None and check_count(numpy_seed, "numpy_seed") >= 2**32:
-        raise OptionError(f"numpy_seed must be below 2**32; got {numpy_seed}")
+    if numpy_seed is not None:
+        check.seed(numpy_seed, "numpy_seed")
     if key is not None and not _is_key(key):
         raise InputTypeError(f"key must be a jax.random key (jax.random.PRNGKey(0) or "
                              f"jax.random.key(0)); got {key!r}")
@@ -78,11 +79,9 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     else:
         keys = jax.random.split(key, len(shapes))
         draws = [jax.random.normal(k, shape, dtype) for k, shape in zip(keys, shapes, strict=True)]
-    parameters = {}
-    for l, (draw, (n, n_prev)) in enumerate(zip(draws, shapes, strict=True), start=1):
-        parameters[f"W{l}"] = jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype)
-        parameters[f"b{l}"] = jnp.zeros((n, 1), dtype)
-    return parameters
+    return _layout.to_dict([(jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype),
+                             jnp.zeros((n, 1), dtype))
+                            for draw, (n, n_prev) in zip(draws, shapes, strict=True)])
 
 
 def _is_key(key):

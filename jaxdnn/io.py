@@ -11,13 +11,15 @@ renamed over the target, so a crash leaves either the old file or the new one.
 import json
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 
 import jax
 import numpy as np
 
-from ._checks import check_count, check_dtype, check_parameters
+from . import _checks as check
+from . import _layout
 from .errors import DataError, InputTypeError, JaxdnnError, ShapeError
 
 FORMAT_VERSION = 1
@@ -33,13 +35,35 @@ def atomic_write(path, write):
     try:
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 is for the temporary name only
         with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            _write_synced(f, write)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_files(folder, files):
+    """Write every ``name: write(file)`` of ``files`` into ``folder``, all or none: into a
+    staging folder beside it first, then each moved in by an atomic rename. A failure while
+    writing leaves ``folder`` as it was."""
+    parent = os.path.dirname(os.path.abspath(folder))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".jaxdnn-staging-")
+    try:
+        for name, write in files.items():
+            with open(os.path.join(staging, name), "wb") as f:
+                _write_synced(f, write)
+        os.makedirs(folder, exist_ok=True)
+        for name in files:
+            os.replace(os.path.join(staging, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_synced(f, write):
+    write(f)
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def save_model(path, parameters, metadata=None):
@@ -50,13 +74,13 @@ def save_model(path, parameters, metadata=None):
 def write_model(file, parameters, metadata=None, extras=None):
     """The body of :func:`save_model`, into an open binary file (``extras``: more named arrays,
     stored as ``__name__``)."""
-    L = check_parameters(parameters)
+    layers = check.parameters(parameters)
+    check.finite_parameters(parameters)
     if metadata is not None and not isinstance(metadata, dict):
         raise InputTypeError(f"metadata must be a dict; got {type(metadata).__name__}")
     arrays = {k: np.asarray(v) for k, v in parameters.items()}
-    layer_dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
-    meta = dict(metadata or {}, format_version=FORMAT_VERSION, layer_dims=layer_dims,
-                dtype=str(arrays["W1"].dtype))
+    meta = dict(metadata or {}, format_version=FORMAT_VERSION,
+                layer_dims=_layout.layer_dims(layers), dtype=str(arrays["W1"].dtype))
     try:
         arrays[_META] = np.array(json.dumps(meta, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as e:
@@ -74,9 +98,9 @@ def save_checkpoint(path, state, costs, metadata=None):
 
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState; got {type(state).__name__}")
-    iteration = check_count(state.iteration, "state.iteration")
+    iteration = check.count(state.iteration, "state.iteration")
     leaves = jax.tree.leaves(state.opt_state)
-    check_dtype(costs, "costs", floating=True)
+    check.array(costs, "costs", floating=True, ndim=None)
     costs = np.asarray(costs)
     if costs.shape != (iteration,):
         raise ShapeError(f"costs has shape {costs.shape}; a checkpoint at iteration "
@@ -160,10 +184,10 @@ def _read(path):
         raise DataError(f"{path}: format version {meta.get('format_version')!r}, "
                         f"this jaxdnn reads version {FORMAT_VERSION}")
     try:
-        L = check_parameters(arrays)
+        dims = _layout.layer_dims(check.parameters(arrays))
+        check.finite_parameters(arrays)
     except JaxdnnError as e:
         raise DataError(f"{path}: {e}") from None
-    dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
     if dims != meta.get("layer_dims"):
         raise DataError(f"{path}: arrays give layer sizes {dims} but the metadata records "
                         f"{meta.get('layer_dims')}")

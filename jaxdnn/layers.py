@@ -8,13 +8,16 @@ Caches, exactly as the course lays them out::
 
     linear cache             (A_prev, W, b)
     linear_activation cache  ((A_prev, W, b), Z)
+
+Each public function checks its arguments' shapes and dtypes (static facts: free under jit) and
+calls its private kernel, the math alone; the network's kernels call these kernels.
 """
 
 import jax.numpy as jnp
 
-from ._checks import check_linear, check_matrix, values_checked
+from . import _checks as check
 from .activations import get_activation
-from .errors import InputTypeError, ShapeError
+from .errors import InputTypeError
 
 
 def linear_forward(A, W, b):
@@ -34,9 +37,11 @@ def linear_forward(A, W, b):
     >>> Z.tolist()
     [[3.0, 3.0]]
     """
-    check_linear(A, W, b, a_name="A")
-    if not jnp.issubdtype(A.dtype, jnp.floating):
-        A = jnp.asarray(A, W.dtype)
+    check.linear(A, W, b, a_name="A")
+    return _linear_forward(as_floating(A, W.dtype), W, b)
+
+
+def _linear_forward(A, W, b):
     return W @ A + b, (A, W, b)
 
 
@@ -53,10 +58,14 @@ def linear_backward(dZ, cache):
       ``(dA_prev, dW, db)`` with the shapes of A_prev, W and b.
     """
     A_prev, W, b = _unpack(cache, 3, "linear cache (A_prev, W, b)")
-    check_linear(A_prev, W, b)
-    if check_matrix(dZ, "dZ") != (W.shape[0], A_prev.shape[1]):
-        raise ShapeError(f"dZ has shape {tuple(dZ.shape)} but the cache gives Z the shape "
-                         f"{(W.shape[0], A_prev.shape[1])}")
+    check.linear(A_prev, W, b)
+    Z_shape = (W.shape[0], A_prev.shape[1])
+    check.shaped(dZ, "dZ", Z_shape, floating=False, but=f"the cache gives Z the shape {Z_shape}")
+    return _linear_backward(dZ, cache)
+
+
+def _linear_backward(dZ, cache):
+    A_prev, W, _ = cache
     m = A_prev.shape[1]
     dW = dZ @ A_prev.T / m
     db = jnp.sum(dZ, axis=1, keepdims=True) / m
@@ -70,9 +79,14 @@ def linear_activation_forward(A_prev, W, b, activation):
     Returns:
       ``(A, ((A_prev, W, b), Z))``, A and Z of shape (n, m).
     """
-    forward = get_activation(activation).forward
-    Z, linear_cache = linear_forward(A_prev, W, b)
-    A, Z = forward(Z)  # checks Z, unless a caller did already: W A + b can overflow
+    check.linear(A_prev, W, b)
+    return _linear_activation_forward(as_floating(A_prev, W.dtype), W, b,
+                                      get_activation(activation))
+
+
+def _linear_activation_forward(A_prev, W, b, activation):
+    Z, linear_cache = _linear_forward(A_prev, W, b)
+    A, Z = activation.forward(Z)
     return A, (linear_cache, Z)
 
 
@@ -87,13 +101,24 @@ def linear_activation_backward(dA, cache, activation):
     Returns:
       ``(dA_prev, dW, db)``.
     """
-    backward = get_activation(activation).backward
+    activation = get_activation(activation)
     linear_cache, Z = _unpack(cache, 2, "linear_activation cache ((A_prev, W, b), Z)")
-    if check_matrix(dA, "dA", floating=True) != check_matrix(Z, "Z", floating=True):
-        raise ShapeError(f"dA has shape {tuple(dA.shape)} but the cached Z has {tuple(Z.shape)}")
-    check_linear(*_unpack(linear_cache, 3, "linear cache (A_prev, W, b)"))
-    with values_checked():  # every input was read once above
-        return linear_backward(backward(dA, Z), linear_cache)
+    A_prev, W, b = _unpack(linear_cache, 3, "linear cache (A_prev, W, b)")
+    check.linear(A_prev, W, b)
+    check.shaped(Z, "Z", (W.shape[0], A_prev.shape[1]), why=", the shape W and A_prev give")
+    check.shaped(dA, "dA", Z.shape, but=f"the cached Z has {tuple(Z.shape)}")
+    return _linear_activation_backward(dA, cache, activation)
+
+
+def _linear_activation_backward(dA, cache, activation):
+    linear_cache, Z = cache
+    return _linear_backward(activation.backward(dA, Z), linear_cache)
+
+
+def as_floating(A, dtype):
+    """Integer or boolean ``A`` converted to ``dtype``; a floating ``A`` as it is (caches hold
+    the caller's arrays)."""
+    return A if jnp.issubdtype(A.dtype, jnp.floating) else jnp.asarray(A, dtype)
 
 
 def _unpack(cache, n, what):

@@ -20,71 +20,41 @@ Two backward paths are provided:
   37 in float64) it divides by zero and gives inf/NaN.
 * the stable path (``stable=True``): the output step fused into ``dZ[L] = AL - Y``, with the cost
   computed from the logits ``Z[L]`` by :func:`compute_cost_from_logits`. Finite for any finite Z.
+
+The public functions check their arguments and call the private kernels below them, which work
+on the list of layers ``[(W1, b1), ...]`` (see ``_layout``).
 """
 
 import jax
 import jax.numpy as jnp
 
-from ._checks import (
-    check_dtype,
-    check_labels,
-    check_matrix,
-    check_parameters,
-    check_probabilities,
-    check_rate,
-    check_same_shape,
-    check_values,
-    shape_of,
-    values_checked,
-)
+from . import _checks as check
+from . import _layout
 from .activations import Activation, get_activation
 from .errors import InputTypeError, NameLookupError, ShapeError
-from .layers import linear_activation_backward, linear_activation_forward, linear_backward
+from .layers import (
+    _linear_activation_backward,
+    _linear_activation_forward,
+    _linear_backward,
+    as_floating,
+)
 
 
-def layer_activations(hidden_activation, L: int) -> tuple:
-    """The activation of each of the L layers: the hidden ones, then ``"sigmoid"``.
+def layer_activations(hidden_activation, L):
+    """The :class:`Activation` of each of the L layers: the hidden ones, then the sigmoid.
 
-    ``hidden_activation`` is one name for every hidden layer, or a sequence of L - 1 names.
+    ``hidden_activation`` is one name (or pair) for every hidden layer, or a sequence of L - 1.
     """
     if isinstance(hidden_activation, (list, tuple)) and not isinstance(hidden_activation,
                                                                         Activation):
-        names = tuple(hidden_activation)
-        if len(names) != L - 1:
-            raise ShapeError(
-                f"hidden_activation lists {len(names)} names but the network has {L - 1} "
-                f"hidden layers"
-            )
+        hidden = tuple(hidden_activation)
+        if len(hidden) != L - 1:
+            raise ShapeError(f"hidden_activation lists {len(hidden)} names but the network has "
+                             f"{L - 1} hidden layers")
     else:
-        names = (hidden_activation,) * (L - 1)
+        hidden = (hidden_activation,) * (L - 1)
         get_activation(hidden_activation)  # checked even when there is no hidden layer
-    for name in names:
-        get_activation(name)
-    return (*names, "sigmoid")
-
-
-def check_network(X, parameters) -> int:
-    """X (n[0], m) must fit ``parameters``, every array well formed and finite; returns L."""
-    L = check_parameters(parameters)
-    n0, _ = check_matrix(X, "X")
-    if n0 != parameters["W1"].shape[1]:
-        raise ShapeError(
-            f"X has shape {shape_of(X, 'X')} but W1 has shape {tuple(parameters['W1'].shape)}: "
-            f"X needs {parameters['W1'].shape[1]} rows (features), one column per example"
-        )
-    return L
-
-
-def check_problem(X, Y, parameters, y_name="Y") -> int:
-    """:func:`check_network`, and labels Y in {0, 1} of the output's shape (n[L], m)."""
-    L = check_network(X, parameters)
-    expected = (parameters[f"W{L}"].shape[0], X.shape[1])
-    check_labels(Y, y_name)
-    if shape_of(Y, y_name) != expected:
-        raise ShapeError(f"{y_name} has shape {shape_of(Y, y_name)} but X has {X.shape[1]} "
-                         f"examples and W{L} {expected[0]} outputs: {y_name} needs shape "
-                         f"{expected}")
-    return L
+    return (*map(get_activation, hidden), get_activation("sigmoid"))
 
 
 def L_model_forward(X, parameters, hidden_activation="relu"):
@@ -99,14 +69,16 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
     Returns:
       ``(AL, caches)``: AL (n[L], m) sigmoid outputs, and the L layer caches.
     """
-    L = check_network(X, parameters)
+    layers = check.network(X, parameters)
+    activations = layer_activations(hidden_activation, len(layers))
+    return _forward(as_floating(X, layers[0][0].dtype), layers, activations)
+
+
+def _forward(X, layers, activations):
     A, caches = X, []
-    with values_checked():  # X and parameters were checked: the layers need not read them again
-        for l, activation in enumerate(layer_activations(hidden_activation, L), start=1):
-            W, b = parameters[f"W{l}"], parameters[f"b{l}"]
-            A, cache = linear_activation_forward(A, W, b, activation)
-            caches.append(cache)
-    check_values(caches[-1][1], f"Z{L}")  # an overflow in any layer shows up here (n[L] x m)
+    for (W, b), activation in zip(layers, activations, strict=True):
+        A, cache = _linear_activation_forward(A, W, b, activation)
+        caches.append(cache)
     return A, caches
 
 
@@ -129,10 +101,13 @@ def compute_cost(AL, Y):
     >>> round(float(compute_cost(AL, Y)), 6)
     0.414932
     """
-    check_same_shape(Y, AL)
-    check_labels(Y)
-    check_probabilities(AL)
-    Y = jnp.asarray(Y, AL.dtype)
+    check.same_shape(Y, AL)
+    check.labels(Y)
+    check.probabilities(AL)
+    return _cost(AL, jnp.asarray(Y, AL.dtype))
+
+
+def _cost(AL, Y):
     m = AL.shape[1]
     return -jnp.sum(Y * jnp.log(AL) + (1 - Y) * jnp.log(1 - AL)) / m
 
@@ -142,9 +117,13 @@ def compute_cost_from_logits(ZL, Y):
 
     Equal to ``compute_cost(sigmoid(ZL), Y)`` and finite for every finite ZL.
     """
-    check_same_shape(Y, ZL, a_name="ZL")
-    check_labels(Y)
-    Y = jnp.asarray(Y, ZL.dtype)
+    check.same_shape(Y, ZL, a_name="ZL")
+    check.labels(Y)
+    check.finite(ZL, "ZL")
+    return _cost_from_logits(ZL, jnp.asarray(Y, ZL.dtype))
+
+
+def _cost_from_logits(ZL, Y):
     m = ZL.shape[1]
     return jnp.sum(jax.nn.softplus(ZL) - Y * ZL) / m
 
@@ -169,55 +148,58 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
     """
     if not isinstance(caches, (list, tuple)) or not caches:
         raise InputTypeError("caches must be the non-empty list returned by L_model_forward")
-    check_same_shape(Y, AL)
-    check_labels(Y)
+    check.same_shape(Y, AL)
+    check.labels(Y)
     if not stable:
-        check_probabilities(AL, in_range=False)
-    L = len(caches)
-    activations = layer_activations(hidden_activation, L)
-    Y = jnp.asarray(Y, AL.dtype)
+        check.probabilities(AL, in_range=False)
+    activations = layer_activations(hidden_activation, len(caches))
+    for l, cache in enumerate(caches, start=1):
+        _check_cache(cache, l, AL if l == len(caches) else None)
+    grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable)
+    return _layout.grads_to_dict(grads, dAs if input_grad else [None, *dAs[1:]])
+
+
+def _check_cache(cache, l, AL):
+    if not isinstance(cache, (tuple, list)) or len(cache) != 2 \
+            or not isinstance(cache[0], (tuple, list)) or len(cache[0]) != 3:
+        raise InputTypeError(f"caches[{l - 1}] must be layer {l}'s ((A_prev, W, b), Z) from "
+                             f"L_model_forward; got {type(cache).__name__}")
+    (A_prev, W, b), Z = cache
+    check.linear(A_prev, W, b, layer=l, a_name=f"the cached A{l - 1}")
+    check.shaped(Z, f"the cached Z{l}", (W.shape[0], A_prev.shape[1]))
+    if AL is not None:
+        check.shaped(AL, "AL", Z.shape, but=f"the cached Z{l} has {tuple(Z.shape)}")
+
+
+def _backward(AL, Y, caches, activations, stable):
+    """``([(dW1, db1), ...], [dA[0], ..., dA[L-1]])``: each layer's parameter gradients and the
+    (summed-loss) gradient of its input."""
     if stable:
-        dA_prev, dW, db = linear_backward(AL - Y, caches[-1][0])
+        dA_prev, dW, db = _linear_backward(AL - Y, caches[-1][0])
     else:
         dAL = -(Y / AL - (1 - Y) / (1 - AL))
-        dA_prev, dW, db = linear_activation_backward(dAL, caches[-1], activations[-1])
-    grads = {f"dA{L}": dA_prev, f"dW{L}": dW, f"db{L}": db}
-    for l in range(L - 1, 0, -1):
-        dA_prev, dW, db = linear_activation_backward(
-            grads[f"dA{l + 1}"], caches[l - 1], activations[l - 1]
-        )
-        grads.update({f"dA{l}": dA_prev, f"dW{l}": dW, f"db{l}": db})
-    if not input_grad:
-        del grads["dA1"]  # dead under jit: XLA drops the W1^T dZ1 product
-    return grads
+        dA_prev, dW, db = _linear_activation_backward(dAL, caches[-1], activations[-1])
+    grads, dAs = [(dW, db)], [dA_prev]
+    for cache, activation in zip(caches[-2::-1], activations[-2::-1], strict=True):
+        dA_prev, dW, db = _linear_activation_backward(dA_prev, cache, activation)
+        grads.insert(0, (dW, db))
+        dAs.insert(0, dA_prev)
+    return grads, dAs
 
 
 def update_parameters(parameters, grads, learning_rate):
     """One gradient-descent step: W{l} - lr * dW{l}, b{l} - lr * db{l}. Returns a new dict."""
-    check_parameters(parameters)
-    check_rate(learning_rate)
+    check.parameters(parameters)
+    check.rate(learning_rate)
     if not isinstance(grads, dict):
         raise InputTypeError(f"grads must be a dict {{'dW1', 'db1', ...}}; "
                              f"got {type(grads).__name__}")
-    updated = {}
     for key, value in parameters.items():
         if f"d{key}" not in grads:
             raise NameLookupError(f"grads has no d{key} for parameter {key}")
-        grad = grads[f"d{key}"]
-        check_dtype(grad, f"d{key}", floating=True)
-        if shape_of(grad, f"d{key}") != tuple(value.shape):
-            raise ShapeError(
-                f"d{key} has shape {shape_of(grad, f'd{key}')} but {key} has shape "
-                f"{tuple(value.shape)}"
-            )
-        check_values(grad, f"d{key}")
-        updated[key] = value - learning_rate * grad
-    return updated
-
-
-def parameter_gradients(grads):
-    """The ``dW{l}``/``db{l}`` entries of ``grads`` keyed like ``parameters`` (for optax)."""
-    return {key[1:]: value for key, value in grads.items() if key[:2] in ("dW", "db")}
+        check.shaped(grads[f"d{key}"], f"d{key}", value.shape,
+                     but=f"{key} has shape {tuple(value.shape)}")
+    return {key: value - learning_rate * grads[f"d{key}"] for key, value in parameters.items()}
 
 
 def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
@@ -228,8 +210,15 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
     Returns:
       ``(cost, grads)``, grads ready for :func:`update_parameters`.
     """
-    AL, caches = L_model_forward(X, parameters, hidden_activation)
-    cost = compute_cost_from_logits(caches[-1][1], Y)
-    with values_checked():  # the caches are the forward's, Y was checked by the cost
-        grads = L_model_backward(AL, Y, caches, hidden_activation, stable=True, input_grad=False)
-    return cost, {key: value for key, value in grads.items() if not key.startswith("dA")}
+    layers = check.problem(X, Y, parameters)
+    activations = layer_activations(hidden_activation, len(layers))
+    dtype = layers[0][0].dtype
+    cost, grads = _cost_and_grads(as_floating(X, dtype), jnp.asarray(Y, dtype), layers,
+                                  activations)
+    return cost, _layout.grads_to_dict(grads)
+
+
+def _cost_and_grads(X, Y, layers, activations):
+    AL, caches = _forward(X, layers, activations)
+    grads, _ = _backward(AL, Y, caches, activations, stable=True)
+    return _cost_from_logits(caches[-1][1], Y), grads

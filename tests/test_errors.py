@@ -14,13 +14,16 @@ from jaxdnn import (
     NameLookupError,
     OptionError,
     ShapeError,
+    TrainingDiverged,
     compute_cost,
     compute_cost_from_logits,
     cost_and_grads,
+    fit,
     leaky_relu_with,
     linear_activation_backward,
     linear_activation_forward,
     linear_forward,
+    predict_proba,
     update_parameters,
 )
 
@@ -113,15 +116,19 @@ def test_numpy_inputs_accepted():
     assert AL.shape == (1, 5)
 
 
-def test_an_overflow_inside_the_forward_is_reported_not_returned():
-    """Finite inputs whose W A + b overflows float32: the output layer's Z is checked."""
+def test_an_overflow_inside_the_forward_is_reported_where_results_leave():
+    """Finite inputs whose W A + b overflows float32. The chain's functions compute, as numpy
+    would, and return the non-finite values; prediction checks the output layer's Z and
+    training stops at the non-finite cost."""
     params = {"W1": jnp.full((2, 4), 1e20, jnp.float32), "b1": jnp.zeros((2, 1), jnp.float32),
               "W2": jnp.full((1, 2), -1e20, jnp.float32), "b2": jnp.zeros((1, 1), jnp.float32)}
+    X = jnp.full((4, 5), 1e19, jnp.float32)
+    _, caches = L_model_forward(X, params)
+    assert not np.isfinite(caches[-1][1]).any()
     with pytest.raises(DataError, match=r"Z2 has 5 non-finite values"):
-        L_model_forward(jnp.full((4, 5), 1e19, jnp.float32), params)
-    with pytest.raises(DataError, match=r"Z has 10 non-finite values"):
-        linear_activation_forward(jnp.full((4, 5), 1e19, jnp.float32), params["W1"],
-                                  params["b1"], "relu")
+        predict_proba(X, params)
+    with pytest.raises(TrainingDiverged, match="diverged at iteration 0"):
+        fit(X, jnp.ones((1, 5), jnp.float32), params, num_iterations=3)
 
 
 def test_a_traced_leaky_slope_is_refused():

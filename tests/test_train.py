@@ -24,7 +24,10 @@ from jaxdnn import (
     two_layer_model,
     update_parameters,
 )
-from jaxdnn.train import _LOOPS, _fit
+from jaxdnn._loop import Options
+from jaxdnn.gram import gram_loop
+from jaxdnn.model import layer_activations
+from jaxdnn.train import _plain_loop
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -57,11 +60,11 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
 
 def test_loop_is_one_scan_compiled_once():
     X, Y, params = small_problem()
-    jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _fit(
-        X, Y, p, None, 0, lr, 0.0, hidden_activation="relu", num_iterations=7, optimizer=None,
-        on_cost=None, with_momentum=False))(X, Y, params, 0.1)
+    options = Options(layer_activations("relu", 3), num_iterations=7)
+    jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _plain_loop(
+        X, Y, p, None, 0, lr, 0.0, options=options))(X, Y, params, 0.1)
     assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
-    plain = _LOOPS[False, False]
+    plain = _plain_loop
     before = plain._cache_size()
     fit(X, Y, params, learning_rate=0.1, num_iterations=13)
     fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
@@ -125,9 +128,9 @@ def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
              ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
              ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
     for (X, Y, params), kwargs, grams in cases:
-        before = _LOOPS[True, False]._cache_size()
+        before = gram_loop._cache_size()
         fit(X, Y, params, num_iterations=3, **kwargs)
-        assert _LOOPS[True, False]._cache_size() - before == grams, kwargs
+        assert gram_loop._cache_size() - before == grams, kwargs
     with pytest.raises(ValueError, match="gram=True needs the built-in gradient descent"):
         fit(tall_X, wide[1], tall_params, num_iterations=3, gram=True, optimizer=optax.adam(0.1))
 

@@ -1,0 +1,54 @@
+"""The parameter layout: the course's dict on the outside, a list of ``(W, b)`` layers inside.
+
+The course's functions take and return ``{"W1": W1, "b1": b1, ..., "WL": WL, "bL": bL}`` and
+gradients ``{"dW1": ..., "db1": ..., "dA1": ...}``. Everything that computes works on layers,
+``[(W1, b1), ..., (WL, bL)]``, as JAX's mnist example does. This module is the only place that
+knows how one maps to the other; under ``jax.jit`` the conversions cost nothing (they only
+regroup leaves).
+"""
+
+import re
+
+_KEY = re.compile(r"([Wb])([1-9][0-9]*)")
+
+
+def parse_key(key):
+    """``("W", 3)`` for ``"W3"``; None for anything that is not a parameter name."""
+    match = _KEY.fullmatch(key) if isinstance(key, str) else None
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def expected_keys(L):
+    """The parameter names of an L-layer network, in layer order: W1, b1, ..., WL, bL."""
+    return [f"{p}{l}" for l in range(1, L + 1) for p in "Wb"]
+
+
+def to_layers(parameters):
+    """The course dict as ``[(W1, b1), ..., (WL, bL)]``."""
+    return [(parameters[f"W{l}"], parameters[f"b{l}"]) for l in range(1, len(parameters) // 2 + 1)]
+
+
+def to_dict(layers):
+    """``[(W1, b1), ...]`` as the course dict ``{"W1": W1, "b1": b1, ...}``."""
+    return {f"{p}{l}": x for l, layer in enumerate(layers, start=1) for p, x in zip("Wb", layer)}
+
+
+def grads_to_layers(grads, L):
+    """The ``dW{l}``/``db{l}`` entries of the course's grads as ``[(dW1, db1), ...]``."""
+    return [(grads[f"dW{l}"], grads[f"db{l}"]) for l in range(1, L + 1)]
+
+
+def grads_to_dict(layer_grads, input_grads=()):
+    """The course's grads dict from ``[(dW1, db1), ...]`` and each layer's input gradient
+    ``[dA[0], ..., dA[L-1]]``, numbered as the course does (``dA1`` belongs to X); None entries
+    are left out."""
+    grads = {f"d{key}": value for key, value in to_dict(layer_grads).items()}
+    for l, dA in enumerate(input_grads, start=1):
+        if dA is not None:
+            grads[f"dA{l}"] = dA
+    return grads
+
+
+def layer_dims(layers):
+    """``[n[0], n[1], ..., n[L]]`` of a list of layers."""
+    return [layers[0][0].shape[1]] + [W.shape[0] for W, _ in layers]

@@ -1,0 +1,93 @@
+"""What the two compiled training loops share: the options, the update, the scan, the reports.
+
+The loops themselves are :func:`jaxdnn.train._plain_loop` (forward and backward on X every
+iteration) and :func:`jaxdnn.gram.gram_loop` (the first layer through the Gram matrix of X).
+Both take ``(X, Y, parameters, opt_state, start, learning_rate, momentum, options)`` and return
+``(parameters, opt_state, costs, diverged)``.
+"""
+
+from collections.abc import Callable
+from functools import cache, partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+PRINT_EVERY = 100
+
+
+class Options(NamedTuple):
+    """The static part of a compiled loop (hashable: one compilation per distinct value).
+
+    Attributes:
+      activations: the :class:`~jaxdnn.Activation` of each layer.
+      num_iterations: the length of the scan.
+      optimizer: an optax ``GradientTransformation``, or None for the built-in descent.
+      on_cost: ``on_cost(i, cost)`` called on the host every PRINT_EVERY iterations, or None.
+    """
+
+    activations: tuple
+    num_iterations: int
+    optimizer: Any = None
+    on_cost: Callable | None = None
+
+
+def descend(parameters, grads, trace, learning_rate, momentum):
+    """Gradient descent on any pytree, with heavy-ball momentum when there is a trace:
+    trace <- g + momentum * trace, p <- p - lr * trace. Returns ``(parameters, trace)``.
+
+    Without a trace this is exactly the course's ``update_parameters`` (and ``optax.sgd``).
+    """
+    if trace is not None:
+        trace = jax.tree.map(lambda g, t: g + momentum * t, grads, trace)
+        grads = trace
+    return jax.tree.map(lambda p, g: p - learning_rate * g, parameters, grads), trace
+
+
+def guarded_scan(step, carry, start, num_iterations):
+    """``lax.scan`` of ``step`` over iterations ``start, start + 1, ...`` that stops changing the
+    carry at the first non-finite cost or carry.
+
+    Returns ``(carry, costs, diverged)``: the last finite carry, every iteration's cost, and the
+    first iteration that was not finite (-1 if none).
+    """
+    def guarded(state, i):
+        carry, diverged = state
+        new_carry, cost = step(carry, i)
+        finite = jnp.isfinite(cost) & _all_finite(new_carry)
+        keep = finite & (diverged < 0)
+        carry = jax.tree.map(lambda new, old: jnp.where(keep, new, old), new_carry, carry)
+        return (carry, jnp.where((diverged < 0) & ~finite, i, diverged)), cost
+
+    (carry, diverged), costs = jax.lax.scan(guarded, (carry, jnp.asarray(-1)),
+                                            start + jnp.arange(num_iterations))
+    return carry, costs, diverged
+
+
+def _all_finite(tree):
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def report(on_cost, i, cost):
+    """Inside a compiled loop: hand ``(i, cost)`` to the host every PRINT_EVERY iterations."""
+    if on_cost is not None:
+        jax.lax.cond(i % PRINT_EVERY == 0,
+                     lambda: jax.debug.callback(partial(_call_host, on_cost), i, cost,
+                                                ordered=True),
+                     lambda: None)
+
+
+def _call_host(on_cost, i, cost):
+    on_cost(int(i), float(cost))
+
+
+@cache
+def cost_printer(cost_format="Cost after iteration {}: {:f}"):
+    """An ``on_cost`` printing the course's line, ``cost_format.format(i, cost)``; cached, since
+    ``on_cost`` is static: one object per format keeps one compilation."""
+    return partial(_print_cost, cost_format)
+
+
+def _print_cost(cost_format, i, cost):
+    print(cost_format.format(i, cost), flush=True)

@@ -1,0 +1,226 @@
+"""What a training run is, for ``jaxdnn train`` or a script: its settings, new or resumed, trained
+in segments that end with a checkpoint and that a signal can stop, and the files it leaves.
+
+A run writes into one folder: ``checkpoint.npz`` after every segment (every ``checkpoint_every``
+iterations), then ``model.npz``, ``metrics.json`` and its figures once training is complete.
+The settings are recorded in each checkpoint, so ``resume(folder)`` continues it exactly. The
+defaults are the course's, from :data:`~jaxdnn.models.COURSE_MODELS`.
+"""
+
+import inspect
+import json
+import os
+import signal
+import threading
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from . import _checks as check
+from . import data, plots
+from .errors import DataError, JaxdnnError, OptionError
+from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
+from .models import COURSE_MODELS, initial_parameters
+from .train import _accuracy, _labels, _predict_proba, init_train_state, train_steps
+
+CHECKPOINT = "checkpoint.npz"
+CHECKPOINT_EVERY = 1000
+OPTIMIZERS = ("gd", "momentum", "adam")
+IMAGE_DATASETS = ("cat",)
+
+
+class Run(NamedTuple):
+    """The settings of a run; recorded as ``meta["run"]`` in its checkpoints."""
+
+    dataset: str
+    hidden: list
+    hidden_activation: str
+    learning_rate: float
+    iterations: int
+    init: str
+    course_scheme: str
+    seed: int
+    data_seed: int | None
+    optimizer: str
+    dtype: str
+    checkpoint_every: int
+
+
+def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=None,
+            iterations=None, seed=None, init=None, x64=None, optimizer=None,
+            checkpoint_every=None):
+    """The settings of a new run: the options given (not None), else the course's for the kind of
+    data (the cat model for images, the planar model for 2-D sets)."""
+    dataset = dataset or "planar"
+    course = COURSE_MODELS["L_layer_model" if dataset in IMAGE_DATASETS else "nn_model"]
+
+    def given(value, default):
+        return default if value is None else value
+
+    return Run(dataset, list(given(layers, course.hidden)),
+               given(hidden_activation, course.hidden_activation),
+               given(learning_rate, course.learning_rate), given(iterations, course.num_iterations),
+               given(init, "course"), course.scheme, given(seed, course.seed), seed,
+               given(optimizer, "gd"), "float64" if x64 else "float32",
+               given(checkpoint_every, CHECKPOINT_EVERY))
+
+
+RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
+"""The options that define a run: a resumed run takes none of them."""
+
+
+def resume(folder, **given):
+    """The settings recorded in ``folder``'s checkpoint, and its path. ``given`` options (those
+    of :func:`new_run` that are not None) would change the run: they are refused."""
+    refused = [f"--{name.replace('_', '-')}" for name in RUN_OPTIONS if given.get(name) is not None]
+    if refused:
+        raise OptionError(f"--resume continues the run recorded in its checkpoint; "
+                          f"{', '.join(refused)} cannot change it")
+    path = os.path.join(folder, CHECKPOINT)
+    run = load_model(path)[1].get("run")
+    if not isinstance(run, dict) or set(run) != set(Run._fields):
+        raise DataError(f"{path}: not a checkpoint written by jaxdnn train")
+    return Run(**run), path
+
+
+def _finished(checkpoint):
+    """Whether ``checkpoint`` holds a finished run, which a new run replaces. An unfinished run
+    (``resume`` continues it) and a file jaxdnn did not write are refused."""
+    if not os.path.exists(checkpoint):
+        return False
+    folder = os.path.dirname(checkpoint) or "."
+    try:
+        meta = load_model(checkpoint)[1]
+        done, total = check.count(meta["iteration"], "i"), check.count(meta["run"]["iterations"],
+                                                                       "n")
+    except (JaxdnnError, KeyError, TypeError):
+        raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
+                          f"choose another --out") from None
+    if done < total:
+        raise OptionError(f"{folder} holds an unfinished run (iteration {done} of {total}): "
+                          f"continue it with jaxdnn train --resume {folder}, delete "
+                          f"{checkpoint}, or choose another --out")
+    return True
+
+
+def optimizer(run):
+    """``(optax optimizer or None, momentum)``: gd and momentum are the built-in descent."""
+    return {"gd": (None, 0.0), "momentum": (None, 0.9),
+            "adam": (optax.adam(run.learning_rate), 0.0)}[run.optimizer]
+
+
+class Stopped(NamedTuple):
+    """A run stopped by a signal after saving its checkpoint."""
+
+    signum: int
+    iteration: int
+
+
+def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True):
+    """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
+    write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped it.
+
+    A float64 run turns on jax's x64 mode for the process.
+    """
+    if run.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    checkpoint = os.path.join(out, CHECKPOINT)
+    same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
+    stale = not same and _finished(checkpoint)
+    train_x, train_y, test_x, test_y, classes = data.load_split(run.dataset, data_dir,
+                                                                run.data_seed)
+    opt, momentum = optimizer(run)
+    if resume_from:
+        params = load_model(resume_from)[0]
+        if params["W1"].shape[1] != train_x.shape[0]:
+            raise DataError(f"{resume_from} was trained on {params['W1'].shape[1]} features, "
+                            f"but data set {run.dataset!r} has {train_x.shape[0]}")
+        like = init_train_state(params, momentum=momentum, optimizer=opt).opt_state
+        state, costs, _ = load_checkpoint(resume_from, like)
+    else:
+        dims = [train_x.shape[0], *run.hidden, 1]
+        params = initial_parameters(dims, run.init, run.seed, run.course_scheme, run.dtype)
+        state, costs = init_train_state(params, momentum=momentum, optimizer=opt), np.zeros(0)
+
+    every = run.checkpoint_every
+    with _StopSignals(enabled=every > 0) as stop:
+        while state.iteration < run.iterations:
+            n = run.iterations - state.iteration
+            n = min(every - state.iteration % every, n) if every else n
+            state, new_costs = train_steps(
+                train_x, train_y, state, n, hidden_activation=run.hidden_activation,
+                learning_rate=run.learning_rate, momentum=momentum, optimizer=opt,
+                on_cost=on_cost, donate=True)
+            costs = np.concatenate([costs, new_costs])
+            if every:
+                os.makedirs(out, exist_ok=True)
+                save_checkpoint(checkpoint, state, costs, {"run": run._asdict()})
+            if stop.signum is not None and state.iteration < run.iterations:
+                return Stopped(stop.signum, state.iteration)
+    if stale and not every:
+        os.unlink(checkpoint)  # another run's: not to be left beside these outputs
+    return _write_outputs(out, run, state.parameters, costs,
+                          (train_x, train_y, test_x, test_y, classes), figures)
+
+
+def _write_outputs(out, run, params, costs, split, figures):
+    train_x, train_y, test_x, test_y, classes = split
+    layers = check.parameters(params)
+
+    def predict(X):
+        return _labels(_predict_proba(X, layers, run.hidden_activation))
+
+    p_train, p_test = predict(train_x), predict(test_x)
+    metrics = {"dataset": run.dataset, "layer_dims": [train_x.shape[0], *run.hidden, 1],
+               "hidden_activation": run.hidden_activation, "learning_rate": run.learning_rate,
+               "iterations": run.iterations, "init": run.init, "seed": run.seed,
+               "data_seed": run.data_seed, "optimizer": run.optimizer, "dtype": run.dtype,
+               "train_accuracy": _accuracy(p_train, train_y),
+               "test_accuracy": _accuracy(p_test, test_y),
+               "final_cost": float(costs[-1]) if len(costs) else None}
+    meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "learning_rate",
+                                    "iterations", "init", "seed", "data_seed", "optimizer")}
+    files = {"model.npz": lambda f: write_model(f, params, dict(meta, classes=classes)),
+             "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
+    if figures:
+        files["costs.png"] = lambda f: plots.plot_costs(costs, f, run.learning_rate)
+        if run.dataset in IMAGE_DATASETS:
+            wrong = np.flatnonzero(p_test[0] != test_y[0])
+            px = int(np.sqrt(test_x.shape[0] // 3))
+            images = test_x.T.reshape(-1, px, px, 3)[wrong]  # as stored, scaled to [0, 1]
+            files["mislabeled.png"] = lambda f: plots.plot_mislabeled(
+                images, p_test[0, wrong], test_y[0, wrong].astype(int), classes, f)
+        else:
+            files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
+                predict, train_x, train_y, f,
+                f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}")
+    write_files(out, files)
+    return dict(metrics, files=list(files))
+
+
+class _StopSignals:
+    """While active, the first SIGINT or SIGTERM is recorded (``signum``) for the training loop to
+    stop at its next checkpoint; a second one interrupts at once (KeyboardInterrupt)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum, self.previous = None, {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self):
+        if self.enabled:  # a handler installed outside Python (None here) is left alone
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS
+                             if signal.getsignal(s) is not None}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
