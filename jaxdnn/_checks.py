@@ -17,6 +17,7 @@ check runs twice.
 
 import math
 import numbers
+from functools import cache
 
 import jax
 import jax.numpy as jnp
@@ -53,10 +54,18 @@ def array(x, name, *, floating=False, ndim=2):
 def dtype(x, name, *, floating=False):
     """The array ``x`` must be of a real dtype: floating, or (unless ``floating``) integer or
     boolean."""
-    if not (jnp.issubdtype(x.dtype, jnp.floating)
-            or not floating and (_real_kind(x.dtype) or jnp.issubdtype(x.dtype, jnp.bool_))):
+    kind = _kind(x.dtype)
+    if kind != "floating" and (floating or kind is None):
         expected = "floating-point" if floating else "real (floating, integer or boolean)"
         raise InputTypeError(f"{name} has dtype {x.dtype}; expected a {expected} array")
+
+
+@cache
+def _kind(dtype):
+    """"floating", "real" (integer or boolean) or None (complex, text, object, dates)."""
+    if jnp.issubdtype(dtype, jnp.floating):
+        return "floating"
+    return "real" if _real_kind(dtype) or jnp.issubdtype(dtype, jnp.bool_) else None
 
 
 def shaped(x, name, shape, *, floating=True, but=None, why=""):
@@ -177,7 +186,8 @@ def parameters(parameters):
                              f"W{l} needs {n_prev} columns")
         shaped(parameters[f"b{l}"], f"b{l}", (n, 1), why=f" to match W{l} of shape {(n, cols)}")
         n_prev = n
-    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(v.dtype)) for v in parameters.values()})
+    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(t))
+                     for t in {v.dtype for v in parameters.values()}})
     if len(dtypes) > 1:
         raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
     return _layout.to_layers(parameters)

@@ -30,7 +30,8 @@ def to_layers(parameters):
 
 def to_dict(layers):
     """``[(W1, b1), ...]`` as the course dict ``{"W1": W1, "b1": b1, ...}``."""
-    return {f"{p}{l}": x for l, layer in enumerate(layers, start=1) for p, x in zip("Wb", layer)}
+    return {f"{p}{l}": x for l, (W, b) in enumerate(layers, start=1)
+            for p, x in (("W", W), ("b", b))}
 
 
 def grads_to_layers(grads, L):

@@ -113,12 +113,14 @@ def leaky_relu_backward(dA, cache, slope=LEAKY_RELU_SLOPE):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(sigmoid, sigmoid_backward),
-    "relu": Activation(relu, relu_backward),
-    "tanh": Activation(tanh, tanh_backward),
-    "leaky_relu": Activation(leaky_relu, leaky_relu_backward),
+    name: Activation(forward.__wrapped__, backward.__wrapped__)
+    for name, forward, backward in [("sigmoid", sigmoid, sigmoid_backward),
+                                    ("relu", relu, relu_backward),
+                                    ("tanh", tanh, tanh_backward),
+                                    ("leaky_relu", leaky_relu, leaky_relu_backward)]
 }
-"""The table every layer looks activations up in."""
+"""The table every layer looks activations up in: the functions above without their checks (the
+layers check their arrays once)."""
 
 
 def leaky_relu_with(slope: float) -> Activation:
@@ -133,7 +135,8 @@ def leaky_relu_with(slope: float) -> Activation:
 
 @cache
 def _leaky_relu_pair(slope):
-    return Activation(partial(leaky_relu, slope=slope), partial(leaky_relu_backward, slope=slope))
+    forward, backward = ACTIVATIONS["leaky_relu"]
+    return Activation(partial(forward, slope=slope), partial(backward, slope=slope))
 
 
 def get_activation(activation) -> Activation:

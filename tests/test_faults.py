@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CHAIN_RTOL
 from hypothesis import Phase, given, settings
 from strategies import networks
+from tolerances import CHAIN_RTOL
 
 import jaxdnn
 import jaxdnn.layers

@@ -12,16 +12,15 @@ that the fuzzer fails when a check is taken out.
 import os
 import re
 import tempfile
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import FUZZ_CASES
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from report import record_fuzz_case
+from strategies import fuzz_problems, make_problem
 
 import jaxdnn
 import jaxdnn._checks
@@ -30,49 +29,6 @@ from jaxdnn import JaxdnnError
 DOCUMENTED = (ValueError, TypeError, KeyError, FloatingPointError)
 # random problems per function; each is tried with every fault of every argument
 EXAMPLES = {"dev": 3, "ci": 10}[os.environ.get("JAXDNN_HYPOTHESIS_PROFILE", "dev")]
-
-
-class Problem(NamedTuple):
-    X: np.ndarray
-    Y: np.ndarray
-    parameters: dict
-    AL: np.ndarray
-    caches: list
-    grads: dict
-    rng: np.random.RandomState
-
-    @property
-    def L(self):
-        return len(self.parameters) // 2
-
-
-def _sigmoid(Z):
-    return 1 / (1 + np.exp(-Z))
-
-
-def make_problem(dims, m, seed):
-    """A valid problem in float64 numpy: data, parameters, forward caches (ReLU hidden layers),
-    output and gradients."""
-    rng = np.random.RandomState(seed)
-    X = rng.randn(dims[0], m)
-    Y = (rng.rand(dims[-1], m) > 0.5).astype(np.float64)
-    parameters, grads, caches, A = {}, {}, [], X
-    for l in range(1, len(dims)):
-        W, b = rng.randn(dims[l], dims[l - 1]) * 0.5, rng.randn(dims[l], 1) * 0.1
-        parameters.update({f"W{l}": W, f"b{l}": b})
-        grads.update({f"dW{l}": rng.randn(*W.shape), f"db{l}": rng.randn(*b.shape)})
-        Z = W @ A + b
-        caches.append(((A, W, b), Z))
-        A = np.maximum(Z, 0) if l < len(dims) - 1 else _sigmoid(Z)
-    return Problem(X, Y, parameters, A, caches, grads, rng)
-
-
-@st.composite
-def problems(draw):
-    """Sizes from small ranges, so that the few jax computations some calls run before they
-    reach the bad argument keep hitting jax's per-shape caches."""
-    dims = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
-    return make_problem(dims, draw(st.integers(1, 4)), draw(st.integers(0, 2**32 - 1)))
 
 
 # --- faults, by kind of argument: (label, make(value, problem) -> bad value) -------------------
@@ -504,14 +460,15 @@ TARGETS = {
                 if label not in ("zero", "negative")], "slope")),
 }
 
-for _name, _pair in jaxdnn.ACTIVATIONS.items():
+for _name in jaxdnn.ACTIVATIONS:  # the checked public faces, jaxdnn.relu, jaxdnn.relu_backward
+    _forward, _backward = getattr(jaxdnn, _name), getattr(jaxdnn, f"{_name}_backward")
     TARGETS[f"{_name} forward"] = fuzz_target(
-        lambda a, f=_pair.forward: f(a["Z"]), lambda p: {"Z": np.asarray(p.caches[0][1])},
+        lambda a, f=_forward: f(a["Z"]), lambda p: {"Z": np.asarray(p.caches[0][1])},
         Z=([(label, make) for label, make in array_faults(rows=False, cols=False, floating=True,
                                                           values=False)
             if label not in ("1-D", "3-D", "0-D", "no columns")], r"\bZ\b"))
     TARGETS[f"{_name} backward"] = fuzz_target(
-        lambda a, f=_pair.backward: f(a["dA"], a["cache"]),
+        lambda a, f=_backward: f(a["dA"], a["cache"]),
         lambda p: {"dA": np.ones(p.caches[0][1].shape), "cache": np.asarray(p.caches[0][1])},
         dA=([(label, make) for label, make in array_faults(floating=True, values=False)
              if label != "no columns"], r"\bdA\b"),
@@ -543,12 +500,12 @@ def try_every_fault(target, problem, record=True):
             else:
                 raise AssertionError(f"{case}: accepted")
             if record:
-                FUZZ_CASES[case] = FUZZ_CASES.get(case, 0) + 1
+                record_fuzz_case(case)
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @settings(max_examples=EXAMPLES)
-@given(problem=problems())
+@given(problem=fuzz_problems())
 def test_malformed_input_gets_a_documented_error_naming_the_argument(target, problem):
     """Every fault of every argument of ``target``, on a random valid problem."""
     try_every_fault(target, problem)
@@ -637,5 +594,4 @@ def test_cli_bad_option_is_one_line_and_exit_2(case, capsys):
     names += [re.escape(value)] if value else []
     assert re.search("|".join(names), err), (case, err)
     assert "Cost after" not in out, case
-    FUZZ_CASES[("jaxdnn " + command, option, case[2])] = (
-        FUZZ_CASES.get(("jaxdnn " + command, option, case[2]), 0) + 1)
+    record_fuzz_case(("jaxdnn " + command, option, case[2]))

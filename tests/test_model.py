@@ -1,13 +1,14 @@
-"""The L-layer chain: hand-written backward against jax.grad, course cases, fault injection."""
+"""The L-layer chain: the course's printed cases, and the hand-written backward against jax.grad."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CHAIN_RTOL, record_errors
 from hypothesis import given
 from hypothesis import strategies as st
+from report import record_errors
 from strategies import networks
+from tolerances import CHAIN_RTOL, COURSE_ATOL, SAME_MATH_RTOL
 
 import jaxdnn
 from jaxdnn import (
@@ -20,6 +21,62 @@ from jaxdnn import (
     cost_and_grads,
     update_parameters,
 )
+
+# --- the course's printed cases ---------------------------------------------------------
+
+
+def randn(*shape):
+    return np.random.randn(*shape)
+
+
+def test_course_L_model_forward():
+    np.random.seed(1)
+    X, W1, b1, W2, b2 = randn(4, 2), randn(3, 4), randn(3, 1), randn(1, 3), randn(1, 1)
+    AL, caches = L_model_forward(X, {"W1": W1, "b1": b1, "W2": W2, "b2": b2})
+    np.testing.assert_allclose(AL, [[0.17007265, 0.2524272]], atol=COURSE_ATOL)
+    assert len(caches) == 2
+
+
+def test_course_compute_cost():
+    cost = compute_cost(jnp.array([[0.8, 0.9, 0.4]]), jnp.array([[1, 1, 1]]))
+    np.testing.assert_allclose(cost, 0.41493159961539694, atol=COURSE_ATOL)
+
+
+def test_course_L_model_backward():
+    np.random.seed(3)
+    AL, Y = randn(1, 2), np.array([[1, 0]])
+    A1, W1, b1, Z1 = randn(4, 2), randn(3, 4), randn(3, 1), randn(3, 2)
+    A2, W2, b2, Z2 = randn(3, 2), randn(1, 3), randn(1, 1), randn(1, 2)
+    grads = L_model_backward(AL, Y, [((A1, W1, b1), Z1), ((A2, W2, b2), Z2)])
+    np.testing.assert_allclose(grads["dW1"], [[0.41010002, 0.07807203, 0.13798444, 0.10502167],
+                                              [0.0, 0.0, 0.0, 0.0],
+                                              [0.05283652, 0.01005865, 0.01777766, 0.0135308]],
+                               atol=COURSE_ATOL)
+    np.testing.assert_allclose(grads["db1"], [[-0.22007063], [0.0], [-0.02835349]],
+                               atol=COURSE_ATOL)
+    np.testing.assert_allclose(grads["dA1"], [[0.0, 0.52257901], [0.0, -0.3269206],
+                                              [0.0, -0.32070404], [0.0, -0.74079187]],
+                               atol=COURSE_ATOL)
+
+
+def test_course_update_parameters():
+    np.random.seed(2)
+    params = {"W1": randn(3, 4), "b1": randn(3, 1), "W2": randn(1, 3), "b2": randn(1, 1)}
+    np.random.seed(3)
+    grads = {f"d{k}": randn(*v.shape) for k, v in params.items()}
+    new = update_parameters(params, grads, 0.1)
+    np.testing.assert_allclose(new["W1"], [[-0.59562069, -0.09991781, -2.14584584, 1.82662008],
+                                           [-1.76569676, -0.80627147, 0.51115557, -1.18258802],
+                                           [-1.0535704, -0.86128581, 0.68284052, 2.20374577]],
+                               atol=COURSE_ATOL)
+    np.testing.assert_allclose(new["b1"], [[-0.04659241], [-1.28888275], [0.53405496]],
+                               atol=COURSE_ATOL)
+    np.testing.assert_allclose(new["W2"], [[-0.55569196, 0.0354055, 1.32964895]],
+                               atol=COURSE_ATOL)
+    np.testing.assert_allclose(new["b2"], [[-0.84610769]], atol=COURSE_ATOL)
+
+
+# --- properties ----------------------------------------------------------------------------
 
 
 def assert_matches_autodiff(case, dtype, stable):
@@ -81,7 +138,7 @@ def test_cost_and_grads_is_the_stable_path(case):
     assert set(grads) == {k for k in reference if not k.startswith("dA")}
     for key, value in grads.items():
         assert jaxdnn.relative_error(value, reference[key]) <= CHAIN_RTOL[np.dtype("float64")]
-    np.testing.assert_allclose(cost, literal_cost, rtol=1e-12)
+    np.testing.assert_allclose(cost, literal_cost, rtol=SAME_MATH_RTOL)
 
 
 def test_saturated_output_literal_chain_says_so_stable_path_does_not_mind():
@@ -162,7 +219,7 @@ def test_jit_with_per_layer_activations():
     forward = jax.jit(L_model_forward, static_argnames="hidden_activation")
     AL, _ = forward(X, params, hidden_activation=("tanh", "leaky_relu"))
     AL_eager, _ = L_model_forward(X, params, ("tanh", "leaky_relu"))
-    np.testing.assert_allclose(AL, AL_eager, rtol=1e-12)
+    np.testing.assert_allclose(AL, AL_eager, rtol=SAME_MATH_RTOL)
 
 
 def test_activation_object_as_hidden_activation():
@@ -173,4 +230,4 @@ def test_activation_object_as_hidden_activation():
     AL, caches = L_model_forward(X, params, pair)
     assert len(caches) == 3
     errors = autodiff_errors(X, jnp.ones((1, 5)), params, pair)
-    assert max(errors.values()) < 1e-9
+    assert max(errors.values()) <= CHAIN_RTOL[np.dtype("float64")]

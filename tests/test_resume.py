@@ -6,6 +6,7 @@ import numpy as np
 import optax
 import pytest
 from test_train import small_problem
+from tolerances import RESUME_RTOL
 
 import jaxdnn
 from jaxdnn import (
@@ -78,7 +79,7 @@ def test_resumed_from_a_checkpoint_is_bit_identical(config, tmp_path):
     np.testing.assert_array_equal(np.concatenate([loaded_costs, resumed_costs]), straight_costs)
     # and segments compute the iterates of one uninterrupted fit (to rounding)
     whole, whole_costs = fit(X, Y, params, num_iterations=30, **options)
-    rtol = 1e-4 if X.dtype == jnp.float32 else 1e-10
+    rtol = RESUME_RTOL[np.dtype(X.dtype)]
     np.testing.assert_allclose(straight_costs, whole_costs, rtol=rtol)
     for key in whole:
         np.testing.assert_allclose(straight.parameters[key], whole[key], rtol=rtol, atol=rtol)

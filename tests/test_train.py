@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import networks
+from tolerances import GRAM_RTOL, SAME_MATH_RTOL
 
 import jaxdnn
 from jaxdnn import (
@@ -53,9 +54,9 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
         cost, grads = cost_and_grads(X, Y, params)
         expected_costs.append(cost)
         params = update_parameters(params, grads, 0.1)
-    np.testing.assert_allclose(costs, expected_costs, rtol=1e-12)
+    np.testing.assert_allclose(costs, expected_costs, rtol=SAME_MATH_RTOL)
     for key in params:
-        np.testing.assert_allclose(trained[key], params[key], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(trained[key], params[key], rtol=SAME_MATH_RTOL, atol=1e-15)
 
 
 def test_loop_is_one_scan_compiled_once():
@@ -75,9 +76,9 @@ def test_optax_sgd_matches_default_gradient_descent():
     X, Y, params = small_problem()
     a, costs_a = fit(X, Y, params, learning_rate=0.05, num_iterations=20)
     b, costs_b = fit(X, Y, params, num_iterations=20, optimizer=optax.sgd(0.05))
-    np.testing.assert_allclose(costs_a, costs_b, rtol=1e-13)
+    np.testing.assert_allclose(costs_a, costs_b, rtol=SAME_MATH_RTOL)
     for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=1e-13, atol=1e-16)
+        np.testing.assert_allclose(a[key], b[key], rtol=SAME_MATH_RTOL, atol=1e-16)
 
 
 def test_momentum_matches_optax_sgd_with_momentum():
@@ -85,9 +86,9 @@ def test_momentum_matches_optax_sgd_with_momentum():
     a, costs_a = fit(X, Y, params, learning_rate=0.05, momentum=0.9, num_iterations=20,
                      gram=False)
     b, costs_b = fit(X, Y, params, num_iterations=20, optimizer=optax.sgd(0.05, momentum=0.9))
-    np.testing.assert_allclose(costs_a, costs_b, rtol=1e-13)
+    np.testing.assert_allclose(costs_a, costs_b, rtol=SAME_MATH_RTOL)
     for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a[key], b[key], rtol=SAME_MATH_RTOL, atol=1e-15)
 
 
 @given(case=networks("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",)),
@@ -102,20 +103,20 @@ def test_gram_path_gives_the_plain_iterates(case, iterations, learning_rate, mom
                              num_iterations=iterations, **kwargs)
     gram, gram_costs = fit(case.X, case.Y, case.parameters, gram=True,
                            num_iterations=iterations, **kwargs)
-    assert jaxdnn.relative_error(gram_costs, plain_costs) <= 1e-9
+    assert jaxdnn.relative_error(gram_costs, plain_costs) <= GRAM_RTOL
     for key in plain:
-        assert jaxdnn.relative_error(gram[key], plain[key]) <= 1e-9, key
+        assert jaxdnn.relative_error(gram[key], plain[key]) <= GRAM_RTOL, key
     if momentum:
         state, _ = jaxdnn.train_steps(case.X, case.Y, jaxdnn.init_train_state(
             case.parameters, momentum=momentum), 3, gram=False, **kwargs)
         ends = [jaxdnn.train_steps(case.X, case.Y, state, iterations, gram=gram, **kwargs)
                 for gram in (False, True)]
         (plain, plain_costs), (gram, gram_costs) = ends
-        assert jaxdnn.relative_error(gram_costs, plain_costs) <= 1e-9
+        assert jaxdnn.relative_error(gram_costs, plain_costs) <= GRAM_RTOL
         for part in ("parameters", "opt_state"):
             for key in getattr(plain, part):
                 assert jaxdnn.relative_error(getattr(gram, part)[key],
-                                             getattr(plain, part)[key]) <= 1e-9, (part, key)
+                                             getattr(plain, part)[key]) <= GRAM_RTOL, (part, key)
 
 
 def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
@@ -249,7 +250,7 @@ def test_course_two_layer_model_float64(cat_data):
     train_x, train_y, test_x, test_y, _ = cat_data
     params, costs = two_layer_model(train_x, train_y, (12288, 7, 1), num_iterations=2500,
                                     dtype=jnp.float64)
-    np.testing.assert_allclose(costs[0], 0.693049735659989, rtol=1e-12)
+    np.testing.assert_allclose(costs[0], 0.693049735659989, rtol=SAME_MATH_RTOL)
     np.testing.assert_allclose(costs[2400], 0.048554785628770, rtol=1e-9)
     assert accuracy(jaxdnn.predict_labels(train_x, params), train_y) == 1.0
     assert accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.72

@@ -1,0 +1,44 @@
+"""Every tolerance the tests compare with, in one table, each with the reason for its size.
+
+Keyed by dtype where the two dtypes need different bounds. float32's machine epsilon is 1.2e-7,
+float64's 2.2e-16.
+"""
+
+import numpy as np
+
+F32, F64 = np.dtype("float32"), np.dtype("float64")
+
+CHAIN_RTOL = {F64: 1e-9, F32: 1e-4}
+"""Hand-written backward vs jax.grad, relative error ||hand - autodiff|| / max of the norms, per
+gradient leaf. float64: measured worst cases are around 1e-15. float32: through six layers of
+width 20 and sums over 64 examples the measured worst case stays below 1e-5 (see README), so 1e-4
+leaves a margin of 10x while a real bug (errors of order 1) is still caught by a factor of 10^4."""
+
+ELEMENT_RTOL = {F64: 1e-13, F32: 1e-6}
+"""One activation's backward vs jax.vjp of its forward, elementwise, relative to |dZ| + |dA|: the
+two may write g'(Z) differently (tanh: (1 + t)(1 - t) vs 1 - t^2), a few ulps apart."""
+
+FLUSH_ATOL = {F64: np.finfo(F64).tiny, F32: np.finfo(F32).tiny}
+"""Absolute slack of one smallest normal number: XLA on CPU flushes subnormal results to zero
+in one compiled computation and not in another (dA = 2.1e-38 times g'(Z) < 1 in float32), a
+difference that says nothing about the backward pass."""
+
+LINEAR_RTOL = {F64: 1e-13, F32: 1e-5}
+"""linear_backward vs jax.vjp: the same products summed in another order (a few ulps times the
+inner dimension)."""
+
+COURSE_ATOL = 1e-8
+"""The course prints 8 decimals."""
+
+SAME_MATH_RTOL = 1e-12
+"""float64: one computation arranged two ways (a compiled scan vs a Python loop of the same
+steps; optax.sgd vs the built-in update), where only the order of a few roundings differs."""
+
+GRAM_RTOL = 1e-9
+"""float64: the Gram loop vs the plain loop over up to 30 iterations: Z1 carried as
+Z1 + u (X^T X + 1 1^T) instead of recomputed as W1 X + b1 rounds differently, ~1e-14 per step,
+amplified by the network's Lipschitz constant."""
+
+RESUME_RTOL = {F64: 1e-10, F32: 1e-4}
+"""Segmented and resumed runs vs one uninterrupted fit: the Gram loop recomputes Z1 from W1 at
+each segment start (float64 ~1e-16 per restart); float32 trajectories part by rounding."""
