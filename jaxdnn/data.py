@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from . import _checks as check
-from .errors import DataError, NameLookupError, ShapeError
+from .errors import DataError, NameLookupError, OptionError, ShapeError
 
 _TRAIN_FILE = "train_catvnoncat.h5"
 _TEST_FILE = "test_catvnoncat.h5"
@@ -147,6 +147,26 @@ def _check_split(path, split, arrays):
             f"{path}: {y_key!r} holds {np.unique(y)[:5]} but labels must be 0 (non-cat) or 1 (cat)"
         )
     return x.astype(np.uint8, copy=False), y.reshape(1, m)
+
+
+def load_image(path, num_px):
+    """Any image Pillow reads, as RGB resized to ``num_px`` x ``num_px``, flattened the course's
+    way: ``(num_px * num_px * 3, 1)`` float64 in [0, 1] (the course's "your own image").
+
+    Raises:
+      OptionError: Pillow is not installed (the ``plot`` extra).
+      DataError: the file is missing or not a readable image.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        raise OptionError("reading images needs Pillow: pip install 'jaxdnn[plot]'") from None
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB").resize((num_px, num_px)))
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable image ({e})") from None
+    return pixels.reshape(1, -1).T / 255.0
 
 
 # --- the 2-D toy sets -----------------------------------------------------------------------

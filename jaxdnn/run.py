@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import threading
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -22,8 +23,16 @@ from . import _checks as check
 from . import data, plots
 from .errors import DataError, JaxdnnError, OptionError
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
-from .models import COURSE_MODELS, initial_parameters
-from .train import _accuracy, _labels, _predict_proba, init_train_state, train_steps
+from .models import COURSE_MODELS, initial_parameters, nn_model
+from .train import (
+    _accuracy,
+    _labels,
+    _predict_proba,
+    accuracy,
+    init_train_state,
+    predict_labels,
+    train_steps,
+)
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_EVERY = 1000
@@ -165,6 +174,23 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
                           (train_x, train_y, test_x, test_y, classes), figures)
 
 
+def evaluate(model, dataset=None, data_dir="datasets"):
+    """``{"train": accuracy, "test": accuracy}`` of the model file ``model`` on the split of the
+    data set it was trained on (or ``dataset``), in the dtype it was trained in."""
+    params, meta = load_model(model)
+    if params["W1"].dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    dataset = dataset or meta.get("dataset", "planar")
+    train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir,
+                                                          meta.get("data_seed"))
+    if train_x.shape[0] != params["W1"].shape[1]:
+        raise OptionError(f"{model} expects {params['W1'].shape[1]} input features but "
+                          f"data set {dataset!r} has {train_x.shape[0]}")
+    activation = meta.get("hidden_activation", "relu")
+    return {split: accuracy(predict_labels(X, params, activation), Y)
+            for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
+
+
 def _write_outputs(out, run, params, costs, split, figures):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
@@ -198,6 +224,26 @@ def _write_outputs(out, run, params, costs, split, figures):
                 f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}")
     write_files(out, files)
     return dict(metrics, files=list(files))
+
+
+def sweep(hidden_sizes, num_iterations, out, report=None):
+    """The course's study of the planar model's hidden layer: ``nn_model`` for each size,
+    ``report(n_h, accuracy)`` after each; writes ``sweep.png`` (the decision boundaries) and
+    ``sweep.json`` into ``out`` and returns their names."""
+    X, Y = data.load_planar_dataset()
+    Y = Y.astype(np.float64)
+    rows, panels = [], []
+    for n_h in hidden_sizes:
+        params, _ = nn_model(X, Y, n_h, num_iterations=num_iterations)
+        predict = partial(predict_labels, parameters=params, hidden_activation="tanh")
+        rows.append({"hidden_units": n_h, "accuracy": accuracy(predict(X), Y)})
+        panels.append((f"hidden layer of size {n_h}", predict))
+        if report:
+            report(n_h, rows[-1]["accuracy"])
+    files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),
+             "sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    write_files(out, files)
+    return list(files)
 
 
 class _StopSignals:
