@@ -93,3 +93,23 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("worst relative error, hand-written backward vs jax.grad")
         for (dtype, path), err in sorted(WORST_ERRORS.items()):
             terminalreporter.write_line(f"{dtype:8} {path:8} {err:.3e}")
+
+
+def gradient_errors(hand, reference):
+    """``||hand[k] - reference[k]||`` per gradient leaf over the norm of the whole gradient (the
+    larger of the two); inf for a missing key or a wrong shape.
+
+    Scaled by the whole gradient, as the course's gradient check is: a leaf that is one number
+    near 0 (the db of a single sigmoid output) would otherwise measure its own rounding, not the
+    formula.
+    """
+    def norm(tree):
+        return float(np.sqrt(sum(np.sum(np.asarray(v, np.float64) ** 2) for v in tree.values())))
+
+    scale = max(norm(hand), norm(reference)) or 1.0  # both zero: every difference is 0 too
+    errors = {}
+    for key, ref in reference.items():
+        a, b = np.asarray(hand.get(key), np.float64), np.asarray(ref, np.float64)
+        same = key in hand and a.shape == b.shape
+        errors[key] = float(np.linalg.norm(a - b)) / scale if same else np.inf
+    return errors

@@ -10,9 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import CHAIN_RTOL, record_errors
+from conftest import CHAIN_RTOL, gradient_errors, record_errors
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
+from test_faults import LINEAR_FAULTS
 
 import jaxdnn
 import jaxdnn.layers
@@ -53,33 +54,19 @@ def _course_cost(w, b, X, Y):
 
 
 def propagate_errors(w, b, X, Y):
-    """Errors of ``logistic.propagate`` against ``jax.value_and_grad`` of :func:`_course_cost`.
+    """Errors of ``logistic.propagate`` against ``jax.value_and_grad`` of :func:`_course_cost`:
+    :func:`conftest.gradient_errors` for dw and db, the relative error for the cost.
 
-    ``dw`` and ``db`` are each measured as ``||hand - autodiff||`` over the norm of the whole
-    gradient (dw and db together), as the course's gradient check does: db is one number that
-    can sit near 0, where its own relative error would measure rounding, not the formula. The
-    cost gets its own relative error. A fresh jit per call: never a stale trace of a function
-    that a test has swapped out.
+    A fresh jit per call: never a stale trace of a function that a test has swapped out.
     """
     def hand_and_reference(w, b, X, Y):
         return logistic.propagate(w, b, X, Y), jax.value_and_grad(_course_cost, (0, 1))(
             w, b, X, Y)
 
     (grads, cost), (ref_cost, (ref_dw, ref_db)) = jax.jit(hand_and_reference)(w, b, X, Y)
-    hand, ref = {"dw": grads["dw"], "db": grads["db"]}, {"dw": ref_dw, "db": ref_db}
-    scale = max(_norm(hand.values()), _norm(ref.values()))
-    errors = {key: _difference(hand[key], ref[key]) / scale for key in ref}
+    errors = gradient_errors(grads, {"dw": ref_dw, "db": ref_db})
     errors["cost"] = jaxdnn.relative_error(cost, ref_cost)
     return errors
-
-
-def _norm(leaves):
-    return float(np.sqrt(sum(np.sum(np.asarray(a, np.float64) ** 2) for a in leaves)))
-
-
-def _difference(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float("inf") if a.shape != b.shape else float(np.linalg.norm(a - b))
 
 
 # CHAIN_RTOL, the chain's bounds: 1e-9 in float64; 1e-4 in float32, where eps = 1.2e-7 and dw
@@ -93,6 +80,18 @@ def test_propagate_equals_autodiff(dtype, data):
     record_errors(dtype, "logistic", errors)
     bad = {k: e for k, e in errors.items() if not e <= CHAIN_RTOL[np.dtype(dtype)]}
     assert not bad, f"propagate differs from jax.grad for dim {w.shape[0]}, m {X.shape[1]}: {bad}"
+
+
+def test_gradient_errors_sees_what_a_wrong_formula_changes():
+    """The metric itself: swapped entries (equal norms), flipped signs, a transposed or missing
+    leaf all count; a near-zero leaf is measured against the whole gradient."""
+    ref = {"dw": np.array([[1.0], [2.0]]), "db": np.array(0.0)}
+    assert gradient_errors(ref, ref) == {"dw": 0.0, "db": 0.0}
+    assert gradient_errors({"dw": ref["dw"][::-1], "db": 0.0}, ref)["dw"] > 0.5
+    assert gradient_errors({"dw": -ref["dw"], "db": 0.0}, ref)["dw"] == pytest.approx(2)
+    assert gradient_errors({"dw": ref["dw"].T, "db": 0.0}, ref)["dw"] == np.inf
+    assert gradient_errors({"dw": ref["dw"]}, ref)["db"] == np.inf
+    assert gradient_errors({"dw": ref["dw"], "db": 1e-12}, ref)["db"] < 1e-12
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -120,17 +119,6 @@ def _broken_kernel(fault):
     return kernel
 
 
-def _linear_backward_without_1_over_m(dZ, cache):
-    A_prev, W, _ = cache
-    return W.T @ dZ, dZ @ A_prev.T, jnp.sum(dZ, axis=1, keepdims=True)
-
-
-def _linear_backward_transposed_dW(dZ, cache):
-    A_prev, W, _ = cache
-    m = A_prev.shape[1]
-    return W.T @ dZ, (A_prev @ dZ.T) / m, jnp.sum(dZ, axis=1, keepdims=True) / m
-
-
 def _search(max_examples=200):
     """The property, searched without shrinking (each example compiles): one failure is enough."""
     @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
@@ -150,12 +138,12 @@ def test_a_broken_propagate_is_caught(fault, monkeypatch):
         _search()()
 
 
-@pytest.mark.parametrize("fault", [_linear_backward_without_1_over_m,
-                                   _linear_backward_transposed_dW], ids=["1/m", "transposed"])
+@pytest.mark.parametrize("fault", sorted(LINEAR_FAULTS))
 def test_a_broken_core_chain_is_caught_through_propagate(fault, monkeypatch):
-    """propagate runs on the core chain: a fault there reaches dw, and the property sees it."""
-    monkeypatch.setattr(jaxdnn.layers, "linear_backward", fault)
-    monkeypatch.setattr(jaxdnn.model, "linear_backward", fault)
+    """propagate runs on the core chain: a fault there reaches dw or db, and the property sees
+    it."""
+    monkeypatch.setattr(jaxdnn.layers, "linear_backward", LINEAR_FAULTS[fault])
+    monkeypatch.setattr(jaxdnn.model, "linear_backward", LINEAR_FAULTS[fault])
     with pytest.raises(AssertionError, match="differs from jax.grad"):
         _search()()
 
