@@ -173,12 +173,14 @@ def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0
     """
     dim, _ = check_matrix(X_train, "X_train")
     w, b = initialize_with_zeros(dim)
+    _check(w, b, X_train, Y_train, "X_train", "Y_train")
     _check(w, b, X_test, Y_test, "X_test", "Y_test")  # before training, not after
-    params, _, costs = optimize(w, b, X_train, Y_train, num_iterations, learning_rate,
-                                print_cost)
-    w, b = params["w"], params["b"]
-    Y_prediction_test = predict(w, b, X_test)
-    Y_prediction_train = predict(w, b, X_train)
+    with values_checked():  # every array was read once above
+        params, _, costs = optimize(w, b, X_train, Y_train, num_iterations, learning_rate,
+                                    print_cost)
+        w, b = params["w"], params["b"]
+        Y_prediction_test = predict(w, b, X_test)
+        Y_prediction_train = predict(w, b, X_train)
     print(f"train accuracy: {_percent_correct(Y_prediction_train, Y_train)} %")
     print(f"test accuracy: {_percent_correct(Y_prediction_test, Y_test)} %")
     return {"costs": costs, "Y_prediction_test": Y_prediction_test,

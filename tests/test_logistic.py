@@ -267,6 +267,9 @@ BAD_CALLS = {
     "dim 0": (lambda: logistic.initialize_with_zeros(0), OptionError, "dim"),
     "X_test rows": (lambda: logistic.model(np.zeros((2, 3)), np.zeros((1, 3)), np.zeros((3, 3)),
                                            np.zeros((1, 3))), ShapeError, "X_test"),
+    "Y_train columns": (lambda: logistic.model(np.zeros((2, 3)), np.zeros((1, 2)),
+                                               np.zeros((2, 3)), np.zeros((1, 3))),
+                        ShapeError, "Y_train"),
     "z text": (lambda: logistic.sigmoid("1"), InputTypeError, "z"),
 }
 
