@@ -70,7 +70,7 @@ def propagate_errors(w, b, X, Y):
 
 
 # CHAIN_RTOL, the chain's bounds: 1e-9 in float64; 1e-4 in float32, where eps = 1.2e-7 and dw
-# sums up to 64 products per entry (measured worst below 1e-6, printed in the run's summary).
+# sums up to 64 products per entry (measured worst a few 1e-6, printed in the run's summary).
 # An injected fault gives errors of order 1, caught by orders of magnitude either way.
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @given(data=st.data())
