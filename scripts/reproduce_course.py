@@ -4,15 +4,19 @@
 
 Prints, in float64 (or float32 with --float32), the course's cost lines and the train/test
 accuracies of ``L_layer_model`` ([12288, 20, 7, 5, 1]) and ``two_layer_model`` ((12288, 7, 1)),
-both 2500 iterations at learning rate 0.0075 with the course's initialisation, then the planar
-``nn_model`` (4 tanh units, learning rate 1.2, 10000 iterations). The cat models train through
-the Gram path (chosen automatically); ``--plain`` uses the plain loop instead.
+both 2500 iterations at learning rate 0.0075 with the course's initialisation, and of
+``jaxdnn.logistic.model`` (logistic regression from zeros, 2000 iterations at 0.005); then the
+planar ``nn_model`` (4 tanh units, learning rate 1.2, 10000 iterations) and, as the course's
+baseline on the same data, logistic regression (``jaxdnn.logistic``, 2000 iterations at 0.5).
+The two deep cat models train through the Gram path (chosen automatically); ``--plain`` uses the
+plain loop instead.
 """
 
 import argparse
 import time
 
 import jax
+import numpy as np
 
 
 def main():
@@ -40,11 +44,22 @@ def main():
         print("test  ", end="")
         jaxdnn.predict(test_x, test_y, params)
 
+    print(f"== logistic.model (logistic regression), cat data, {dtype}")
+    jaxdnn.logistic.model(train_x, train_y, test_x, test_y, num_iterations=2000,
+                          learning_rate=0.005, print_cost=True)
+
     print(f"== nn_model, planar data, 4 tanh units, {dtype}")
     X, Y = jaxdnn.load_planar_dataset()
     params, costs = jaxdnn.nn_model(X, Y.astype(dtype), 4, num_iterations=10000, dtype=dtype)
     print(f"Cost after iteration 9900: {costs[9900]:f}")
     jaxdnn.predict(X, Y, params, "tanh")
+
+    print(f"== logistic regression baseline, planar data, {dtype}")
+    w, b = jaxdnn.logistic.initialize_with_zeros(X.shape[0])
+    params, _, _ = jaxdnn.logistic.optimize(w, b, X, Y, num_iterations=2000, learning_rate=0.5)
+    correct = np.mean(np.asarray(jaxdnn.logistic.predict(params["w"], params["b"], X)) == Y)
+    print(f"Accuracy of logistic regression: {int(correct * 100)} % "
+          "(percentage of correctly labelled datapoints)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -26,3 +27,19 @@ def test_readme_checkpoint_example_runs(tmp_path, monkeypatch):
     state, costs, more = (namespace[k] for k in ("state", "costs", "more"))
     assert state.iteration == 1000 and len(costs) == 500 and len(more) == 500
     assert more[-1] < costs[0]
+
+
+def test_readme_course_assignments_example_runs(monkeypatch, capsys):
+    root = README.parent
+    if not all((root / "datasets" / f).exists()
+               for f in ("train_catvnoncat.h5", "test_catvnoncat.h5")):
+        pytest.skip(f"the course's cat files are not in {root / 'datasets'}")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if "logistic.model" in b)
+    monkeypatch.chdir(root)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "train accuracy: 99.04306220095694 %" in out and "test accuracy: 70.0 %" in out
+    assert namespace["grads"].keys() == {"dW1", "db1", "dW2", "db2"}
+    assert namespace["d"]["w"].shape == (12288, 1) and out.rstrip().endswith("0.9075")

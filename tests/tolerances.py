@@ -42,3 +42,24 @@ amplified by the network's Lipschitz constant."""
 RESUME_RTOL = {F64: 1e-10, F32: 1e-4}
 """Segmented and resumed runs vs one uninterrupted fit: the Gram loop recomputes Z1 from W1 at
 each segment start (float64 ~1e-16 per restart); float32 trajectories part by rounding."""
+
+
+def gradient_errors(hand, reference):
+    """``||hand[k] - reference[k]||`` per gradient leaf over the norm of the whole gradient (the
+    larger of the two); inf for a missing key or a wrong shape. Compared with CHAIN_RTOL by the
+    tests of the small models (logistic regression, the planar network).
+
+    Scaled by the whole gradient, as the course's gradient check is: a leaf that is one number
+    near 0 (the db of a single sigmoid output) would otherwise measure its own rounding, not the
+    formula.
+    """
+    def norm(tree):
+        return float(np.sqrt(sum(np.sum(np.asarray(v, np.float64) ** 2) for v in tree.values())))
+
+    scale = max(norm(hand), norm(reference)) or 1.0  # both zero: every difference is 0 too
+    errors = {}
+    for key, ref in reference.items():
+        a, b = np.asarray(hand.get(key), np.float64), np.asarray(ref, np.float64)
+        same = key in hand and a.shape == b.shape
+        errors[key] = float(np.linalg.norm(a - b)) / scale if same else np.inf
+    return errors
