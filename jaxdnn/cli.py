@@ -121,7 +121,8 @@ def cmd_predict(args):
 
 def cmd_sweep(args):
     def report(n_h, acc):
-        print(f"Accuracy for {n_h} hidden units: {acc * 100:.2f} %", flush=True)
+        model = f"{n_h} hidden units" if n_h else "logistic regression (no hidden layer)"
+        print(f"Accuracy for {model}: {acc * 100:.2f} %", flush=True)
 
     print(f"Wrote {', '.join(run.sweep(args.hidden_sizes, args.iterations, args.out, report))} "
           f"to {args.out}")

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 
 from . import _checks as check
-from . import data, plots
+from . import data, logistic, plots
 from .errors import DataError, JaxdnnError, OptionError
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .models import COURSE_MODELS, initial_parameters, nn_model
@@ -227,17 +227,24 @@ def _write_outputs(out, run, params, costs, split, figures):
 
 
 def sweep(hidden_sizes, num_iterations, out, report=None):
-    """The course's study of the planar model's hidden layer: ``nn_model`` for each size,
-    ``report(n_h, accuracy)`` after each; writes ``sweep.png`` (the decision boundaries) and
-    ``sweep.json`` into ``out`` and returns their names."""
+    """The course's study of the planar model's hidden layer: first its baseline, logistic
+    regression (no hidden layer: ``hidden_units`` 0, 2000 iterations at 0.5 from zeros, as the
+    course), then ``nn_model`` for each size; ``report(n_h, accuracy)`` after each. Writes
+    ``sweep.png`` (the decision boundaries) and ``sweep.json`` into ``out`` and returns their
+    names."""
     X, Y = data.load_planar_dataset()
     Y = Y.astype(np.float64)
-    rows, panels = [], []
+    w, b = logistic.initialize_with_zeros(X.shape[0])
+    baseline = logistic.optimize(w, b, X, Y, num_iterations=2000, learning_rate=0.5)[0]
+    models = [(0, "logistic regression", partial(logistic.predict, baseline["w"], baseline["b"]))]
     for n_h in hidden_sizes:
         params, _ = nn_model(X, Y, n_h, num_iterations=num_iterations)
-        predict = partial(predict_labels, parameters=params, hidden_activation="tanh")
-        rows.append({"hidden_units": n_h, "accuracy": accuracy(predict(X), Y)})
-        panels.append((f"hidden layer of size {n_h}", predict))
+        models.append((n_h, f"hidden layer of size {n_h}",
+                       partial(predict_labels, parameters=params, hidden_activation="tanh")))
+    rows, panels = [], []
+    for n_h, title, predict in models:
+        rows.append({"hidden_units": n_h, "accuracy": accuracy(np.asarray(predict(X)), Y)})
+        panels.append((title, predict))
         if report:
             report(n_h, rows[-1]["accuracy"])
     files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),

@@ -151,7 +151,8 @@ def test_plot_activations_and_sweep(tmp_path):
     assert main(["sweep", "--hidden-sizes", "1,4", "--iterations", "500",
                  "--out", str(tmp_path / "sweep")]) == 0
     rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert [r["hidden_units"] for r in rows] == [1, 4]
+    assert [r["hidden_units"] for r in rows] == [0, 1, 4]  # 0: the logistic baseline
+    assert rows[0]["accuracy"] == 0.47  # the course's baseline on the flower
     assert png_size(tmp_path / "sweep" / "sweep.png")[0] > 500
 
 
