@@ -119,10 +119,25 @@ def labels(Y, name="Y"):
                         f"({int(bad.sum())} such entries)")
 
 
-def probabilities(AL, name="AL", *, in_range=True):
-    """For the literal chain: concrete AL must not be exactly 0 or 1 and, if ``in_range``, must
-    lie inside [0, 1] (the backward formula alone is finite outside it, and the course's own
-    test case feeds it random AL)."""
+def class_ids(Y, name, K):
+    """``Y`` must be a real array whose concrete values are class ids 0..K-1 (K = 2: labels)."""
+    array(Y, name, ndim=None)
+    values = _host(Y)
+    if values is None:
+        return
+    values = values.astype(np.float64)
+    bad = (values != np.floor(values)) | (values < 0) | (values >= K)
+    if bad.any():
+        at = _first(bad)
+        raise DataError(f"{name} must hold class ids 0..{K - 1}; found {values[at]} at index "
+                        f"{at} ({int(bad.sum())} such entries)")
+
+
+def probabilities(AL, output, name="AL", *, in_range=True):
+    """For the literal chain: concrete AL must not be saturated (exactly 0, or for a sigmoid 1,
+    where the course's cost and dAL are not finite) and, if ``in_range``, must lie inside [0, 1]
+    (the backward formula alone is finite outside it, and the course's own test case feeds it
+    random AL)."""
     values = _host(AL)
     if values is None:
         return
@@ -132,15 +147,47 @@ def probabilities(AL, name="AL", *, in_range=True):
         at = _first(outside)
         raise DataError(f"{name} must hold probabilities in [0, 1]; found {values[at]} at "
                         f"index {at}")
-    saturated = (values == 0) | (values == 1)
+    saturated = np.asarray(output.saturated(values))
     if saturated.any():
+        which, how = (("0", "softmax saturated (a class's probability underflowed to 0)")
+                      if output.one_hot else
+                      ("0 or 1", "sigmoid saturated (|Z| above about 17 in float32, 37 in "
+                                 "float64)"))
         raise SaturationError(
-            f"{name} is exactly 0 or 1 at {int(saturated.sum())} of {saturated.size} "
-            f"entries (the first at index {_first(saturated)}): the output sigmoid saturated "
-            f"(|Z| above about 17 in float32, 37 in float64), where the course's literal "
-            f"cost and dAL are not finite. Use compute_cost_from_logits(ZL, Y) and "
-            f"L_model_backward(..., stable=True)"
+            f"{name} is exactly {which} at {int(saturated.sum())} of {saturated.size} "
+            f"entries (the first at index {_first(saturated)}): the output {how}, where the "
+            f"course's literal cost and dAL are not finite. Use compute_cost_from_logits(ZL, Y) "
+            f"and L_model_backward(..., stable=True)"
         )
+
+
+def targets(Y, output, shape, name="Y", but=None):
+    """The labels ``Y`` of an output layer whose AL has ``shape`` (n[L], m), as every computation
+    uses them. A sigmoid takes Y of that shape, 0 or 1. A softmax (K = n[L] >= 2 classes) takes
+    one-hot columns of that shape, or class ids ``(1, m)`` or ``(m,)`` in 0..K-1, which are
+    returned one-hot."""
+    K, m = shape
+    given = array(Y, name, ndim=None)
+    if not output.one_hot:
+        labels(Y, name)
+        shaped(Y, name, shape, floating=False, but=but or f"needs shape {shape}")
+        return Y
+    if K < 2:
+        raise ShapeError(f"a softmax output needs K >= 2 classes, the rows of the last W in "
+                         f"parameters; got {K}")
+    if given in ((1, m), (m,)):
+        class_ids(Y, name, K)
+        return jax.nn.one_hot(jnp.reshape(jnp.asarray(Y).astype(jnp.int32), (m,)), K, axis=0)
+    shaped(Y, name, shape, floating=False,
+           but=f"{but + ': ' if but else ''}a softmax of {K} classes over {m} examples needs "
+               f"one-hot labels {shape} or class ids (1, {m})")
+    labels(Y, name)
+    values = _host(Y)
+    if values is not None and (values.sum(axis=0) != 1).any():
+        at = int(np.flatnonzero(values.sum(axis=0) != 1)[0])
+        raise DataError(f"{name} must be one-hot: column {at} sums to {values[:, at].sum()}, "
+                        f"not 1")
+    return Y
 
 
 # --- the network ---------------------------------------------------------------------------
@@ -204,19 +251,18 @@ def network(X, params):
     return layers
 
 
-def problem(X, Y, params, y_name="Y"):
-    """Where data enters: :func:`network`, labels ``Y`` (n[L], m) in {0, 1}, and every value of
-    X and the parameters finite. Returns the layers."""
+def problem(X, Y, params, output, y_name="Y"):
+    """Where data enters: :func:`network`, labels ``Y`` fit for ``output`` (:func:`targets`), and
+    every value of X and the parameters finite. Returns the layers and the labels as
+    :func:`targets` gives them."""
     layers = network(X, params)
-    expected = (layers[-1][0].shape[0], X.shape[1])
-    labels(Y, y_name)
-    if tuple(Y.shape) != expected:
-        raise ShapeError(f"{y_name} has shape {tuple(Y.shape)} but X has {X.shape[1]} examples "
-                         f"and W{len(layers)} {expected[0]} outputs: {y_name} needs shape "
-                         f"{expected}")
+    shape = (layers[-1][0].shape[0], X.shape[1])
+    but = f"X has {X.shape[1]} examples and W{len(layers)} {shape[0]} outputs"
+    Y = targets(Y, output, shape, y_name,
+                but=but if output.one_hot else f"{but}: {y_name} needs shape {shape}")
     finite_parameters(params)
     finite(X, "X")
-    return layers
+    return layers, Y
 
 
 def finite_parameters(params):

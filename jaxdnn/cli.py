@@ -11,11 +11,14 @@ import os
 import signal
 import sys
 
+import numpy as np
+
 from . import data, plots, run
 from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
 from .io import load_model, write_files
+from .outputs import OUTPUTS
 from .train import predict_proba
 
 DATASET_NAMES = (*data.DATASETS, *run.IMAGE_DATASETS)
@@ -89,6 +92,14 @@ def cmd_train(args):
         return 128 + result.signum
     print(f"Train accuracy: {result['train_accuracy']}")
     print(f"Test accuracy: {result['test_accuracy']}")
+    if settings.output == "softmax":
+        print("Test accuracy per class: " + ", ".join(
+            f"{name} {acc:.3f}" for name, acc in zip(result["classes"],
+                                                     result["test_accuracy_per_class"],
+                                                     strict=True)))
+        print("Test confusion matrix (rows: true class, columns: predicted):")
+        for row in result["test_confusion_matrix"]:
+            print("  " + " ".join(f"{n:4d}" for n in row))
     print(f"Wrote {', '.join(result['files'])} to {out}")
     return 0
 
@@ -114,8 +125,12 @@ def cmd_predict(args):
             print(f"jaxdnn: {e}", file=sys.stderr)
             failures += 1
             continue
-        prob = float(predict_proba(x, params, meta.get("hidden_activation", "relu"))[0, 0])
-        print(f"{path}: {classes[int(prob > 0.5)]} (p(cat) = {prob:.4f})")
+        AL = np.asarray(predict_proba(x, params, meta.get("hidden_activation", "relu"),
+                                      output=meta.get("output", "sigmoid")))[:, 0]
+        probs = AL if len(AL) > 1 else np.array([1 - AL[0], AL[0]])
+        k = int(probs.argmax())
+        shown = k if len(AL) > 1 else 1  # a sigmoid's probability is the second class's
+        print(f"{path}: {classes[k]} (p({classes[shown]}) = {probs[shown]:.4f})")
     return 2 if failures else 0
 
 
@@ -161,6 +176,9 @@ def build_parser():
                             "else jax.random")
     train.add_argument("--x64", action="store_true", default=None, help="train in float64")
     train.add_argument("--optimizer", choices=run.OPTIMIZERS, help="default: gd")
+    train.add_argument("--output", choices=list(OUTPUTS),
+                       help="output layer (default sigmoid; softmax: one unit per class, and the "
+                            "K-class form of blobs and spirals)")
     train.add_argument("--checkpoint-every", type=_count, metavar="N",
                        help=f"save OUT/{run.CHECKPOINT} every N iterations (default "
                             f"{run.CHECKPOINT_EVERY}; 0: never); SIGINT or SIGTERM then saves "

@@ -8,9 +8,10 @@ Shapes follow the course, one example per column once data is ready for a networ
   64 x 64 pixels. ``flatten_images`` turns ``x_orig`` into ``X`` of shape
   ``(height * width * 3, m)`` float64 in [0, 1]; ``load_cat_data`` does both steps.
 * The 2-D sets (``load_planar_dataset``, ``noisy_circles``, ``noisy_moons``, ``blobs``,
-  ``gaussian_quantiles``, ``no_structure``): ``X`` is ``(2, N)`` float64 and ``Y`` is ``(1, N)``
-  uint8 in {0, 1}. ``DATASETS`` maps the command line's names to them and ``load_dataset`` looks
-  one up by name.
+  ``spirals``, ``gaussian_quantiles``, ``no_structure``): ``X`` is ``(2, N)`` float64 and ``Y``
+  is ``(1, N)`` uint8 in {0, 1}, or class ids 0..K-1 for the K-class forms of ``blobs`` and
+  ``spirals`` (``multiclass=True``). ``DATASETS`` maps the command line's names to them and
+  ``load_dataset`` looks one up by name.
 
 The h5 files are validated completely before anything is returned; a missing, unreadable or
 malformed file raises :class:`~jaxdnn.errors.DataError` naming the file and the key. The toy sets
@@ -238,12 +239,14 @@ def noisy_moons(n_samples=200, noise=0.2, seed=0):
     return X + rng.normal(scale=noise, size=X.shape), _two_classes(n_outer, n_inner)
 
 
-def blobs(n_samples=200, centers=6, seed=5):
-    """Gaussian blobs (scikit-learn's ``make_blobs``), made binary as the course does (``Y % 2``).
+def blobs(n_samples=200, centers=6, seed=5, multiclass=False):
+    """Gaussian blobs (scikit-learn's ``make_blobs``), made binary as the course does (``Y % 2``)
+    unless ``multiclass``.
 
     ``centers`` centres drawn uniformly in the box (-10, 10)^2; point ``i`` belongs to centre
     ``i % centers`` (so each centre gets ``n_samples // centers`` points or one more), lies at
-    that centre plus standard normal noise, and has label ``centre index % 2``.
+    that centre plus standard normal noise, and has label ``centre index % 2`` (``multiclass``:
+    the centre index, one class per centre).
 
     Returns:
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
@@ -254,7 +257,28 @@ def blobs(n_samples=200, centers=6, seed=5):
     centres = rng.uniform(-10, 10, size=(2, centers))
     index = np.arange(n_samples) % centers
     X = centres[:, index] + rng.normal(size=(2, n_samples))
-    return X, (index % 2).astype(np.uint8)[np.newaxis]
+    return X, (index if multiclass else index % 2).astype(np.uint8)[np.newaxis]
+
+
+def spirals(n_samples=300, arms=3, noise=0.2, seed=0, multiclass=False):
+    """Interleaved spiral arms, one class per arm (the classic non-linear K-class set), made
+    binary as :func:`blobs` is (``arm % 2``) unless ``multiclass``.
+
+    Arm k holds ``n_samples // arms`` points (the first arms one more while some are left) at
+    radius r from 0 to 1 and angle ``4 r + 2 pi k / arms`` plus Gaussian noise of standard
+    deviation ``noise``.
+
+    Returns:
+      ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
+    """
+    _check_count("n_samples", n_samples, 2)
+    _check_count("arms", arms, 2)
+    rng = np.random.default_rng(seed)
+    arm = np.sort(np.arange(n_samples) % arms)
+    r = np.concatenate([np.linspace(0, 1, np.sum(arm == k)) for k in range(arms)])
+    theta = 4 * r + 2 * np.pi * arm / arms + rng.normal(scale=noise, size=n_samples)
+    X = r * np.stack([np.cos(theta), np.sin(theta)])
+    return X, (arm if multiclass else arm % 2).astype(np.uint8)[np.newaxis]
 
 
 def gaussian_quantiles(n_samples=200, cov=0.5, seed=0):
@@ -291,14 +315,20 @@ DATASETS = {
     "moons": noisy_moons,
     "circles": noisy_circles,
     "blobs": blobs,
+    "spirals": spirals,
     "gaussian-quantiles": gaussian_quantiles,
     "no-structure": no_structure,
 }
 """The 2-D sets by command-line name. Each loader can be called with no argument; all but
-``"planar"`` (the course's fixed set) also take ``seed=``."""
+``"planar"`` (the course's fixed set) also take ``seed=``; those of :data:`MULTICLASS` take
+``multiclass=``."""
+
+MULTICLASS = {"blobs": 6, "spirals": 3}
+"""The sets with more than two classes, and how many they have by default. Binary (the course's
+``% 2``) unless asked for with ``multiclass=True``; the others have two classes either way."""
 
 
-def load_dataset(name, seed=None):
+def load_dataset(name, seed=None, *, multiclass=False):
     """Generate the 2-D set called ``name`` (a key of ``DATASETS``).
 
     Args:
@@ -317,28 +347,30 @@ def load_dataset(name, seed=None):
     if seed is not None:
         check.seed(seed)
     loader = DATASETS[name]
-    if seed is None or loader is load_planar_dataset:
-        return loader()
-    return loader(seed=seed)
+    options = {} if seed is None or loader is load_planar_dataset else {"seed": seed}
+    if multiclass and name in MULTICLASS:
+        options["multiclass"] = True
+    return loader(**options)
 
 
-def load_split(name, data_dir="datasets", seed=None):
+def load_split(name, data_dir="datasets", seed=None, *, multiclass=False):
     """A data set by name, split for training: ``"cat"`` (the course's files in ``data_dir``) or
-    a 2-D set of :data:`DATASETS` (generated with ``seed``, then split 80/20 by a fixed
-    permutation).
+    a 2-D set of :data:`DATASETS` (generated with ``seed`` and ``multiclass``, then split 80/20
+    by a fixed permutation).
 
     Returns:
       ``(train_x, train_y, test_x, test_y, classes)``: inputs ``(n[0], m)`` float64, labels
-      ``(1, m)`` float64, and the names of labels 0 and 1.
+      ``(1, m)`` float64 (class ids), and the names of the classes.
     """
     if name == "cat":
         train_x, train_y, test_x, test_y, classes = load_cat_data(data_dir)
         return train_x, train_y, test_x, test_y, [c.decode() for c in classes]
-    X, Y = load_dataset(name, seed)
+    X, Y = load_dataset(name, seed, multiclass=multiclass)
     order = np.random.RandomState(0).permutation(X.shape[1])
     train, test = np.split(order, [int(0.8 * X.shape[1])])
     Y = Y.astype(np.float64)
-    return X[:, train], Y[:, train], X[:, test], Y[:, test], ["class 0", "class 1"]
+    classes = [f"class {k}" for k in range(MULTICLASS.get(name, 2) if multiclass else 2)]
+    return X[:, train], Y[:, train], X[:, test], Y[:, test], classes
 
 
 def _circle(n, radius):

@@ -16,7 +16,8 @@ from jax.flatten_util import ravel_pytree
 from . import _checks as check
 from . import _layout
 from .errors import OptionError
-from .model import _backward, _cost, _cost_from_logits, _forward, layer_activations
+from .model import _backward, _forward, layer_activations
+from .outputs import get_output
 
 GRADIENT_CHECK_THRESHOLD = 1e-7
 """The course's bound on :func:`gradient_check`'s difference for a correct backward pass."""
@@ -31,7 +32,8 @@ def relative_error(a, b) -> float:
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 
 
-def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False):
+def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False,
+                       output="sigmoid"):
     """``jax.grad`` of the cost under the course's gradient keys (the reference for the backward).
 
     The cost J is ``compute_cost(L_model_forward(X, parameters))``, or with ``stable=True``
@@ -41,15 +43,15 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     ``delta[l-1]`` to each layer's input and differentiates with respect to it; adding zero
     leaves every forward value unchanged.
     """
-    layers = check.problem(X, Y, parameters)
-    X, Y, activations = _inputs(X, Y, layers, hidden_activation)
+    layers, Y = check.problem(X, Y, parameters, get_output(output))
+    X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
     return _autodiff_gradients(X, Y, layers, activations, stable)
 
 
-def _inputs(X, Y, layers, hidden_activation):
+def _inputs(X, Y, layers, hidden_activation, output):
     dtype = layers[0][0].dtype
     return (jnp.asarray(X, dtype), jnp.asarray(Y, dtype),
-            layer_activations(hidden_activation, len(layers)))
+            layer_activations(hidden_activation, len(layers), output))
 
 
 def _autodiff_gradients(X, Y, layers, activations, stable):
@@ -57,7 +59,8 @@ def _autodiff_gradients(X, Y, layers, activations, stable):
         A = X
         for (W, b), delta, activation in zip(layers, deltas, activations, strict=True):
             A, Z = activation.forward(W @ (A + delta) + b)
-        return _cost_from_logits(Z, Y) if stable else _cost(A, Y)
+        output = activations[-1]
+        return output.cost_from_logits(Z, Y) if stable else output.cost(A, Y)
 
     m = X.shape[1]
     deltas = [jnp.zeros((W.shape[1], m), W.dtype) for W, _ in layers]
@@ -65,19 +68,21 @@ def _autodiff_gradients(X, Y, layers, activations, stable):
     return _layout.grads_to_dict(d_layers, [m * d for d in d_inputs])
 
 
-def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False):
+def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
+                    output="sigmoid"):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
 
     Args:
       X, Y, parameters, hidden_activation: the network and data.
       stable: compare the stable path (fused ``dZ[L] = AL - Y``, cost from logits).
+      output: the output layer, ``"sigmoid"`` or ``"softmax"``.
 
     Returns:
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
-    layers = check.problem(X, Y, parameters)
-    X, Y, activations = _inputs(X, Y, layers, hidden_activation)
+    layers, Y = check.problem(X, Y, parameters, get_output(output))
+    X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
 
     def hand_and_reference(X, Y, layers):
         AL, caches = _forward(X, layers, activations)
@@ -93,7 +98,8 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False)
     }
 
 
-def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, epsilon=1e-7):
+def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, epsilon=1e-7,
+                                output="sigmoid"):
     """Central-difference estimates of dJ/dW[l] and dJ/db[l], in float64, keyed like ``grads``.
 
     ``(J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)`` for every parameter entry theta_i, with
@@ -102,16 +108,16 @@ def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, e
     Raises:
       OptionError: if x64 is not enabled (float32 differences are too coarse to mean anything).
     """
-    layers = check.problem(X, Y, parameters)
-    return _finite_differences(*_float64(X, Y, layers, hidden_activation), epsilon)
+    layers, Y = check.problem(X, Y, parameters, get_output(output))
+    return _finite_differences(*_float64(X, Y, layers, hidden_activation, output), epsilon)
 
 
-def _float64(X, Y, layers, hidden_activation):
+def _float64(X, Y, layers, hidden_activation, output):
     if not jax.config.jax_enable_x64:
         raise OptionError("finite differences need float64: call "
                           "jax.config.update('jax_enable_x64', True) first")
     layers = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), layers)
-    return _inputs(X, Y, layers, hidden_activation), layers
+    return _inputs(X, Y, layers, hidden_activation, output), layers
 
 
 def _finite_differences(inputs, layers, epsilon):
@@ -121,7 +127,7 @@ def _finite_differences(inputs, layers, epsilon):
     @jax.jit
     def approximate(theta, X, Y):
         def cost(t):
-            return _cost(_forward(X, unravel(t), activations)[0], Y)
+            return activations[-1].cost(_forward(X, unravel(t), activations)[0], Y)
 
         def central_difference(i):
             step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
@@ -133,7 +139,7 @@ def _finite_differences(inputs, layers, epsilon):
 
 
 def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7,
-                   approx=None):
+                   approx=None, output="sigmoid"):
     """The course's finite-difference check of the backward pass, in float64.
 
     Args:
@@ -147,8 +153,8 @@ def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, ep
       :data:`GRADIENT_CHECK_THRESHOLD` (1e-7) for a correct backward. Keep pre-activations away
       from ReLU's kink at 0: differences straddling it see neither side's slope.
     """
-    layers = check.problem(X, Y, parameters)
-    (X, Y, activations), layers = _float64(X, Y, layers, hidden_activation)
+    layers, Y = check.problem(X, Y, parameters, get_output(output))
+    (X, Y, activations), layers = _float64(X, Y, layers, hidden_activation, output)
     if approx is None:
         approx = _finite_differences((X, Y, activations), layers, epsilon)
     if grads is None:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from . import _layout
 from ._loop import descend, guarded_scan, report
-from .model import _backward, _cost_from_logits, _forward
+from .model import _backward, _forward
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
@@ -30,6 +30,7 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
     diverged)`` as the plain loop."""
     (W1, b1), *tail = _layout.to_layers(parameters)
     first, *tail_activations = options.activations
+    output = options.activations[-1]
     m = X.shape[1]
     K = X.T @ X + 1
     Z1 = W1 @ X + b1
@@ -45,13 +46,13 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
         if tail:
             A1, _ = first.forward(Z1)
             AL, caches = _forward(A1, tail, tail_activations)
-            cost = _cost_from_logits(caches[-1][1], Y)
+            cost = output.cost_from_logits(caches[-1][1], Y)
             grads, dAs = _backward(AL, Y, caches, tail_activations, stable=True)
             G = first.backward(dAs[0], Z1) / m  # the course's dA is m dJ/dA
             tail, trace_tail = descend(tail, grads, trace_tail, learning_rate, momentum)
         else:
-            cost = _cost_from_logits(Z1, Y)
-            G = (jax.nn.sigmoid(Z1) - Y) / m
+            cost = output.cost_from_logits(Z1, Y)
+            G = (output.forward(Z1)[0] - Y) / m
         report(options.on_cost, i, cost)
         u = -learning_rate * G
         if with_momentum:

@@ -28,8 +28,9 @@ from .activations import ACTIVATIONS
 from .errors import DataError, OptionError, ShapeError
 from .layers import as_floating
 from .model import _cost_and_grads, _forward
+from .outputs import OUTPUTS
 
-_OUTPUT = (ACTIVATIONS["sigmoid"],)  # the one layer's activation
+_OUTPUT = (OUTPUTS["sigmoid"],)  # the one layer's activation
 
 PRINT_EVERY = 100
 

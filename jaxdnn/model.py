@@ -25,7 +25,6 @@ The public functions check their arguments and call the private kernels below th
 on the list of layers ``[(W1, b1), ...]`` (see ``_layout``).
 """
 
-import jax
 import jax.numpy as jnp
 
 from . import _checks as check
@@ -38,10 +37,11 @@ from .layers import (
     _linear_backward,
     as_floating,
 )
+from .outputs import get_output
 
 
-def layer_activations(hidden_activation, L):
-    """The :class:`Activation` of each of the L layers: the hidden ones, then the sigmoid.
+def layer_activations(hidden_activation, L, output="sigmoid"):
+    """The activation of each of the L layers: the hidden ones, then the :class:`Output`.
 
     ``hidden_activation`` is one name (or pair) for every hidden layer, or a sequence of L - 1.
     """
@@ -54,10 +54,10 @@ def layer_activations(hidden_activation, L):
     else:
         hidden = (hidden_activation,) * (L - 1)
         get_activation(hidden_activation)  # checked even when there is no hidden layer
-    return (*map(get_activation, hidden), get_activation("sigmoid"))
+    return (*map(get_activation, hidden), get_output(output))
 
 
-def L_model_forward(X, parameters, hidden_activation="relu"):
+def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"):
     """Forward pass through all L layers.
 
     Args:
@@ -65,12 +65,13 @@ def L_model_forward(X, parameters, hidden_activation="relu"):
         parameters' dtype).
       parameters: the course's dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1).
       hidden_activation: a name for every hidden layer, or a tuple of L - 1 names (static).
+      output: ``"sigmoid"`` (the course's) or ``"softmax"`` (:mod:`jaxdnn.outputs`; static).
 
     Returns:
-      ``(AL, caches)``: AL (n[L], m) sigmoid outputs, and the L layer caches.
+      ``(AL, caches)``: AL (n[L], m) output probabilities, and the L layer caches.
     """
     layers = check.network(X, parameters)
-    activations = layer_activations(hidden_activation, len(layers))
+    activations = layer_activations(hidden_activation, len(layers), output)
     return _forward(as_floating(X, layers[0][0].dtype), layers, activations)
 
 
@@ -82,53 +83,47 @@ def _forward(X, layers, activations):
     return A, caches
 
 
-def compute_cost(AL, Y):
-    """Cross-entropy J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL)), from probabilities.
+def compute_cost(AL, Y, *, output="sigmoid"):
+    """Cross-entropy from probabilities: J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL)) for the
+    sigmoid, J = -(1/m) sum(Y log AL) for the softmax.
 
     Args:
       AL: (n[L], m) probabilities in (0, 1).
-      Y: labels of the same shape, 0 or 1.
+      Y: labels: 0 or 1 of AL's shape; for a softmax, one-hot (K, m) or class ids (1, m).
+      output: the output layer, ``"sigmoid"`` or ``"softmax"``.
 
     Returns:
       The scalar cost.
 
     Raises:
-      SaturationError: if a concrete AL holds an exact 0 or 1, where this formula is not finite
-        (under jit no value is known and the result is NaN): use
+      SaturationError: if a concrete AL holds an exact 0 (sigmoid: or 1), where this formula
+        is not finite (under jit no value is known and the result is NaN): use
         :func:`compute_cost_from_logits`, finite for any finite logits.
 
     >>> AL, Y = jnp.array([[0.8, 0.9, 0.4]]), jnp.array([[1, 1, 1]])
     >>> round(float(compute_cost(AL, Y)), 6)
     0.414932
     """
-    check.same_shape(Y, AL)
-    check.labels(Y)
-    check.probabilities(AL)
-    return _cost(AL, jnp.asarray(Y, AL.dtype))
+    output = get_output(output)
+    Y = check.targets(Y, output, check.array(AL, "AL"), but=f"AL has shape {tuple(AL.shape)}")
+    check.probabilities(AL, output)
+    return output.cost(AL, jnp.asarray(Y, AL.dtype))
 
 
-def _cost(AL, Y):
-    m = AL.shape[1]
-    return -jnp.sum(Y * jnp.log(AL) + (1 - Y) * jnp.log(1 - AL)) / m
+def compute_cost_from_logits(ZL, Y, *, output="sigmoid"):
+    """The same cross-entropy from the output logits, finite for every finite ZL: for the
+    sigmoid J = (1/m) sum(softplus(Z) - Y Z), for the softmax (1/m) sum(logsumexp(Z) - Y Z).
 
-
-def compute_cost_from_logits(ZL, Y):
-    """The same cross-entropy from the output logits: J = (1/m) sum(softplus(Z) - Y Z).
-
-    Equal to ``compute_cost(sigmoid(ZL), Y)`` and finite for every finite ZL.
+    Equal to ``compute_cost(g(ZL), Y)`` for the output's activation g.
     """
-    check.same_shape(Y, ZL, a_name="ZL")
-    check.labels(Y)
+    output = get_output(output)
+    Y = check.targets(Y, output, check.array(ZL, "ZL"), but=f"ZL has shape {tuple(ZL.shape)}")
     check.finite(ZL, "ZL")
-    return _cost_from_logits(ZL, jnp.asarray(Y, ZL.dtype))
+    return output.cost_from_logits(ZL, jnp.asarray(Y, ZL.dtype))
 
 
-def _cost_from_logits(ZL, Y):
-    m = ZL.shape[1]
-    return jnp.sum(jax.nn.softplus(ZL) - Y * ZL) / m
-
-
-def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, input_grad=True):
+def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, input_grad=True,
+                     output="sigmoid"):
     """Backward pass through all L layers.
 
     Args:
@@ -138,21 +133,23 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
       hidden_activation: as given to the forward pass (static).
       stable: start from the fused ``dZ[L] = AL - Y`` instead of the course's ``dAL``.
       input_grad: include ``dA1`` (dJ/dX). Left out, a jitted caller never computes ``W1^T dZ1``.
+      output: the output layer of the forward pass, ``"sigmoid"`` or ``"softmax"`` (static).
 
     Returns:
       ``grads`` with ``dW{l}``, ``db{l}`` for every layer and ``dA{l}`` = m dJ/dA[l-1]
       (see the module docstring for this numbering and scaling).
 
     Raises:
-      SaturationError: on the literal chain, if a concrete AL holds an exact 0 or 1.
+      SaturationError: on the literal chain, if a concrete AL is saturated (exactly 0, or 1
+        for a sigmoid).
     """
     if not isinstance(caches, (list, tuple)) or not caches:
         raise InputTypeError("caches must be the non-empty list returned by L_model_forward")
-    check.same_shape(Y, AL)
-    check.labels(Y)
+    activations = layer_activations(hidden_activation, len(caches), output)
+    Y = check.targets(Y, activations[-1], check.array(AL, "AL"),
+                      but=f"AL has shape {tuple(AL.shape)}")
     if not stable:
-        check.probabilities(AL, in_range=False)
-    activations = layer_activations(hidden_activation, len(caches))
+        check.probabilities(AL, activations[-1], in_range=False)
     for l, cache in enumerate(caches, start=1):
         _check_cache(cache, l, AL if l == len(caches) else None)
     grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable)
@@ -177,8 +174,8 @@ def _backward(AL, Y, caches, activations, stable):
     if stable:
         dA_prev, dW, db = _linear_backward(AL - Y, caches[-1][0])
     else:
-        dAL = -(Y / AL - (1 - Y) / (1 - AL))
-        dA_prev, dW, db = _linear_activation_backward(dAL, caches[-1], activations[-1])
+        output = activations[-1]
+        dA_prev, dW, db = _linear_activation_backward(output.dAL(AL, Y), caches[-1], output)
     grads, dAs = [(dW, db)], [dA_prev]
     for cache, activation in zip(caches[-2::-1], activations[-2::-1], strict=True):
         dA_prev, dW, db = _linear_activation_backward(dA_prev, cache, activation)
@@ -202,7 +199,7 @@ def update_parameters(parameters, grads, learning_rate):
     return {key: value - learning_rate * grads[f"d{key}"] for key, value in parameters.items()}
 
 
-def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
+def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoid"):
     """The training step's work: the stable cost and the ``dW{l}``/``db{l}`` gradients.
 
     No ``dA`` entries are returned, so under jit the input gradient W1^T dZ1 is never computed.
@@ -210,8 +207,8 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
     Returns:
       ``(cost, grads)``, grads ready for :func:`update_parameters`.
     """
-    layers = check.problem(X, Y, parameters)
-    activations = layer_activations(hidden_activation, len(layers))
+    layers, Y = check.problem(X, Y, parameters, get_output(output))
+    activations = layer_activations(hidden_activation, len(layers), output)
     dtype = layers[0][0].dtype
     cost, grads = _cost_and_grads(as_floating(X, dtype), jnp.asarray(Y, dtype), layers,
                                   activations)
@@ -221,4 +218,4 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu"):
 def _cost_and_grads(X, Y, layers, activations):
     AL, caches = _forward(X, layers, activations)
     grads, _ = _backward(AL, Y, caches, activations, stable=True)
-    return _cost_from_logits(caches[-1][1], Y), grads
+    return activations[-1].cost_from_logits(caches[-1][1], Y), grads

@@ -32,9 +32,9 @@ from .activations import ACTIVATIONS
 from .errors import NameLookupError, OptionError, ShapeError
 from .init import initialize_parameters_deep
 from .layers import _linear_activation_forward, _linear_backward, as_floating
-from .model import _cost
 from .model import compute_cost as _compute_cost
 from .model import update_parameters as _update_parameters
+from .outputs import OUTPUTS
 
 PRINT_EVERY = 1000
 
@@ -76,7 +76,7 @@ def forward_propagation(X, parameters):
 def _forward_propagation(X, layers):
     (W1, b1), (W2, b2) = layers
     A1, (_, Z1) = _linear_activation_forward(X, W1, b1, ACTIVATIONS["tanh"])
-    A2, (_, Z2) = _linear_activation_forward(A1, W2, b2, ACTIVATIONS["sigmoid"])
+    A2, (_, Z2) = _linear_activation_forward(A1, W2, b2, OUTPUTS["sigmoid"])
     return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
 
 
@@ -143,7 +143,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
         raise OptionError(f"n_h (hidden units) must be a positive integer; got {n_h!r}")
     check.count(num_iterations, "num_iterations")
     parameters = initialize_parameters(n_x, n_h, n_y)
-    check.problem(X, Y, parameters)
+    check.problem(X, Y, parameters, OUTPUTS["sigmoid"])
     dtype = parameters["W1"].dtype
     parameters, costs = _gradient_descent(jnp.asarray(X, dtype), jnp.asarray(Y, dtype),
                                           parameters, num_iterations=int(num_iterations))
@@ -160,7 +160,7 @@ def _gradient_descent(X, Y, parameters, *, num_iterations):
         A2, cache = _forward_propagation(X, layers)
         grads = _backward_propagation(layers, cache["A1"], A2, X, Y)
         grads = {key[1:]: value for key, value in grads.items()}  # keyed like the parameters
-        return descend(parameters, grads, None, 1.2, 0.0)[0], _cost(A2, Y)
+        return descend(parameters, grads, None, 1.2, 0.0)[0], OUTPUTS["sigmoid"].cost(A2, Y)
 
     return jax.lax.scan(step, parameters, length=num_iterations)
 
@@ -177,7 +177,8 @@ def predict(parameters, X):
 def _check_network(X, parameters, Y=None):
     """X must fit a one-hidden-layer ``parameters`` (and Y, if given, be its labels); returns
     the layers."""
-    layers = check.network(X, parameters) if Y is None else check.problem(X, Y, parameters)
+    layers = (check.network(X, parameters) if Y is None
+              else check.problem(X, Y, parameters, OUTPUTS["sigmoid"])[0])
     if len(layers) != 2:
         raise ShapeError(f"parameters must hold W1, b1, W2, b2 (one hidden layer); got "
                          f"{sorted(parameters)}")

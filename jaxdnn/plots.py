@@ -44,22 +44,28 @@ def plot_costs(costs, path, learning_rate=None, every=100):
     _save(fig, path)
 
 
-def _boundary(ax, predict, X, Y, title):
-    pad = 1.0
+def _boundary(ax, predict, X, Y, title, num_classes=2):
+    """Two classes in the course's Spectral colours; more, one colour of tab10 per class."""
+    pad = 1.0 if np.ptp(X) > 4 else 0.25
     x_min, x_max = X[0].min() - pad, X[0].max() + pad
     y_min, y_max = X[1].min() - pad, X[1].max() + pad
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, 300), np.linspace(y_min, y_max, 300))
     Z = np.asarray(predict(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
-    ax.contourf(xx, yy, Z, cmap="Spectral", alpha=0.8)
-    ax.scatter(X[0], X[1], c=np.ravel(Y), cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
+    if num_classes > 2:
+        style = {"cmap": "tab10", "vmin": -0.5, "vmax": 9.5}
+        ax.contourf(xx, yy, Z, levels=np.arange(num_classes + 1) - 0.5, alpha=0.5, **style)
+    else:
+        style = {"cmap": "Spectral"}
+        ax.contourf(xx, yy, Z, alpha=0.8, **style)
+    ax.scatter(X[0], X[1], c=np.ravel(Y), s=12, edgecolors="k", linewidths=0.3, **style)
     ax.set_title(title)
 
 
-def plot_decision_boundary(predict, X, Y, path, title="decision boundary"):
+def plot_decision_boundary(predict, X, Y, path, title="decision boundary", num_classes=2):
     """Filled contour of ``predict`` ((2, k) points -> (1, k) labels) under the 2-D data."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 5))
-    _boundary(ax, predict, X, Y, title)
+    _boundary(ax, predict, X, Y, title, num_classes)
     _save(fig, path)
 
 

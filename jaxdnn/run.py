@@ -20,10 +20,11 @@ import numpy as np
 import optax
 
 from . import _checks as check
-from . import data, logistic, plots
+from . import _layout, data, logistic, plots
 from .errors import DataError, JaxdnnError, OptionError
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .models import COURSE_MODELS, initial_parameters, nn_model
+from .outputs import get_output
 from .train import (
     _accuracy,
     _labels,
@@ -55,15 +56,17 @@ class Run(NamedTuple):
     optimizer: str
     dtype: str
     checkpoint_every: int
+    output: str = "sigmoid"  # runs recorded before softmax outputs existed have none
 
 
 def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=None,
             iterations=None, seed=None, init=None, x64=None, optimizer=None,
-            checkpoint_every=None):
+            checkpoint_every=None, output=None):
     """The settings of a new run: the options given (not None), else the course's for the kind of
-    data (the cat model for images, the planar model for 2-D sets)."""
+    data (the cat model for images, the planar model for 2-D sets) and a sigmoid output."""
     dataset = dataset or "planar"
-    course = COURSE_MODELS["L_layer_model" if dataset in IMAGE_DATASETS else "nn_model"]
+    course = COURSE_MODELS["L_layer_model" if dataset in IMAGE_DATASETS
+                           else "softmax" if output == "softmax" else "nn_model"]
 
     def given(value, default):
         return default if value is None else value
@@ -73,7 +76,7 @@ def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=Non
                given(learning_rate, course.learning_rate), given(iterations, course.num_iterations),
                given(init, "course"), course.scheme, given(seed, course.seed), seed,
                given(optimizer, "gd"), "float64" if x64 else "float32",
-               given(checkpoint_every, CHECKPOINT_EVERY))
+               given(checkpoint_every, CHECKPOINT_EVERY), given(output, "sigmoid"))
 
 
 RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
@@ -89,7 +92,8 @@ def resume(folder, **given):
                           f"{', '.join(refused)} cannot change it")
     path = os.path.join(folder, CHECKPOINT)
     run = load_model(path)[1].get("run")
-    if not isinstance(run, dict) or set(run) != set(Run._fields):
+    if not isinstance(run, dict) or not set(Run._fields) - set(Run._field_defaults) <= set(run) \
+            or not set(run) <= set(Run._fields):
         raise DataError(f"{path}: not a checkpoint written by jaxdnn train")
     return Run(**run), path
 
@@ -138,8 +142,10 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
     checkpoint = os.path.join(out, CHECKPOINT)
     same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
     stale = not same and _finished(checkpoint)
+    multiclass = get_output(run.output).one_hot
     train_x, train_y, test_x, test_y, classes = data.load_split(run.dataset, data_dir,
-                                                                run.data_seed)
+                                                                run.data_seed,
+                                                                multiclass=multiclass)
     opt, momentum = optimizer(run)
     if resume_from:
         params = load_model(resume_from)[0]
@@ -149,7 +155,7 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
         like = init_train_state(params, momentum=momentum, optimizer=opt).opt_state
         state, costs, _ = load_checkpoint(resume_from, like)
     else:
-        dims = [train_x.shape[0], *run.hidden, 1]
+        dims = [train_x.shape[0], *run.hidden, len(classes) if multiclass else 1]
         params = initial_parameters(dims, run.init, run.seed, run.course_scheme, run.dtype)
         state, costs = init_train_state(params, momentum=momentum, optimizer=opt), np.zeros(0)
 
@@ -160,8 +166,8 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
             n = min(every - state.iteration % every, n) if every else n
             state, new_costs = train_steps(
                 train_x, train_y, state, n, hidden_activation=run.hidden_activation,
-                learning_rate=run.learning_rate, momentum=momentum, optimizer=opt,
-                on_cost=on_cost, donate=True)
+                output=run.output, learning_rate=run.learning_rate, momentum=momentum,
+                optimizer=opt, on_cost=on_cost, donate=True)
             costs = np.concatenate([costs, new_costs])
             if every:
                 os.makedirs(out, exist_ok=True)
@@ -174,41 +180,31 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
                           (train_x, train_y, test_x, test_y, classes), figures)
 
 
-def evaluate(model, dataset=None, data_dir="datasets"):
-    """``{"train": accuracy, "test": accuracy}`` of the model file ``model`` on the split of the
-    data set it was trained on (or ``dataset``), in the dtype it was trained in."""
-    params, meta = load_model(model)
-    if params["W1"].dtype == np.float64:
-        jax.config.update("jax_enable_x64", True)
-    dataset = dataset or meta.get("dataset", "planar")
-    train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir,
-                                                          meta.get("data_seed"))
-    if train_x.shape[0] != params["W1"].shape[1]:
-        raise OptionError(f"{model} expects {params['W1'].shape[1]} input features but "
-                          f"data set {dataset!r} has {train_x.shape[0]}")
-    activation = meta.get("hidden_activation", "relu")
-    return {split: accuracy(predict_labels(X, params, activation), Y)
-            for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
-
-
 def _write_outputs(out, run, params, costs, split, figures):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
     def predict(X):
-        return _labels(_predict_proba(X, layers, run.hidden_activation))
+        return _labels(_predict_proba(X, layers, run.hidden_activation, run.output), run.output)
 
     p_train, p_test = predict(train_x), predict(test_x)
-    metrics = {"dataset": run.dataset, "layer_dims": [train_x.shape[0], *run.hidden, 1],
-               "hidden_activation": run.hidden_activation, "learning_rate": run.learning_rate,
-               "iterations": run.iterations, "init": run.init, "seed": run.seed,
-               "data_seed": run.data_seed, "optimizer": run.optimizer, "dtype": run.dtype,
+    confusion = np.zeros((len(classes), len(classes)), int)  # rows: true class, columns: predicted
+    np.add.at(confusion, (test_y[0].astype(int), p_test[0]), 1)
+    metrics = {"dataset": run.dataset, "layer_dims": _layout.layer_dims(layers),
+               "hidden_activation": run.hidden_activation, "output": run.output,
+               "learning_rate": run.learning_rate, "iterations": run.iterations,
+               "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
+               "optimizer": run.optimizer, "dtype": run.dtype, "classes": classes,
                "train_accuracy": _accuracy(p_train, train_y),
                "test_accuracy": _accuracy(p_test, test_y),
+               "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))
+                                           for k, row in enumerate(confusion)],
+               "test_confusion_matrix": confusion.tolist(),
                "final_cost": float(costs[-1]) if len(costs) else None}
-    meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "learning_rate",
-                                    "iterations", "init", "seed", "data_seed", "optimizer")}
-    files = {"model.npz": lambda f: write_model(f, params, dict(meta, classes=classes)),
+    meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "output", "learning_rate",
+                                    "iterations", "init", "seed", "data_seed", "optimizer",
+                                    "classes")}
+    files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
     if figures:
         files["costs.png"] = lambda f: plots.plot_costs(costs, f, run.learning_rate)
@@ -221,9 +217,28 @@ def _write_outputs(out, run, params, costs, split, figures):
         else:
             files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
                 predict, train_x, train_y, f,
-                f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}")
+                f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}",
+                num_classes=len(classes))
     write_files(out, files)
     return dict(metrics, files=list(files))
+
+
+def evaluate(model, dataset=None, data_dir="datasets"):
+    """``{"train": accuracy, "test": accuracy}`` of the model file ``model`` on the split of the
+    data set it was trained on (or ``dataset``), in the dtype it was trained in."""
+    params, meta = load_model(model)
+    if params["W1"].dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    dataset = dataset or meta.get("dataset", "planar")
+    output = meta.get("output", "sigmoid")
+    train_x, train_y, test_x, test_y, _ = data.load_split(
+        dataset, data_dir, meta.get("data_seed"), multiclass=get_output(output).one_hot)
+    if train_x.shape[0] != params["W1"].shape[1]:
+        raise OptionError(f"{model} expects {params['W1'].shape[1]} input features but "
+                          f"data set {dataset!r} has {train_x.shape[0]}")
+    activation = meta.get("hidden_activation", "relu")
+    return {split: _accuracy(predict_labels(X, params, activation, output=output), Y)
+            for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
 
 
 def sweep(hidden_sizes, num_iterations, out, report=None):

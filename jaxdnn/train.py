@@ -29,6 +29,7 @@ from ._loop import Options, cost_printer, descend, guarded_scan, report
 from .errors import InputTypeError, TrainingDiverged
 from .gram import gram_loop
 from .model import _cost_and_grads, _forward, layer_activations
+from .outputs import get_output
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
@@ -80,9 +81,9 @@ def _initial_opt_state(parameters, momentum, optimizer):
     return jax.tree.map(jnp.zeros_like, parameters) if momentum else None
 
 
-def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learning_rate=0.0075,
-                momentum=0.0, optimizer=None, gram="auto", print_cost=False, on_cost=None,
-                donate=False):
+def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
+                learning_rate=0.0075, momentum=0.0, optimizer=None, gram="auto",
+                print_cost=False, on_cost=None, donate=False):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
 
     Two runs split into segments at the same iterations give the same parameters bit for bit,
@@ -98,7 +99,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
-    layers = check.problem(X, Y, state.parameters)
+    layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost)
     state = state._replace(iteration=check.count(state.iteration, "state.iteration"))
     kind = ("the optimizer's state" if optimizer is not None
@@ -106,22 +107,23 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", learni
     check.opt_state(state.opt_state, jax.eval_shape(
         partial(_initial_opt_state, momentum=momentum, optimizer=optimizer), state.parameters),
         kind)
-    options = Options(layer_activations(_static(hidden_activation), len(layers)),
+    options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       int(num_iterations), optimizer,
                       on_cost or (cost_printer() if print_cost else None))
     return _run(X, Y, state, options, learning_rate, momentum, gram, donate)
 
 
-def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
+def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
         num_iterations=3000, momentum=0.0, optimizer=None, gram="auto", print_cost=False,
         on_cost=None, donate=False):
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
       X: (n[0], m) inputs; integer or boolean arrays are converted to the parameters' dtype.
-      Y: (n[L], m) labels in {0, 1}.
+      Y: (n[L], m) labels in {0, 1}; for a softmax output, one-hot (K, m) or class ids (1, m).
       parameters: the initial course dict; its dtype is the training dtype.
       hidden_activation: a name, or a tuple of names per hidden layer.
+      output: the output layer, ``"sigmoid"`` (the course's) or ``"softmax"`` for K classes.
       learning_rate: of the built-in gradient descent (ignored when ``optimizer`` is given).
       num_iterations: number of steps.
       momentum: heavy-ball momentum of the built-in gradient descent (0: the course's
@@ -153,7 +155,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", learning_rate=0.0075,
     check.optimizer(momentum, optimizer)
     state = TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
     state, costs = train_steps(X, Y, state, num_iterations, hidden_activation=hidden_activation,
-                               learning_rate=learning_rate, momentum=momentum,
+                               output=output, learning_rate=learning_rate, momentum=momentum,
                                optimizer=optimizer, gram=gram, print_cost=print_cost,
                                on_cost=on_cost, donate=donate)
     return state.parameters, costs
@@ -190,34 +192,37 @@ def _probabilities(X, layers, activations):
     return AL, caches[-1][1]
 
 
-def predict_proba(X, parameters, hidden_activation="relu"):
+def predict_proba(X, parameters, hidden_activation="relu", *, output="sigmoid"):
     """The network's output probabilities AL, (n[L], m)."""
     layers = check.network(X, parameters)
     check.finite(X, "X")
     check.finite_parameters(parameters)
-    return _predict_proba(X, layers, hidden_activation)
+    return _predict_proba(X, layers, hidden_activation, output)
 
 
-def _predict_proba(X, layers, hidden_activation):
-    activations = layer_activations(_static(hidden_activation), len(layers))
+def _predict_proba(X, layers, hidden_activation, output):
+    activations = layer_activations(_static(hidden_activation), len(layers), output)
     AL, ZL = _probabilities(jnp.asarray(X, layers[0][0].dtype), layers, activations)
     check.finite(ZL, f"Z{len(layers)}")  # finite inputs can still overflow on the way
     return AL
 
 
-def predict_labels(X, parameters, hidden_activation="relu"):
-    """0/1 predictions (n[L], m): 1 where the output probability is above 0.5, as the course."""
-    return _labels(predict_proba(X, parameters, hidden_activation))
+def predict_labels(X, parameters, hidden_activation="relu", *, output="sigmoid"):
+    """The predicted labels: for a sigmoid, 0/1 (n[L], m), 1 where the output probability is
+    above 0.5, as the course; for a softmax, the class ids (1, m) of the largest probability."""
+    return _labels(predict_proba(X, parameters, hidden_activation, output=output), output)
 
 
-def _labels(AL):
-    return (np.asarray(AL) > 0.5).astype(np.int64)
+def _labels(AL, output):
+    return np.asarray(get_output(output).labels(AL)).astype(np.int64)
 
 
-def accuracy(p, y):
-    """Fraction of predictions equal to the labels (count / m)."""
-    check.labels(p, "p")
-    check.labels(y, "y")
+def accuracy(p, y, num_classes=2):
+    """Fraction of predictions equal to the labels (count / m); both are class ids (0 or 1 by
+    default, 0..num_classes-1 otherwise) of one shape."""
+    K = check.count(num_classes, "num_classes")
+    check.class_ids(p, "p", K)
+    check.class_ids(y, "y", K)
     check.same_shape(y, p, "y", "p")
     return _accuracy(p, y)
 
@@ -226,9 +231,16 @@ def _accuracy(p, y):
     return float(np.mean(np.asarray(p) == np.asarray(y)))
 
 
-def predict(X, y, parameters, hidden_activation="relu"):
-    """Print ``Accuracy: ...`` for the 0.5-threshold predictions on (X, y) and return it."""
-    layers = check.problem(X, y, parameters, "y")
-    result = _accuracy(_labels(_predict_proba(X, layers, hidden_activation)), y)
+def predict(X, y, parameters, hidden_activation="relu", *, output="sigmoid"):
+    """Print ``Accuracy: ...`` for the predicted labels on (X, y) and return it; y as
+    :func:`fit` takes it."""
+    layers, Y = check.problem(X, y, parameters, get_output(output), "y")
+    predicted = _labels(_predict_proba(X, layers, hidden_activation, output), output)
+    result = _accuracy(predicted, _class_ids(Y, output))
     print("Accuracy: " + str(result))
     return result
+
+
+def _class_ids(Y, output):
+    """Labels as :func:`predict_labels` gives them: one-hot columns become class ids."""
+    return np.argmax(np.asarray(Y), axis=0)[None] if get_output(output).one_hot else Y

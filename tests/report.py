@@ -58,4 +58,4 @@ def pytest_terminal_summary(terminalreporter):
     if WORST_ERRORS:
         terminalreporter.section("worst relative error, hand-written backward vs jax.grad")
         for (dtype, path), err in sorted(WORST_ERRORS.items()):
-            terminalreporter.write_line(f"{dtype:8} {path:8} {err:.3e}")
+            terminalreporter.write_line(f"{dtype:8} {path:16} {err:.3e}")

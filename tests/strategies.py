@@ -17,6 +17,7 @@ class Case(NamedTuple):
     Y: jnp.ndarray
     parameters: dict
     hidden_activation: tuple
+    output: str = "sigmoid"
 
     @property
     def layer_dims(self):
@@ -26,14 +27,18 @@ class Case(NamedTuple):
 
 @st.composite
 def networks(draw, dtype="float64", max_depth=6, max_width=20, max_examples=64,
-             hidden=tuple(HIDDEN), bias=("zero", "random")):
-    """A random network and data: depth 1..6, widths 1..20, 1..64 examples, per-layer activations.
+             hidden=tuple(HIDDEN), bias=("zero", "random"), outputs=("sigmoid",)):
+    """A random network and data: depth 1..6, widths 1..20, 1..64 examples, per-layer activations,
+    an output of ``outputs`` (a softmax has K = 2..max_width classes and one-hot labels).
 
     Weights are N(0, 1/n[l-1]) so outputs stay away from saturation. Zero biases and zeroed input
     columns are drawn on purpose: they make pre-activations exactly 0 (ReLU's kink) common.
     """
     L = draw(st.integers(1, max_depth), label="depth")
+    output = draw(st.sampled_from(outputs), label="output")
     dims = draw(st.lists(st.integers(1, max_width), min_size=L, max_size=L), label="widths")
+    if output == "softmax":
+        dims[-1] = draw(st.integers(2, max(max_width, 2)), label="classes")
     dims = [draw(st.integers(1, max_width), label="n0")] + dims
     m = draw(st.integers(1, max_examples), label="m")
     activations = tuple(draw(st.lists(st.sampled_from(hidden), min_size=L - 1, max_size=L - 1),
@@ -45,14 +50,17 @@ def networks(draw, dtype="float64", max_depth=6, max_width=20, max_examples=64,
     rng = np.random.RandomState(seed)
     X = rng.randn(dims[0], m)
     X[:, :zero_columns] = 0.0
-    Y = (rng.rand(dims[-1], m) < 0.5).astype(np.float64)
+    if output == "softmax":
+        Y = np.eye(dims[-1])[:, rng.randint(0, dims[-1], size=m)]
+    else:
+        Y = (rng.rand(dims[-1], m) < 0.5).astype(np.float64)
     parameters = {}
     for l in range(1, L + 1):
         parameters[f"W{l}"] = jnp.asarray(rng.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1]),
                                           dtype)
         b = rng.randn(dims[l], 1) * 0.5 if bias_kind == "random" else np.zeros((dims[l], 1))
         parameters[f"b{l}"] = jnp.asarray(b, dtype)
-    return Case(jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, activations)
+    return Case(jnp.asarray(X, dtype), jnp.asarray(Y, dtype), parameters, activations, output)
 
 
 def activation_inputs(dtype):

@@ -298,3 +298,48 @@ def test_a_new_run_does_not_overwrite_an_unfinished_one(tmp_path, capsys):
     assert main(["train", "--iterations", "5", "--out", str(tmp_path)]) == 2
     assert "is not a checkpoint written by jaxdnn train" in capsys.readouterr().err
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"someone else's file"
+
+
+def test_train_blobs_softmax_six_classes(tmp_path, capsys):
+    out = tmp_path / "blobs"
+    assert main(["train", "--dataset", "blobs", "--output", "softmax", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Test accuracy per class: class 0" in printed and "confusion matrix" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["layer_dims"] == [2, 4, 6] and metrics["output"] == "softmax"
+    assert metrics["test_accuracy"] >= 0.75  # the issue's floor for these defaults
+    confusion = np.array(metrics["test_confusion_matrix"])
+    assert confusion.shape == (6, 6) and confusion.sum() == 40
+    assert np.trace(confusion) / 40 == metrics["test_accuracy"]
+    params, meta = load_model(out / "model.npz")
+    assert meta["output"] == "softmax" and len(meta["classes"]) == 6
+    # six regions in six colours: the figure's six most common colours are far apart
+    with Image.open(out / "decision_boundary.png") as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    top = colours[np.argsort(counts)[::-1][:7]].astype(int)
+    regions = [c for c in top if not (c > 240).all()][:6]  # the white margin aside
+    assert len(regions) == 6
+    assert min(np.abs(a - b).sum() for i, a in enumerate(regions) for b in regions[:i]) > 30
+    capsys.readouterr()
+    assert main(["evaluate", "--params", str(out / "model.npz")]) == 0
+    assert f"Test accuracy: {metrics['test_accuracy']}" in capsys.readouterr().out
+
+
+def test_a_checkpoint_from_before_softmax_outputs_resumes(tmp_path, capsys):
+    """Runs recorded without an "output" setting are sigmoid runs, and continue as such."""
+    from jaxdnn.io import save_checkpoint
+    from jaxdnn.train import TrainState
+
+    assert main(["train", "--iterations", "20", "--checkpoint-every", "10",
+                 "--out", str(tmp_path)]) == 0
+    data = np.load(tmp_path / "checkpoint.npz")
+    params, meta = load_model(tmp_path / "checkpoint.npz")
+    del meta["run"]["output"]
+    meta["run"]["iterations"] = 30
+    state = TrainState(params, None, meta["iteration"])
+    save_checkpoint(tmp_path / "checkpoint.npz", state, data["__costs__"], {"run": meta["run"]})
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path)]) == 0
+    assert len(np.load(tmp_path / "checkpoint.npz")["__costs__"]) == 30  # trained on to 30
+    assert load_model(tmp_path / "model.npz")[1]["output"] == "sigmoid"

@@ -10,6 +10,7 @@ import pytest
 
 from jaxdnn.data import (
     DATASETS,
+    MULTICLASS,
     blobs,
     flatten_images,
     gaussian_quantiles,
@@ -20,6 +21,7 @@ from jaxdnn.data import (
     no_structure,
     noisy_circles,
     noisy_moons,
+    spirals,
 )
 from jaxdnn.errors import DataError, NameLookupError, ShapeError
 
@@ -300,8 +302,8 @@ def test_no_structure_is_uniform_with_random_labels():
 
 
 def test_datasets_registry_names():
-    assert set(DATASETS) == {"planar", "moons", "circles", "blobs", "gaussian-quantiles",
-                             "no-structure"}
+    assert set(DATASETS) == {"planar", "moons", "circles", "blobs", "spirals",
+                             "gaussian-quantiles", "no-structure"}
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -317,10 +319,33 @@ def test_load_dataset_by_name(name):
         assert not np.array_equal(load_dataset(name, seed=7)[0], X)
 
 
+@pytest.mark.parametrize("name, K", sorted(MULTICLASS.items()))
+def test_multiclass_sets_have_K_classes_and_bin_to_parity(name, K):
+    X, Y = load_dataset(name, multiclass=True)
+    assert sorted(np.unique(Y)) == list(range(K))
+    counts = np.bincount(Y[0])
+    assert counts.max() - counts.min() <= 1  # balanced classes
+    X2, Y2 = load_dataset(name)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(Y2, Y % 2)  # the course's binary form
+
+
+def test_spiral_arms_are_apart():
+    X, Y = spirals(n_samples=600, noise=0.0, multiclass=True)
+    radius = np.linalg.norm(X, axis=0)
+    assert radius.max() <= 1 + 1e-12
+    # with no noise, two points of different arms at the same radius are never the same point
+    outer = radius > 0.3
+    for k in range(3):
+        for j in range(k):
+            a, b = X[:, outer & (Y[0] == k)], X[:, outer & (Y[0] == j)]
+            assert np.min(np.linalg.norm(a[:, :, None] - b[:, None, :], axis=0)) > 0.05
+
+
 def test_unknown_dataset_name_lists_the_valid_names():
     with pytest.raises(NameLookupError) as info:
-        load_dataset("spirals")
+        load_dataset("swiss-roll")
     assert isinstance(info.value, KeyError)
-    assert "'spirals'" in str(info.value)
+    assert "'swiss-roll'" in str(info.value)
     for name in DATASETS:
         assert name in str(info.value)

@@ -15,6 +15,7 @@ from tolerances import CHAIN_RTOL
 import jaxdnn
 import jaxdnn.layers
 import jaxdnn.model
+import jaxdnn.outputs
 from jaxdnn import Activation, autodiff_errors, relu, sigmoid
 
 
@@ -55,6 +56,15 @@ def _leaky_relu_backward_mask_ge_zero(dA, Z):  # slope 1 at Z == 0, unlike the f
     return jnp.where(Z >= 0, dA, jaxdnn.LEAKY_RELU_SLOPE * dA)
 
 
+def _softmax_backward_diagonal_only(dA, Z):  # forgets the Jacobian's off-diagonal terms
+    A = jax.nn.softmax(Z, axis=0)
+    return dA * A * (1 - A)
+
+
+def _softmax_backward_unnormalised(dA, Z):  # sum over classes dropped: dZ = A * dA
+    return dA * jax.nn.softmax(Z, axis=0)
+
+
 LINEAR_FAULTS = {
     "1/m dropped": _linear_backward_without_1_over_m,
     "dW transposed": _linear_backward_transposed_dW,
@@ -69,14 +79,20 @@ ACTIVATION_FAULTS = {
                                                    _leaky_relu_backward_mask_ge_zero)),
 }
 
-def chain_property(backward_check, max_examples=200):
+OUTPUT_FAULTS = {
+    "softmax Jacobian diagonal only": _softmax_backward_diagonal_only,
+    "softmax Jacobian without the sum": _softmax_backward_unnormalised,
+}
+
+
+def chain_property(backward_check, max_examples=200, outputs=("sigmoid",)):
     """The chain property, with ``backward_check(case) -> errors`` supplying the gradients.
 
     Searched without shrinking (each example compiles): the first failure found is enough.
     """
 
     @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
-    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8))
+    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs))
     def check(case):
         errors = backward_check(case)
         bad = {k: e for k, e in errors.items() if not e <= CHAIN_RTOL[np.dtype("float64")]}
@@ -108,7 +124,21 @@ def test_activation_fault_is_caught(fault, monkeypatch):
         check()
 
 
-def test_unbroken_chain_passes_the_same_search():
+@pytest.mark.parametrize("fault", sorted(OUTPUT_FAULTS))
+def test_output_fault_is_caught(fault, monkeypatch):
+    # The literal chain runs the output's backward; the reference differentiates its forward.
+    broken = jaxdnn.outputs.OUTPUTS["softmax"]._replace(backward=OUTPUT_FAULTS[fault])
+    monkeypatch.setitem(jaxdnn.outputs.OUTPUTS, "softmax", broken)
+    check = chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation, output="softmax"),
+        outputs=("softmax",))
+    with pytest.raises(AssertionError, match="differ from jax.grad"):
+        check()
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_unbroken_chain_passes_the_same_search(output):
     """Control: the same search over the real backward finds nothing."""
     chain_property(lambda case: autodiff_errors(
-        case.X, case.Y, case.parameters, case.hidden_activation), max_examples=30)()
+        case.X, case.Y, case.parameters, case.hidden_activation, output=output),
+        max_examples=30, outputs=(output,))()

@@ -180,6 +180,22 @@ MOMENTUM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("too large for a float", 10**400)]]
 ON_COST_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("a number", 5), ("text", "print")]]
+OUTPUT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("unknown", "tanh"), ("None", None), ("a number", 3), ("a list", ["softmax"])]]
+SOFTMAX_LABEL_FAULTS = [  # the problems' softmax heads have K = 3 classes
+    ("class id 3", lambda v, p: _set(v, p, 3)),
+    ("class id -1", lambda v, p: _set(v, p, -1)),
+    ("class id 0.5", lambda v, p: _set(v, p, 0.5)),
+    ("class id NaN", lambda v, p: _set(v, p, np.nan)),
+    ("one more id", lambda v, p: np.hstack([v, v[:, :1]])),
+    ("one-hot column of zeros", lambda v, p: np.eye(3)[:, v[0]] * (np.arange(v.size) > 0)),
+    ("one-hot columns summing to 2",
+     lambda v, p: np.eye(3)[:, v[0]] + np.eye(3)[:, (v[0] + 1) % 3]),
+    ("one-hot of 4 classes", lambda v, p: np.eye(4)[:, v[0]]),
+    ("one-hot of 2 classes", lambda v, p: np.eye(3)[:2, v[0]]),
+    ("a list", lambda v, p: v.tolist()),
+    ("text", lambda v, p: v.astype(str)),
+]
 GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("text", "yes"), ("one", 1), ("None", None)]]
 OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
@@ -290,6 +306,12 @@ def _linear_cache(p):
     return p.caches[0][0]
 
 
+def _softmax_head(p):
+    """The problem's network with its output layer replaced by a softmax head of 3 classes."""
+    n_prev = p.parameters[f"W{p.L}"].shape[1]
+    return {**p.parameters, f"W{p.L}": p.rng.randn(3, n_prev) * 0.5, f"b{p.L}": np.zeros((3, 1))}
+
+
 def _train_state(p):
     return jaxdnn.init_train_state(p.parameters)
 
@@ -350,6 +372,22 @@ TARGETS = {
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "hidden_activation": "relu"},
         X=(array_faults(cols=False), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         parameters=PARAMS, hidden_activation=HIDDEN),
+    "fit(output=softmax)": fuzz_target(
+        lambda a: jaxdnn.fit(**a),
+        lambda p: {"X": p.X, "Y": p.rng.randint(0, 3, size=(1, p.X.shape[1])),
+                   "parameters": _softmax_head(p), "output": "softmax", "num_iterations": 2},
+        Y=(SOFTMAX_LABEL_FAULTS, r"\bY\b"),
+        parameters=([("K = 1", lambda v, p: {**v, f"W{p.L}": v[f"W{p.L}"][:1],
+                                             f"b{p.L}": v[f"b{p.L}"][:1]})], "parameters"),
+        output=(OUTPUT_FAULTS, "output")),
+    "compute_cost(output=softmax)": fuzz_target(
+        lambda a: jaxdnn.compute_cost(a["AL"], a["Y"], output="softmax"),
+        lambda p: {"AL": np.full((3, p.X.shape[1]), 1 / 3),
+                   "Y": p.rng.randint(0, 3, size=(1, p.X.shape[1]))},
+        # AL with one row more is a valid 4-class problem; 1 is a softmax's certainty
+        AL=([fault for fault in array_faults(rows=False, probabilities="range")
+             if fault[0] != "saturated at 1"], r"\bAL\b"),
+        Y=(SOFTMAX_LABEL_FAULTS, r"\bY\b")),
     "fit": fuzz_target(
         lambda a: jaxdnn.fit(**a),
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "hidden_activation": "relu",
@@ -360,7 +398,8 @@ TARGETS = {
         learning_rate=(RATE_FAULTS, "learning_rate"),
         num_iterations=(COUNT_FAULTS, "num_iterations"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
-        gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost")),
+        gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
+        output=(OUTPUT_FAULTS, "output")),
     "train_steps": fuzz_target(
         lambda a: jaxdnn.train_steps(**a),
         lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
@@ -546,6 +585,7 @@ CLI_FAULTS = {
         "--hidden-activation": ["swish", ""],
         "--init": ["xavier"],
         "--optimizer": ["sgd"],
+        "--output": ["tanh", ""],
         "--checkpoint-every": ["-1", "x"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],

@@ -91,14 +91,15 @@ def test_momentum_matches_optax_sgd_with_momentum():
         np.testing.assert_allclose(a[key], b[key], rtol=SAME_MATH_RTOL, atol=1e-15)
 
 
-@given(case=networks("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",)),
+@given(case=networks("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",),
+                    outputs=("sigmoid", "softmax")),
        iterations=st.integers(1, 30), learning_rate=st.sampled_from([0.01, 0.1, 0.5]),
        momentum=st.sampled_from([0.0, 0.9]))
 def test_gram_path_gives_the_plain_iterates(case, iterations, learning_rate, momentum):
     """Random dims with n[0] above and below m: the same parameters and costs to 1e-9 (float64),
     from a fresh start and, with momentum, continuing a run whose trace is not zero."""
-    kwargs = dict(hidden_activation=case.hidden_activation, learning_rate=learning_rate,
-                  momentum=momentum)
+    kwargs = dict(hidden_activation=case.hidden_activation, output=case.output,
+                  learning_rate=learning_rate, momentum=momentum)
     plain, plain_costs = fit(case.X, case.Y, case.parameters, gram=False,
                              num_iterations=iterations, **kwargs)
     gram, gram_costs = fit(case.X, case.Y, case.parameters, gram=True,
@@ -290,3 +291,56 @@ def test_stable_path_is_finite_for_pre_activations_up_to_1e4(dtype):
         jaxdnn.L_model_backward(AL, jnp.zeros_like(ZL), cache)
     with pytest.raises(jaxdnn.SaturationError, match="compute_cost_from_logits"):
         jaxdnn.compute_cost(AL, jnp.zeros_like(ZL))
+
+
+# --- a softmax output ---------------------------------------------------------------------
+
+
+def six_blobs():
+    X, Y = jaxdnn.load_dataset("blobs", multiclass=True)
+    params = initialize_parameters_deep([2, 8, 6], jax.random.PRNGKey(0), scheme="he")
+    return X, Y, params
+
+
+def test_softmax_learns_the_six_blobs_from_ids_or_one_hot_alike():
+    X, ids, params = six_blobs()
+    kwargs = dict(hidden_activation="tanh", output="softmax", learning_rate=0.5,
+                  num_iterations=2000)
+    trained, costs = fit(X, ids, params, **kwargs)
+    assert costs[-1] < costs[0] / 10
+    labels = jaxdnn.predict_labels(X, trained, "tanh", output="softmax")
+    assert labels.shape == (1, 200) and set(np.unique(labels)) <= set(range(6))
+    assert jaxdnn.accuracy(labels, ids, num_classes=6) > 0.9
+    assert predict(X, ids, trained, "tanh", output="softmax") == accuracy(labels, ids, 6)
+    one_hot = np.eye(6)[:, ids[0]]
+    _, same_costs = fit(X, one_hot, params, **kwargs)
+    np.testing.assert_array_equal(costs, same_costs)  # one rule: ids are one-hot columns
+    np.testing.assert_allclose(np.asarray(jaxdnn.predict_proba(X, trained, "tanh",
+                                                               output="softmax")).sum(axis=0),
+                               1, rtol=SAME_MATH_RTOL)
+
+
+@pytest.mark.parametrize("labels, error, message", [
+    (lambda ids: ids + 1, jaxdnn.DataError, r"class ids 0\.\.5; found 6"),
+    (lambda ids: ids - 0.5, jaxdnn.DataError, r"class ids 0\.\.5; found -0\.5"),
+    (lambda ids: np.eye(6)[:, ids[0]] * 2, jaxdnn.DataError, "labels 0 or 1"),
+    (lambda ids: np.zeros((6, 200)), jaxdnn.DataError, "must be one-hot: column 0 sums to 0"),
+    (lambda ids: np.ones((5, 200)), jaxdnn.ShapeError,
+     r"needs one-hot labels \(6, 200\) or class ids \(1, 200\)"),
+])
+def test_softmax_labels_follow_one_rule(labels, error, message):
+    X, ids, params = six_blobs()
+    with pytest.raises(error, match=message):
+        fit(X, labels(ids), params, output="softmax", num_iterations=1)
+
+
+def test_softmax_needs_two_classes_and_sigmoid_needs_binary_labels():
+    X, ids, params = six_blobs()
+    one = initialize_parameters_deep([2, 8, 1], jax.random.PRNGKey(0))
+    with pytest.raises(jaxdnn.ShapeError, match="softmax output needs K >= 2 classes, the rows "
+                                                "of the last W in parameters"):
+        fit(X, ids * 0, one, output="softmax", num_iterations=1)
+    with pytest.raises(jaxdnn.DataError, match="labels 0 or 1; found 2"):
+        fit(X, ids, one, num_iterations=1)  # six-class ids for a sigmoid
+    with pytest.raises(jaxdnn.NameLookupError, match="unknown output 'tanh'"):
+        fit(X, ids, params, output="tanh", num_iterations=1)
