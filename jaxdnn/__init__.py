@@ -68,6 +68,7 @@ from .model import (
     update_parameters,
 )
 from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
+from .outputs import OUTPUTS, Output, get_output
 from .train import (
     TrainState,
     accuracy,
@@ -95,7 +96,9 @@ __all__ = [
     "L_model_backward",
     "L_model_forward",
     "NameLookupError",
+    "OUTPUTS",
     "OptionError",
+    "Output",
     "SCHEMES",
     "SaturationError",
     "ShapeError",
@@ -111,6 +114,7 @@ __all__ = [
     "fit",
     "flatten_images",
     "get_activation",
+    "get_output",
     "gradient_check",
     "init_train_state",
     "initialize_parameters",

@@ -490,6 +490,9 @@ TARGETS = {
         x_orig=([(label, make) for label, make in array_faults(rows=False, cols=False)
                  if label in ("1-D", "0-D", "NaN", "complex", "text", "nested list", "None")],
                 "x_orig")),
+    "get_output": fuzz_target(
+        lambda a: jaxdnn.get_output(a["output"]), lambda p: {"output": "softmax"},
+        output=(OUTPUT_FAULTS, "output")),
     "get_activation": fuzz_target(
         lambda a: jaxdnn.get_activation(a["activation"]), lambda p: {"activation": "relu"},
         activation=(ACTIVATION_FAULTS[:4], "activation")),

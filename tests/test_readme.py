@@ -43,3 +43,12 @@ def test_readme_course_assignments_example_runs(monkeypatch, capsys):
     assert "train accuracy: 99.04306220095694 %" in out and "test accuracy: 70.0 %" in out
     assert namespace["grads"].keys() == {"dW1", "db1", "dW2", "db2"}
     assert namespace["d"]["w"].shape == (12288, 1) and out.rstrip().endswith("0.9075")
+
+
+def test_readme_softmax_example_runs():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if 'output="softmax"' in b)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    assert namespace["costs"][-1] < namespace["costs"][0] / 10
+    assert namespace["labels"].shape == (1, 200)
