@@ -39,12 +39,12 @@ def grads_to_layers(grads, L):
     return [(grads[f"dW{l}"], grads[f"db{l}"]) for l in range(1, L + 1)]
 
 
-def grads_to_dict(layer_grads, input_grads=()):
+def grads_to_dict(layer_grads, input_grads=(), dA_from=1):
     """The course's grads dict from ``[(dW1, db1), ...]`` and each layer's input gradient
-    ``[dA[0], ..., dA[L-1]]``, numbered as the course does (``dA1`` belongs to X); None entries
-    are left out."""
+    ``[dA[0], ..., dA[L-1]]`` (None entries are left out), numbered from ``dA_from``: 1 as the
+    course's seeds (``dA1`` belongs to X), 0 as its current notebooks (``dA0`` belongs to X)."""
     grads = {f"d{key}": value for key, value in to_dict(layer_grads).items()}
-    for l, dA in enumerate(input_grads, start=1):
+    for l, dA in enumerate(input_grads, start=dA_from):
         if dA is not None:
             grads[f"dA{l}"] = dA
     return grads

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from . import _checks as check
 from . import _layout
 from .activations import Activation, get_activation
-from .errors import InputTypeError, NameLookupError, ShapeError
+from .errors import InputTypeError, NameLookupError, OptionError, ShapeError
 from .layers import (
     _linear_activation_backward,
     _linear_activation_forward,
@@ -123,7 +123,7 @@ def compute_cost_from_logits(ZL, Y, *, output="sigmoid"):
 
 
 def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, input_grad=True,
-                     output="sigmoid"):
+                     output="sigmoid", dA_from=1):
     """Backward pass through all L layers.
 
     Args:
@@ -134,10 +134,13 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
       stable: start from the fused ``dZ[L] = AL - Y`` instead of the course's ``dAL``.
       input_grad: include ``dA1`` (dJ/dX). Left out, a jitted caller never computes ``W1^T dZ1``.
       output: the output layer of the forward pass, ``"sigmoid"`` or ``"softmax"`` (static).
+      dA_from: how the ``dA`` entries are numbered: 1 (the default, as the course's seeds:
+        ``dA1`` belongs to X, ``dA{L}`` to A[L-1]) or 0 (as its current notebooks: ``dA0``
+        belongs to X, ``dA{L-1}`` to A[L-1]).
 
     Returns:
       ``grads`` with ``dW{l}``, ``db{l}`` for every layer and ``dA{l}`` = m dJ/dA[l-1]
-      (see the module docstring for this numbering and scaling).
+      (see the module docstring for this numbering and scaling; ``dA_from=0`` shifts it).
 
     Raises:
       SaturationError: on the literal chain, if a concrete AL is saturated (exactly 0, or 1
@@ -152,8 +155,11 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
         check.probabilities(AL, activations[-1], in_range=False)
     for l, cache in enumerate(caches, start=1):
         _check_cache(cache, l, AL if l == len(caches) else None)
+    if isinstance(dA_from, bool) or not isinstance(dA_from, int) or dA_from not in (0, 1):
+        raise OptionError(f"dA_from must be 1 (dA1 belongs to X) or 0 (dA0 does); "
+                          f"got {dA_from!r}")
     grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable)
-    return _layout.grads_to_dict(grads, dAs if input_grad else [None, *dAs[1:]])
+    return _layout.grads_to_dict(grads, dAs if input_grad else [None, *dAs[1:]], dA_from)
 
 
 def _check_cache(cache, l, AL):

@@ -357,8 +357,13 @@ TARGETS = {
         lambda p: {"ZL": p.caches[-1][1], "Y": p.Y},
         ZL=(array_faults(), r"\bZL\b"), Y=(array_faults(labels=True), r"\bY\b")),
     "L_model_backward": fuzz_target(
-        lambda a: jaxdnn.L_model_backward(a["AL"], a["Y"], a["caches"], a["hidden_activation"]),
-        lambda p: {"AL": p.AL, "Y": p.Y, "caches": p.caches, "hidden_activation": "relu"},
+        lambda a: jaxdnn.L_model_backward(a["AL"], a["Y"], a["caches"], a["hidden_activation"],
+                                          dA_from=a["dA_from"]),
+        lambda p: {"AL": p.AL, "Y": p.Y, "caches": p.caches, "hidden_activation": "relu",
+                   "dA_from": 1},
+        dA_from=([(label, lambda v, p, x=x: x) for label, x in [
+            ("two", 2), ("negative", -1), ("a bool", True), ("text", "0"), ("None", None)]],
+            "dA_from"),
         AL=(array_faults(probabilities="saturation"), r"\bAL\b"),
         Y=(array_faults(labels=True), r"\bY\b"),
         caches=(CACHES_FAULTS, r"cache"), hidden_activation=HIDDEN),

@@ -231,3 +231,21 @@ def test_activation_object_as_hidden_activation():
     assert len(caches) == 3
     errors = autodiff_errors(X, jnp.ones((1, 5)), params, pair)
     assert max(errors.values()) <= CHAIN_RTOL[np.dtype("float64")]
+
+
+def test_dA_numbering_of_the_current_notebooks():
+    """dA_from=0 renames dA{l} to dA{l-1} (dA0 for X); every array stays the same."""
+    params = jaxdnn.initialize_parameters_deep([3, 4, 2, 1], jax.random.PRNGKey(0))
+    X = jax.random.normal(jax.random.PRNGKey(1), (3, 5))
+    Y = jnp.array([[0, 1, 1, 0, 1]])
+    AL, caches = L_model_forward(X, params)
+    seeds = L_model_backward(AL, Y, caches)
+    notebooks = L_model_backward(AL, Y, caches, dA_from=0)
+    assert set(notebooks) == {"dA0", "dA1", "dA2", "dW1", "db1", "dW2", "db2", "dW3", "db3"}
+    for l in range(3):
+        np.testing.assert_array_equal(notebooks[f"dA{l}"], seeds[f"dA{l + 1}"])
+    assert notebooks["dA0"].shape == X.shape
+    without_input = L_model_backward(AL, Y, caches, dA_from=0, input_grad=False)
+    assert "dA0" not in without_input and "dA1" in without_input
+    with pytest.raises(jaxdnn.OptionError, match="dA_from must be 1"):
+        L_model_backward(AL, Y, caches, dA_from=2)

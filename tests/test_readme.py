@@ -52,3 +52,13 @@ def test_readme_softmax_example_runs():
     exec(compile(block, str(README), "exec"), namespace)
     assert namespace["costs"][-1] < namespace["costs"][0] / 10
     assert namespace["labels"].shape == (1, 200)
+
+
+def test_readme_numbering_example_runs():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if "dA_from=0" in b)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    grads = namespace["grads"]
+    assert sorted(k for k in grads if k.startswith("dA")) == ["dA0", "dA1"]
+    assert grads["dA0"].shape == (3, 5)
