@@ -128,7 +128,7 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
 
     Args:
       AL: (n[L], m) output of :func:`L_model_forward`.
-      Y: labels of the same shape.
+      Y: labels, as :func:`compute_cost` takes them.
       caches: the caches of :func:`L_model_forward`.
       hidden_activation: as given to the forward pass (static).
       stable: start from the fused ``dZ[L] = AL - Y`` instead of the course's ``dAL``.
