@@ -20,7 +20,7 @@ import numpy as np
 
 import jaxdnn
 from jaxdnn import _layout
-from jaxdnn.model import _backward, _cost, _forward, layer_activations
+from jaxdnn.model import _backward, _forward, layer_activations
 
 
 def main():
@@ -44,7 +44,7 @@ def main():
 
     def unchecked(p):
         AL, caches = _forward(X, _layout.to_layers(p), activations)
-        _cost(AL, Y)
+        activations[-1].cost(AL, Y)
         grads = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable=False))
         return jax.block_until_ready({k: v - 0.0075 * grads[f"d{k}"] for k, v in p.items()})
 
