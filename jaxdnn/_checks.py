@@ -210,13 +210,14 @@ def parameters(parameters):
     if not isinstance(parameters, dict) or not parameters:
         raise ShapeError("parameters must be a non-empty dict {'W1', 'b1', ...}; "
                          f"got {type(parameters).__name__}")
-    extra = [k for k in parameters if _layout.parse_key(k) is None]
+    parsed = {k: _layout.parse_key(k) for k in parameters}
+    extra = [k for k, layer in parsed.items() if layer is None]
     if extra:
         raise NameLookupError(f"parameters has unexpected entries {extra}; "
                               f"expected only W1..WL and b1..bL")
-    L = max(_layout.parse_key(k)[1] for k in parameters)
-    missing = [k for k in _layout.expected_keys(L) if k not in parameters]
-    if missing:
+    L = max(l for _, l in parsed.values())
+    if len(parameters) != 2 * L:
+        missing = [k for k in _layout.expected_keys(L) if k not in parameters]
         raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
     for key, value in parameters.items():
         if not hasattr(value, "shape") or not hasattr(value, "dtype"):
@@ -224,19 +225,20 @@ def parameters(parameters):
                                  f"expected an array")
     n_prev = None
     for l in range(1, L + 1):
-        W = parameters[f"W{l}"]
+        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
         n, cols = array(W, f"W{l}", floating=True)
         if n < 1:
             raise ShapeError(f"W{l} has shape {(n, cols)}: layer sizes must be positive")
         if n_prev is not None and cols != n_prev:
             raise ShapeError(f"W{l} has shape {(n, cols)} but W{l - 1} has {n_prev} rows: "
                              f"W{l} needs {n_prev} columns")
-        shaped(parameters[f"b{l}"], f"b{l}", (n, 1), why=f" to match W{l} of shape {(n, cols)}")
+        if b.shape != (n, 1) or _kind(b.dtype) != "floating":  # the common case, quickly
+            shaped(b, f"b{l}", (n, 1), why=f" to match W{l} of shape {(n, cols)}")
         n_prev = n
-    dtypes = sorted({str(jax.dtypes.canonicalize_dtype(t))
-                     for t in {v.dtype for v in parameters.values()}})
-    if len(dtypes) > 1:
-        raise InputTypeError(f"parameters mixes dtypes {dtypes}; use one floating dtype")
+    dtypes = {v.dtype for v in parameters.values()}
+    if len(dtypes) > 1 and len({jax.dtypes.canonicalize_dtype(t) for t in dtypes}) > 1:
+        raise InputTypeError(f"parameters mixes dtypes {sorted(map(str, dtypes))}; use one "
+                             f"floating dtype")
     return _layout.to_layers(parameters)
 
 
