@@ -343,3 +343,22 @@ def test_a_checkpoint_from_before_softmax_outputs_resumes(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path)]) == 0
     assert len(np.load(tmp_path / "checkpoint.npz")["__costs__"]) == 30  # trained on to 30
     assert load_model(tmp_path / "model.npz")[1]["output"] == "sigmoid"
+
+
+def test_predict_images_with_a_softmax_model(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    from jaxdnn import fit
+
+    X = rng.rand(8 * 8 * 3, 9)
+    params, _ = fit(X, np.arange(9)[None] % 3, initialize_parameters_deep([192, 3, 3],
+                                                                       numpy_seed=1),
+                    output="softmax", num_iterations=5)
+    save_model(tmp_path / "model.npz", params, {"classes": ["cat", "dog", "owl"],
+                                                 "hidden_activation": "relu",
+                                                 "output": "softmax"})
+    Image.fromarray((rng.rand(20, 30, 3) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    assert main(["predict", "--params", str(tmp_path / "model.npz"),
+                 str(tmp_path / "a.png")]) == 0
+    line = capsys.readouterr().out.strip()
+    name = line.split(": ")[1].split(" ")[0]
+    assert name in ("cat", "dog", "owl") and f"(p({name}) = " in line

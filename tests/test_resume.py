@@ -32,12 +32,24 @@ def tall_problem(dtype=jnp.float64):
     return X, Y, params
 
 
+def softmax_problem(dtype=jnp.float64):
+    """Three classes on the tall problem's inputs: the Gram loop with a softmax output."""
+    X, _, _ = tall_problem(dtype)
+    Y = np.arange(X.shape[1])[None] % 3
+    params = initialize_parameters_deep([40, 6, 3], jax.random.PRNGKey(2), scheme="he",
+                                        dtype=dtype)
+    return X, Y, params
+
+
 CONFIGS = {
     "gd": (small_problem, dict(learning_rate=0.1)),
     "momentum": (small_problem, dict(learning_rate=0.05, momentum=0.9)),
     "adam": (small_problem, dict(optimizer=ADAM)),
     "gram+momentum": (tall_problem, dict(learning_rate=0.05, momentum=0.9)),
     "float32 adam": (lambda: small_problem(jnp.float32), dict(optimizer=ADAM)),
+    "softmax gram+momentum": (softmax_problem, dict(learning_rate=0.05, momentum=0.9,
+                                                    output="softmax")),
+    "softmax adam": (softmax_problem, dict(optimizer=ADAM, output="softmax")),
 }
 
 
