@@ -148,7 +148,7 @@ def predict(w, b, X):
     >>> predict(w, b, jnp.array([[1.0, -1.1, -3.2], [1.2, 2.0, 0.1]])).tolist()
     [[1.0, 1.0, 0.0]]
     """
-    _check(w, b, X)
+    _check(w, b, X, labels=False)
     return _predict(w, b, X)
 
 
@@ -191,7 +191,7 @@ def _percent_correct(Y_prediction, Y):
     return float(100 - np.mean(errors) * 100)
 
 
-def _check(w, b, X, Y=None, x_name="X", y_name="Y"):
+def _check(w, b, X, Y=None, x_name="X", y_name="Y", *, labels=True):
     """w ``(dim, 1)`` floating, b a finite real number, X ``(dim, m)``, Y (if given) ``(1, m)``
     labels."""
     dim, columns = check.array(w, "w", floating=True)
@@ -206,7 +206,7 @@ def _check(w, b, X, Y=None, x_name="X", y_name="Y"):
                          f"{x_name} needs {dim} rows (features), one column per example")
     check.finite(w, "w")
     check.finite(X, x_name)
-    if Y is not None:
+    if labels:
         check.labels(Y, y_name)
         check.shaped(Y, y_name, (1, m), floating=False,
                      but=f"{x_name} has {m} examples: {y_name} needs shape (1, {m})")

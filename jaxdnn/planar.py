@@ -174,11 +174,11 @@ def predict(parameters, X):
     return jnp.where(A2 > 0.5, 1, 0)
 
 
-def _check_network(X, parameters, Y=None):
+def _check_network(X, parameters, *Y):
     """X must fit a one-hidden-layer ``parameters`` (and Y, if given, be its labels); returns
     the layers."""
-    layers = (check.network(X, parameters) if Y is None
-              else check.problem(X, Y, parameters, OUTPUTS["sigmoid"])[0])
+    layers = (check.problem(X, *Y, parameters, OUTPUTS["sigmoid"])[0] if Y
+              else check.network(X, parameters))
     if len(layers) != 2:
         raise ShapeError(f"parameters must hold W1, b1, W2, b2 (one hidden layer); got "
                          f"{sorted(parameters)}")

@@ -312,6 +312,12 @@ def _softmax_head(p):
     return {**p.parameters, f"W{p.L}": p.rng.randn(3, n_prev) * 0.5, f"b{p.L}": np.zeros((3, 1))}
 
 
+def _two_layers(p):
+    """A one-hidden-layer network (the planar assignment's) on the problem's inputs."""
+    return {"W1": p.rng.randn(3, p.X.shape[0]), "b1": np.zeros((3, 1)),
+            "W2": p.rng.randn(1, 3), "b2": np.zeros((1, 1))}
+
+
 def _train_state(p):
     return jaxdnn.init_train_state(p.parameters)
 
@@ -495,6 +501,36 @@ TARGETS = {
         x_orig=([(label, make) for label, make in array_faults(rows=False, cols=False)
                  if label in ("1-D", "0-D", "NaN", "complex", "text", "nested list", "None")],
                 "x_orig")),
+    "logistic.propagate": fuzz_target(
+        lambda a: jaxdnn.logistic.propagate(a["w"], a["b"], a["X"], a["Y"]),
+        lambda p: {"w": p.parameters["W1"][:1].T.copy(), "b": 0.5, "X": p.X, "Y": p.Y[:1]},
+        w=(array_faults(floating=True, cols=False), r"\bw\b"),
+        b=(RATE_FAULTS[2:], r"\bb\b"), X=(array_faults(), r"\bX\b"),
+        Y=(array_faults(labels=True, rows=False), r"\bY\b")),
+    "planar.forward_propagation": fuzz_target(
+        lambda a: jaxdnn.planar.forward_propagation(a["X"], a["parameters"]),
+        lambda p: {"X": p.X, "parameters": _two_layers(p)},
+        X=(array_faults(cols=False, values=False), r"\bX\b"),
+        parameters=([(label, lambda v, p, make=make: make(v, p._replace(parameters=v)))
+                     for label, make in STATIC_PARAMS[0]], STATIC_PARAMS[1])),
+    "planar.backward_propagation": fuzz_target(
+        lambda a: jaxdnn.planar.backward_propagation(a["parameters"], a["cache"], a["X"],
+                                                     a["Y"]),
+        lambda p: {"parameters": _two_layers(p), "X": p.X, "Y": p.Y[:1],
+                   "cache": jaxdnn.planar.forward_propagation(p.X, _two_layers(p))[1]},
+        Y=(array_faults(labels=True), r"\bY\b"),
+        cache=([("None", lambda v, p: None), ("no A1", lambda v, p: _without(v, "A1")),
+                ("A2 one row more", lambda v, p: {**v, "A2": _grow(v["A2"])})], "cache")),
+    "basics.softmax": fuzz_target(
+        lambda a: jaxdnn.basics.softmax(a["x"]), lambda p: {"x": p.X},
+        x=([(label, make) for label, make in array_faults(values=False)
+            if label not in ("0-D", "1-D", "no columns", "one row more", "one column more",
+                             "integer dtype", "boolean dtype")], r"\bx\b")),
+    "accuracy(num_classes)": fuzz_target(
+        lambda a: jaxdnn.accuracy(a["p"], a["y"], a["num_classes"]),
+        lambda p: {"p": np.zeros((1, 3)), "y": np.ones((1, 3)), "num_classes": 2},
+        num_classes=(COUNT_FAULTS, "num_classes"),
+        y=([("class 3 of 2", lambda v, p: v * 3)], r"\by\b")),
     "get_output": fuzz_target(
         lambda a: jaxdnn.get_output(a["output"]), lambda p: {"output": "softmax"},
         output=(OUTPUT_FAULTS, "output")),
