@@ -18,6 +18,7 @@ from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
 from .io import load_model, write_files
+from .models import COURSE_MODELS
 from .outputs import OUTPUTS
 from .train import predict_proba
 
@@ -43,7 +44,14 @@ _sizes = _parsed(lambda text: [int(s) for s in text.split(",") if s.strip()],
 _rate = _parsed(float, "a number", lambda v: math.isfinite(v) and v > 0,
                 "must be finite and positive")
 _count = _parsed(int, "an integer", lambda v: v >= 0, "must not be negative")
+_positive = _parsed(int, "an integer", lambda v: v >= 1, "must be at least 1")
 _seed = _parsed(int, "an integer", lambda v: 0 <= v < 2**32, "must be in [0, 2**32)")
+_rates = _parsed(lambda text: [float(s) for s in text.split(",") if s.strip()],
+                 "comma-separated numbers", lambda v: v and all(0 < r < math.inf for r in v),
+                 "rates must be finite and positive")
+_names = _parsed(lambda text: [s.strip() for s in text.split(",") if s.strip()],
+                 "comma-separated names", lambda v: v and set(v) <= set(ACTIVATIONS),
+                 f"names must be among {', '.join(sorted(ACTIVATIONS))}")
 
 
 class _Progress:
@@ -144,6 +152,26 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_compare(args):
+    def report(result):
+        if result.seed == args.seeds:
+            print(f"trained {result.activation} at learning rate {result.learning_rate} over "
+                  f"{args.seeds} seeds", flush=True)
+
+    runs = run.compare(args.hidden_activation, range(1, args.seeds + 1), args.learning_rates,
+                       dataset=args.dataset, data_dir=args.data_dir, hidden=args.layers,
+                       iterations=args.iterations, leaky_slope=args.leaky_slope, report=report)
+    print("learning rate  activation   test accuracy   train accuracy  final cost      "
+          "cost rises  diverged")
+    for row in run.summarise(runs):
+        cells = [f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" if row[k] else "-"
+                 for k in ("test_accuracy", "train_accuracy", "final_cost", "cost_rises")]
+        print(f"{row['learning_rate']:<14g} {row['activation']:<12} {cells[0]:<15} "
+              f"{cells[1]:<15} {cells[2]:<15} {cells[3]:<11} {row['diverged']}/{row['runs']}")
+    print(f"Wrote {', '.join(run.write_comparison(runs, args.out))} to {args.out}")
+    return 0
+
+
 def cmd_plot_activations(args):
     write_files(args.out, {"activations.png": plots.plot_activations})
     print(f"Wrote {os.path.join(args.out, 'activations.png')}")
@@ -204,6 +232,22 @@ def build_parser():
     sweep.add_argument("--iterations", type=_count, default=5000)
     sweep.add_argument("--out", default="runs/sweep")
     sweep.set_defaults(run=cmd_sweep)
+
+    study = COURSE_MODELS["activation_study"]
+    compare = sub.add_parser("compare", help="seed 004's activation study over many seeds")
+    compare.add_argument("--hidden-activation", type=_names, default=["tanh", "relu",
+                                                                       "leaky_relu"])
+    compare.add_argument("--seeds", type=_positive, default=32, metavar="N",
+                         help="numpy seeds 1..N of the course's initialisation (default 32)")
+    compare.add_argument("--learning-rates", type=_rates, default=[study.learning_rate])
+    compare.add_argument("--dataset", choices=DATASET_NAMES, default="cat")
+    compare.add_argument("--data-dir", default="datasets")
+    compare.add_argument("--layers", type=_sizes, default=list(study.hidden))
+    compare.add_argument("--iterations", type=_count, default=study.num_iterations)
+    compare.add_argument("--leaky-slope", type=_rate, default=0.1,
+                         help="slope of leaky_relu here (default 0.1, the study's)")
+    compare.add_argument("--out", default="runs/compare")
+    compare.set_defaults(run=cmd_compare)
 
     acts = sub.add_parser("plot-activations", help="the activations and their derivatives")
     acts.add_argument("--out", default="runs")

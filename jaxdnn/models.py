@@ -36,6 +36,9 @@ COURSE_MODELS = {
     # Not the course's: its planar network with a softmax output (jaxdnn train --output
     # softmax). With six classes the course's rate 1.2 oscillates; 0.5 converges.
     "softmax": CourseModel((4,), "tanh", 0.5, 10000, "small", 2),
+    # Seed 004's activation study on the cat data (its hidden activation varies; its leaky ReLU
+    # has slope 0.1): jaxdnn compare.
+    "activation_study": CourseModel((5, 5), "relu", 0.03, 3000, "small", 1),
 }
 _DEEP, _TWO, _PLANAR = (COURSE_MODELS[name] for name in ("L_layer_model", "two_layer_model",
                                                         "nn_model"))

@@ -112,3 +112,33 @@ def plot_activations(path):
         ax.set_title(name)
         ax.legend()
     _save(fig, path)
+
+
+def plot_comparison(runs, path):
+    """:func:`jaxdnn.run.compare`'s runs, one column per learning rate: the cost curves (median
+    and 10-90 % band over the seeds, per activation) above the test accuracies (one dot per
+    seed, the mean as a bar)."""
+    plt = require_matplotlib()
+    rates = sorted({run.learning_rate for run in runs})
+    names = list(dict.fromkeys(run.activation for run in runs))
+    fig, axes = plt.subplots(2, len(rates), figsize=(5.5 * len(rates), 7.5), squeeze=False)
+    for column, rate in enumerate(rates):
+        top, bottom = axes[0, column], axes[1, column]
+        for k, name in enumerate(names):
+            group = [run for run in runs if run.learning_rate == rate and run.activation == name]
+            costs = np.array([run.costs for run in group])
+            steps = np.arange(costs.shape[1])
+            low, mid, high = np.nanpercentile(costs, [10, 50, 90], axis=0)
+            (line,) = top.plot(steps, mid, label=f"{name} (median)")
+            top.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
+            accuracies = [run.test_accuracy for run in group if run.test_accuracy is not None]
+            jitter = np.random.RandomState(k).uniform(-0.15, 0.15, len(accuracies))
+            bottom.scatter(k + jitter, accuracies, s=12, color=line.get_color())
+            if accuracies:
+                bottom.hlines(np.mean(accuracies), k - 0.3, k + 0.3, color="k")
+        top.set(title=f"learning rate {rate}", xlabel="iteration", ylabel="cost")
+        top.legend(fontsize=8)
+        bottom.set(xticks=range(len(names)), xticklabels=names, ylabel="test accuracy",
+                   title=f"{len(group)} seeds per activation")
+    fig.tight_layout()
+    _save(fig, path)

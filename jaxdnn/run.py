@@ -21,7 +21,8 @@ import optax
 
 from . import _checks as check
 from . import _layout, data, logistic, plots
-from .errors import DataError, JaxdnnError, OptionError
+from .activations import leaky_relu_with
+from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .models import COURSE_MODELS, initial_parameters, nn_model
 from .outputs import get_output
@@ -30,6 +31,7 @@ from .train import (
     _labels,
     _predict_proba,
     accuracy,
+    fit,
     init_train_state,
     predict_labels,
     train_steps,
@@ -264,6 +266,94 @@ def sweep(hidden_sizes, num_iterations, out, report=None):
             report(n_h, rows[-1]["accuracy"])
     files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),
              "sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    write_files(out, files)
+    return list(files)
+
+
+class Comparison(NamedTuple):
+    """One training run of :func:`compare`."""
+
+    learning_rate: float
+    activation: str
+    seed: int
+    costs: np.ndarray  # every iteration's cost; NaN after a divergence
+    train_accuracy: float | None  # None if it diverged
+    test_accuracy: float | None
+
+
+def compare(activations, seeds, learning_rates=None, *, dataset="cat", data_dir="datasets",
+            hidden=None, iterations=None, leaky_slope=0.1, report=None):
+    """Seed 004's activation study, asked over many seeds: the same network trained with each
+    hidden activation, from the course's initialisation under each numpy seed, at each learning
+    rate, in float64 (seed 1 is the seed's own run). Defaults: :data:`COURSE_MODELS`'s
+    ``"activation_study"`` ([n0, 5, 5, 1], learning rate 0.03, 3000 iterations); ``leaky_relu``
+    has the study's slope 0.1. ``report(run)`` after each. Returns the list of
+    :class:`Comparison` runs; a diverged run keeps its costs up to the divergence.
+    """
+    jax.config.update("jax_enable_x64", True)
+    study = COURSE_MODELS["activation_study"]
+    train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir)
+    dims = [train_x.shape[0], *(hidden or study.hidden), 1]
+    iterations = study.num_iterations if iterations is None else iterations
+    pairs = {name: leaky_relu_with(leaky_slope) if name == "leaky_relu" else name
+             for name in activations}
+    runs = []
+    for learning_rate in learning_rates or [study.learning_rate]:
+        for name, activation in pairs.items():
+            for seed in seeds:
+                params = initial_parameters(dims, "course", seed, study.scheme, "float64")
+                try:
+                    params, costs = fit(train_x, train_y, params, hidden_activation=activation,
+                                        learning_rate=learning_rate, num_iterations=iterations,
+                                        donate=True)
+                    accuracies = [_accuracy(predict_labels(X, params, activation), Y)
+                                  for X, Y in ((train_x, train_y), (test_x, test_y))]
+                except TrainingDiverged as e:
+                    costs = np.full(iterations, np.nan)
+                    costs[:len(e.costs)] = e.costs
+                    accuracies = [None, None]
+                runs.append(Comparison(learning_rate, name, seed, costs, *accuracies))
+                if report:
+                    report(runs[-1])
+    return runs
+
+
+def summarise(runs):
+    """Per (learning rate, activation): the runs' accuracies and final costs as mean and
+    standard deviation, how many diverged, and how often the cost rose between two reports
+    (every 100 iterations: the study's sign of a chaotic run)."""
+    groups = {}
+    for run in runs:
+        groups.setdefault((run.learning_rate, run.activation), []).append(run)
+    rows = []
+    for (learning_rate, activation), group in groups.items():
+        done = [run for run in group if run.test_accuracy is not None]
+
+        def spread(values):
+            return ({"mean": float(np.mean(values)), "std": float(np.std(values))}
+                    if values else None)
+
+        rises = [int(np.sum(np.diff(run.costs[99::100]) > 0)) for run in done]
+        rows.append({"learning_rate": learning_rate, "activation": activation,
+                     "runs": len(group), "diverged": len(group) - len(done),
+                     "train_accuracy": spread([run.train_accuracy for run in done]),
+                     "test_accuracy": spread([run.test_accuracy for run in done]),
+                     "final_cost": spread([float(run.costs[-1]) for run in done]),
+                     "cost_rises": spread(rises)})
+    return rows
+
+
+def write_comparison(runs, out):
+    """``compare.json`` (every run's accuracies and reported costs, and :func:`summarise`) and
+    ``compare.png`` into ``out``; returns their names."""
+    rows = [{"learning_rate": run.learning_rate, "activation": run.activation,
+             "seed": run.seed, "train_accuracy": run.train_accuracy,
+             "test_accuracy": run.test_accuracy,
+             "costs_every_100": [None if np.isnan(c) else float(c) for c in run.costs[::100]]}
+            for run in runs]
+    files = {"compare.json": lambda f: f.write(json.dumps(
+                 {"summary": summarise(runs), "runs": rows}, indent=2).encode()),
+             "compare.png": lambda f: plots.plot_comparison(runs, f)}
     write_files(out, files)
     return list(files)
 

@@ -8,6 +8,8 @@ both 2500 iterations at learning rate 0.0075 with the course's initialisation, a
 ``jaxdnn.logistic.model`` (logistic regression from zeros, 2000 iterations at 0.005); then the
 planar ``nn_model`` (4 tanh units, learning rate 1.2, 10000 iterations) and, as the course's
 baseline on the same data, logistic regression (``jaxdnn.logistic``, 2000 iterations at 0.5).
+Between them, seed 004's activation study ([12288, 5, 5, 1], ReLU, tanh and leaky ReLU with
+slope 0.1, learning rate 0.03, 3000 iterations), printed as the seed prints it.
 The two deep cat models train through the Gram path (chosen automatically); ``--plain`` uses the
 plain loop instead.
 """
@@ -43,6 +45,22 @@ def main():
         jaxdnn.predict(train_x, train_y, params)
         print("test  ", end="")
         jaxdnn.predict(test_x, test_y, params)
+
+    study = jaxdnn.COURSE_MODELS["activation_study"]
+    for name, activation in (("relu", "relu"), ("tanh", "tanh"),
+                             ("leaky_relu, slope 0.1", jaxdnn.leaky_relu_with(0.1))):
+        print(f"== seed 004's activation study, {name}, [12288, 5, 5, 1], {dtype}")
+        params = jaxdnn.initialize_parameters_deep([12288, *study.hidden, 1],
+                                                   numpy_seed=study.seed, scheme=study.scheme,
+                                                   dtype=dtype)
+        params, costs = jaxdnn.fit(train_x, train_y, params, hidden_activation=activation,
+                                   learning_rate=study.learning_rate,
+                                   num_iterations=study.num_iterations,
+                                   gram="auto" if not args.plain else False)
+        for i in range(100, study.num_iterations + 1, 100):  # the cost before update i
+            print(f"The cost after {i} iterations is: {costs[i - 1]:.4f}")
+        labels = jaxdnn.predict_labels(test_x, params, activation)
+        print(f"The accuracy rate is: {jaxdnn.accuracy(labels, test_y) * 100:.2f}%.")
 
     print(f"== logistic.model (logistic regression), cat data, {dtype}")
     jaxdnn.logistic.model(train_x, train_y, test_x, test_y, num_iterations=2000,

@@ -362,3 +362,18 @@ def test_predict_images_with_a_softmax_model(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     name = line.split(": ")[1].split(" ")[0]
     assert name in ("cat", "dog", "owl") and f"(p({name}) = " in line
+
+
+def test_compare_activations_over_seeds_and_learning_rates(tmp_path, capsys):
+    out = tmp_path / "compare"
+    assert main(["compare", "--dataset", "moons", "--seeds", "2", "--iterations", "300",
+                 "--learning-rates", "0.1,0.5", "--layers", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("trained ") == 6 and "Wrote compare.json, compare.png" in printed
+    result = json.loads((out / "compare.json").read_text())
+    assert len(result["runs"]) == 12 and len(result["summary"]) == 6
+    row = result["summary"][0]
+    assert row["runs"] == 2 and 0 <= row["test_accuracy"]["mean"] <= 1
+    assert {r["activation"] for r in result["runs"]} == {"tanh", "relu", "leaky_relu"}
+    assert len(result["runs"][0]["costs_every_100"]) == 3
+    assert png_size(out / "compare.png")[0] > 500
