@@ -121,7 +121,7 @@ def plot_comparison(runs, path):
     plt = require_matplotlib()
     rates = sorted({run.learning_rate for run in runs})
     names = list(dict.fromkeys(run.activation for run in runs))
-    fig, axes = plt.subplots(2, len(rates), figsize=(5.5 * len(rates), 7.5), squeeze=False)
+    fig, axes = plt.subplots(2, len(rates), figsize=(5.5 * len(rates), 8.5), squeeze=False)
     for column, rate in enumerate(rates):
         top, bottom = axes[0, column], axes[1, column]
         for k, name in enumerate(names):
