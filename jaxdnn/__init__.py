@@ -64,6 +64,7 @@ from .model import (
     L_model_forward,
     compute_cost,
     compute_cost_from_logits,
+    compute_cost_with_regularization,
     cost_and_grads,
     update_parameters,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "autodiff_gradients",
     "compute_cost",
     "compute_cost_from_logits",
+    "compute_cost_with_regularization",
     "cost_and_grads",
     "finite_difference_gradients",
     "fit",

@@ -334,6 +334,14 @@ def _real_kind(dtype):
     return bool(jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
 
 
+def penalty(lambd, name="lambd"):
+    """The L2 penalty's weight: a real number that, when known, is finite and not negative."""
+    value = real(lambd, name)
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise OptionError(f"{name} (the L2 penalty) must be finite and not negative; "
+                          f"got {lambd!r}")
+
+
 def optimizer(momentum, optimizer):
     """``optimizer`` None or an optax transformation; ``momentum`` in [0, 1), only without it."""
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
@@ -347,9 +355,12 @@ def optimizer(momentum, optimizer):
                           "put it in the optimizer (optax.sgd(lr, momentum=...))")
 
 
-def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost):
+def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost, lambd=0.0):
     """The options of :func:`~jaxdnn.fit` and :func:`~jaxdnn.train_steps`."""
     count(num_iterations, "num_iterations")
+    penalty(lambd)
+    if real(lambd, "lambd") is None:
+        raise OptionError("lambd must be a concrete number in training: it is compiled in")
     if optimizer_ is None:
         rate(learning_rate)
     optimizer(momentum, optimizer_)
@@ -358,6 +369,9 @@ def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost)
     if gram is True and optimizer_ is not None:
         raise OptionError("gram=True needs the built-in gradient descent (optimizer=None): "
                           "an optax optimizer is not known to be linear in the gradient")
+    if gram is True and lambd:
+        raise OptionError("gram=True trains without L2 (lambd=0): the penalty's decay of W1 "
+                          "is not carried through the Gram matrix")
     if on_cost is not None and not callable(on_cost):
         raise InputTypeError(f"on_cost must be a function on_cost(i, cost); got {on_cost!r}")
 

@@ -24,12 +24,14 @@ class Options(NamedTuple):
       num_iterations: the length of the scan.
       optimizer: an optax ``GradientTransformation``, or None for the built-in descent.
       on_cost: ``on_cost(i, cost)`` called on the host every PRINT_EVERY iterations, or None.
+      lambd: the L2 penalty's weight (0: no L2 term in the program at all).
     """
 
     activations: tuple
     num_iterations: int
     optimizer: Any = None
     on_cost: Callable | None = None
+    lambd: float = 0.0
 
 
 def descend(parameters, grads, trace, learning_rate, momentum):

@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 from . import _checks as check
 from . import _layout
 from .errors import OptionError
-from .model import _backward, _forward, layer_activations
+from .model import _backward, _forward, _l2_penalty, layer_activations
 from .outputs import get_output
 
 GRADIENT_CHECK_THRESHOLD = 1e-7
@@ -33,7 +33,7 @@ def relative_error(a, b) -> float:
 
 
 def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                       output="sigmoid"):
+                       output="sigmoid", lambd=0.0):
     """``jax.grad`` of the cost under the course's gradient keys (the reference for the backward).
 
     The cost J is ``compute_cost(L_model_forward(X, parameters))``, or with ``stable=True``
@@ -44,8 +44,9 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     leaves every forward value unchanged.
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
+    check.penalty(lambd)
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
-    return _autodiff_gradients(X, Y, layers, activations, stable)
+    return _autodiff_gradients(X, Y, layers, activations, stable, lambd)
 
 
 def _inputs(X, Y, layers, hidden_activation, output):
@@ -54,13 +55,14 @@ def _inputs(X, Y, layers, hidden_activation, output):
             layer_activations(hidden_activation, len(layers), output))
 
 
-def _autodiff_gradients(X, Y, layers, activations, stable):
+def _autodiff_gradients(X, Y, layers, activations, stable, lambd):
     def cost(layers, deltas):
         A = X
         for (W, b), delta, activation in zip(layers, deltas, activations, strict=True):
             A, Z = activation.forward(W @ (A + delta) + b)
         output = activations[-1]
-        return output.cost_from_logits(Z, Y) if stable else output.cost(A, Y)
+        J = output.cost_from_logits(Z, Y) if stable else output.cost(A, Y)
+        return J + _l2_penalty(layers, lambd, X.shape[1])
 
     m = X.shape[1]
     deltas = [jnp.zeros((W.shape[1], m), W.dtype) for W, _ in layers]
@@ -69,25 +71,27 @@ def _autodiff_gradients(X, Y, layers, activations, stable):
 
 
 def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                    output="sigmoid"):
+                    output="sigmoid", lambd=0.0):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
 
     Args:
       X, Y, parameters, hidden_activation: the network and data.
       stable: compare the stable path (fused ``dZ[L] = AL - Y``, cost from logits).
       output: the output layer, ``"sigmoid"`` or ``"softmax"``.
+      lambd: the L2 penalty's weight (the cost of ``compute_cost_with_regularization``).
 
     Returns:
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
+    check.penalty(lambd)
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
 
     def hand_and_reference(X, Y, layers):
         AL, caches = _forward(X, layers, activations)
-        hand = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable))
-        return hand, _autodiff_gradients(X, Y, layers, activations, stable)
+        hand = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable, lambd))
+        return hand, _autodiff_gradients(X, Y, layers, activations, stable, lambd)
 
     # A fresh jit per call: one compilation instead of one per primitive, and never a stale
     # cached trace when a function the backward calls has been swapped out (fault injection).

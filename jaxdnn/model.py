@@ -110,6 +110,26 @@ def compute_cost(AL, Y, *, output="sigmoid"):
     return output.cost(AL, jnp.asarray(Y, AL.dtype))
 
 
+def compute_cost_with_regularization(AL, Y, parameters, lambd, *, output="sigmoid"):
+    """The cross-entropy of :func:`compute_cost` plus the L2 penalty
+    ``lambd / (2 m) * sum_l ||W[l]||_F^2`` (biases are not penalised), as the course's
+    regularisation assignment computes it."""
+    layers = check.parameters(parameters)
+    check.penalty(lambd)
+    return compute_cost(AL, Y, output=output) + _l2_penalty(layers, lambd, AL.shape[1])
+
+
+def _l2_penalty(layers, lambd, m):
+    if _static_zero(lambd):
+        return 0.0
+    return lambd / (2 * m) * sum(jnp.sum(W * W) for W, _ in layers)
+
+
+def _static_zero(lambd):
+    """A Python 0 (not a traced value): the L2 terms are left out of the program entirely."""
+    return isinstance(lambd, (int, float)) and lambd == 0
+
+
 def compute_cost_from_logits(ZL, Y, *, output="sigmoid"):
     """The same cross-entropy from the output logits, finite for every finite ZL: for the
     sigmoid J = (1/m) sum(softplus(Z) - Y Z), for the softmax (1/m) sum(logsumexp(Z) - Y Z).
@@ -123,7 +143,7 @@ def compute_cost_from_logits(ZL, Y, *, output="sigmoid"):
 
 
 def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, input_grad=True,
-                     output="sigmoid", dA_from=1):
+                     output="sigmoid", dA_from=1, lambd=0.0):
     """Backward pass through all L layers.
 
     Args:
@@ -137,6 +157,8 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
       dA_from: how the ``dA`` entries are numbered: 1 (the default, as the course's seeds:
         ``dA1`` belongs to X, ``dA{L}`` to A[L-1]) or 0 (as its current notebooks: ``dA0``
         belongs to X, ``dA{L-1}`` to A[L-1]).
+      lambd: the L2 penalty's weight: every ``dW{l}`` gains ``lambd / m * W[l]`` (the gradient
+        of :func:`compute_cost_with_regularization`); biases and ``dA`` are unchanged.
 
     Returns:
       ``grads`` with ``dW{l}``, ``db{l}`` for every layer and ``dA{l}`` = m dJ/dA[l-1]
@@ -158,7 +180,8 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
     if isinstance(dA_from, bool) or not isinstance(dA_from, int) or dA_from not in (0, 1):
         raise OptionError(f"dA_from must be 1 (dA1 belongs to X) or 0 (dA0 does); "
                           f"got {dA_from!r}")
-    grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable)
+    check.penalty(lambd)
+    grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable, lambd)
     return _layout.grads_to_dict(grads, dAs if input_grad else [None, *dAs[1:]], dA_from)
 
 
@@ -174,9 +197,9 @@ def _check_cache(cache, l, AL):
         check.shaped(AL, "AL", Z.shape, but=f"the cached Z{l} has {tuple(Z.shape)}")
 
 
-def _backward(AL, Y, caches, activations, stable):
-    """``([(dW1, db1), ...], [dA[0], ..., dA[L-1]])``: each layer's parameter gradients and the
-    (summed-loss) gradient of its input."""
+def _backward(AL, Y, caches, activations, stable, lambd=0.0):
+    """``([(dW1, db1), ...], [dA[0], ..., dA[L-1]])``: each layer's parameter gradients (with
+    the L2 term ``lambd / m * W``) and the (summed-loss) gradient of its input."""
     if stable:
         dA_prev, dW, db = _linear_backward(AL - Y, caches[-1][0])
     else:
@@ -187,7 +210,15 @@ def _backward(AL, Y, caches, activations, stable):
         dA_prev, dW, db = _linear_activation_backward(dA_prev, cache, activation)
         grads.insert(0, (dW, db))
         dAs.insert(0, dA_prev)
-    return grads, dAs
+    return _l2_gradients(grads, caches, lambd, AL.shape[1]), dAs
+
+
+def _l2_gradients(grads, caches, lambd, m):
+    """dW[l] + lambd / m * W[l], the L2 penalty's part; biases are not penalised."""
+    if _static_zero(lambd):
+        return grads
+    return [(dW + lambd / m * W, db) for (dW, db), ((_, W, _), _) in zip(grads, caches,
+                                                                           strict=True)]
 
 
 def update_parameters(parameters, grads, learning_rate):
@@ -205,23 +236,27 @@ def update_parameters(parameters, grads, learning_rate):
     return {key: value - learning_rate * grads[f"d{key}"] for key, value in parameters.items()}
 
 
-def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoid"):
+def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoid", lambd=0.0):
     """The training step's work: the stable cost and the ``dW{l}``/``db{l}`` gradients.
 
     No ``dA`` entries are returned, so under jit the input gradient W1^T dZ1 is never computed.
+
+    ``lambd`` adds the L2 penalty to the cost and ``lambd / m * W`` to every ``dW``.
 
     Returns:
       ``(cost, grads)``, grads ready for :func:`update_parameters`.
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
+    check.penalty(lambd)
     activations = layer_activations(hidden_activation, len(layers), output)
     dtype = layers[0][0].dtype
     cost, grads = _cost_and_grads(as_floating(X, dtype), jnp.asarray(Y, dtype), layers,
-                                  activations)
+                                  activations, lambd)
     return cost, _layout.grads_to_dict(grads)
 
 
-def _cost_and_grads(X, Y, layers, activations):
+def _cost_and_grads(X, Y, layers, activations, lambd=0.0):
     AL, caches = _forward(X, layers, activations)
-    grads, _ = _backward(AL, Y, caches, activations, stable=True)
-    return activations[-1].cost_from_logits(caches[-1][1], Y), grads
+    grads, _ = _backward(AL, Y, caches, activations, True, lambd)
+    cost = activations[-1].cost_from_logits(caches[-1][1], Y)
+    return cost + _l2_penalty(layers, lambd, X.shape[1]), grads

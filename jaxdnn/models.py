@@ -57,7 +57,7 @@ def initial_parameters(layer_dims, init, seed, course_scheme, dtype=None):
 
 def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iterations=3000,
                   print_cost=False, *, hidden_activation=_DEEP.hidden_activation, init="course",
-                  seed=_DEEP.seed, dtype=None, optimizer=None, gram="auto"):
+                  seed=_DEEP.seed, dtype=None, optimizer=None, gram="auto", lambd=0.0):
     """The course's L-layer model: ``[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID``.
 
     Args:
@@ -67,8 +67,8 @@ def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iter
         ``randn / sqrt(n[l-1])``); a scheme name (``"small"``, ``"scaled"``, ``"he"``) draws
         from ``jax.random.PRNGKey(seed)``.
       dtype: training dtype (default float32, or float64 under x64).
-      optimizer, gram: as :func:`~jaxdnn.fit` (the Gram path is chosen automatically for image
-        data).
+      optimizer, gram, lambd: as :func:`~jaxdnn.fit` (the Gram path is chosen automatically
+        for image data without L2).
 
     Returns:
       ``(parameters, costs)``.
@@ -76,12 +76,12 @@ def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iter
     parameters = initial_parameters(layers_dims, init, seed, _DEEP.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram, print_cost=print_cost, donate=True)
+               gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_iterations=3000,
                     print_cost=False, *, hidden_activation=_TWO.hidden_activation, init="course",
-                    seed=_TWO.seed, dtype=None, optimizer=None, gram="auto"):
+                    seed=_TWO.seed, dtype=None, optimizer=None, gram="auto", lambd=0.0):
     """The course's two-layer model ``LINEAR -> RELU -> LINEAR -> SIGMOID``.
 
     ``layers_dims = (n_x, n_h, n_y)``; ``init="course"`` draws ``randn * 0.01`` after
@@ -92,13 +92,14 @@ def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_ite
     parameters = initial_parameters(layers_dims, init, seed, _TWO.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram, donate=True,
+               gram=gram, lambd=lambd, donate=True,
                on_cost=cost_printer("Cost after iteration {}: {}") if print_cost else None)
 
 
 def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False, *,
              learning_rate=_PLANAR.learning_rate, hidden_activation=_PLANAR.hidden_activation,
-             init="course", seed=_PLANAR.seed, dtype=None, optimizer=None, gram="auto"):
+             init="course", seed=_PLANAR.seed, dtype=None, optimizer=None, gram="auto",
+             lambd=0.0):
     """The course's planar classifier: one hidden layer of ``n_h`` tanh units.
 
     ``init="course"`` draws as the planar assignment (``np.random.seed(2)``, ``randn * 0.01``).
@@ -109,4 +110,4 @@ def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False,
     parameters = initial_parameters(layers_dims, init, seed, _PLANAR.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
-               gram=gram, print_cost=print_cost, donate=True)
+               gram=gram, lambd=lambd, print_cost=print_cost, donate=True)

@@ -37,7 +37,8 @@ def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, opt
     """Every iteration runs the whole network forward and backward on X."""
     def step(carry, i):
         parameters, state = carry
-        cost, grads = _cost_and_grads(X, Y, _layout.to_layers(parameters), options.activations)
+        cost, grads = _cost_and_grads(X, Y, _layout.to_layers(parameters), options.activations,
+                                      options.lambd)
         report(options.on_cost, i, cost)
         grads = _layout.to_dict(grads)  # keyed like the parameters, as optax wants them
         if options.optimizer is None:
@@ -82,7 +83,7 @@ def _initial_opt_state(parameters, momentum, optimizer):
 
 
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
-                learning_rate=0.0075, momentum=0.0, optimizer=None, gram="auto",
+                learning_rate=0.0075, momentum=0.0, lambd=0.0, optimizer=None, gram="auto",
                 print_cost=False, on_cost=None, donate=False):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
 
@@ -100,7 +101,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
-    check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost)
+    check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     state = state._replace(iteration=check.count(state.iteration, "state.iteration"))
     kind = ("the optimizer's state" if optimizer is not None
             else "a momentum trace" if momentum else "None")
@@ -109,13 +110,13 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         kind)
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       int(num_iterations), optimizer,
-                      on_cost or (cost_printer() if print_cost else None))
+                      on_cost or (cost_printer() if print_cost else None), float(lambd))
     return _run(X, Y, state, options, learning_rate, momentum, gram, donate)
 
 
 def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
-        num_iterations=3000, momentum=0.0, optimizer=None, gram="auto", print_cost=False,
-        on_cost=None, donate=False):
+        num_iterations=3000, momentum=0.0, lambd=0.0, optimizer=None, gram="auto",
+        print_cost=False, on_cost=None, donate=False):
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
@@ -128,11 +129,14 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
       num_iterations: number of steps.
       momentum: heavy-ball momentum of the built-in gradient descent (0: the course's
         ``update_parameters``; otherwise the same steps as ``optax.sgd(lr, momentum)``).
+      lambd: L2 regularisation, the course's: the cost gains ``lambd / (2 m) sum ||W[l]||^2``
+        and every ``dW`` gains ``lambd / m * W`` (biases are not penalised). Trained on the
+        plain loop.
       optimizer: an optax ``GradientTransformation`` instead of the built-in descent. It is a
         static argument of the compiled loop: build it once and reuse it, or every call compiles.
       gram: train the first layer through the Gram matrix of X (:mod:`jaxdnn.gram`): the same
         iterates, far cheaper when n[0] > m. ``"auto"`` uses it where it is exact and cheaper:
-        the built-in descent (not an optax optimizer), n[0] > m, and float64 (in float32 the
+        the built-in descent (not an optax optimizer), no L2, n[0] > m, and float64 (in float32 the
         two loops round differently and drift apart over long runs); ``True`` insists on it.
       print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations.
       on_cost: instead, any ``on_cost(i, cost)`` called on the host every 100 iterations.
@@ -156,6 +160,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     state = TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
     state, costs = train_steps(X, Y, state, num_iterations, hidden_activation=hidden_activation,
                                output=output, learning_rate=learning_rate, momentum=momentum,
+                               lambd=lambd,
                                optimizer=optimizer, gram=gram, print_cost=print_cost,
                                on_cost=on_cost, donate=donate)
     return state.parameters, costs
@@ -167,7 +172,7 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate):
     # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
     # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
     use_gram = gram is True or (gram == "auto" and options.optimizer is None and n0 > m
-                                and dtype == jnp.float64)
+                                and dtype == jnp.float64 and not options.lambd)
     carry = (state.parameters, state.opt_state)
     if not donate:  # the loops train in the buffers they are given: give them copies
         carry = jax.tree.map(jnp.array, carry)

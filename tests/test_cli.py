@@ -377,3 +377,12 @@ def test_compare_activations_over_seeds_and_learning_rates(tmp_path, capsys):
     assert {r["activation"] for r in result["runs"]} == {"tanh", "relu", "leaky_relu"}
     assert len(result["runs"][0]["costs_every_100"]) == 3
     assert png_size(out / "compare.png")[0] > 500
+
+
+def test_train_with_l2_records_it(tmp_path):
+    out = tmp_path / "l2"
+    assert main(["train", "--iterations", "200", "--l2", "0.7", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["l2"] == 0.7
+    run = load_model(out / "checkpoint.npz")[1]["run"]
+    assert run["l2"] == 0.7

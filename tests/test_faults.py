@@ -79,20 +79,33 @@ ACTIVATION_FAULTS = {
                                                    _leaky_relu_backward_mask_ge_zero)),
 }
 
+def _l2_gradients_on_biases_too(grads, caches, lambd, m):
+    return [(dW + lambd / m * W, db + lambd / m * b)
+            for (dW, db), ((_, W, b), _) in zip(grads, caches, strict=True)]
+
+
+def _l2_gradients_without_1_over_m(grads, caches, lambd, m):
+    return [(dW + lambd * W, db) for (dW, db), ((_, W, _), _) in zip(grads, caches, strict=True)]
+
+
+L2_FAULTS = {"lambd/m on biases": _l2_gradients_on_biases_too,
+             "lambd without 1/m": _l2_gradients_without_1_over_m}
+
 OUTPUT_FAULTS = {
     "softmax Jacobian diagonal only": _softmax_backward_diagonal_only,
     "softmax Jacobian without the sum": _softmax_backward_unnormalised,
 }
 
 
-def chain_property(backward_check, max_examples=200, outputs=("sigmoid",)):
+def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=("zero", "random")):
     """The chain property, with ``backward_check(case) -> errors`` supplying the gradients.
 
     Searched without shrinking (each example compiles): the first failure found is enough.
     """
 
     @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
-    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs))
+    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs,
+                         bias=bias))
     def check(case):
         errors = backward_check(case)
         bad = {k: e for k, e in errors.items() if not e <= CHAIN_RTOL[np.dtype("float64")]}
@@ -132,6 +145,15 @@ def test_output_fault_is_caught(fault, monkeypatch):
     check = chain_property(lambda case: autodiff_errors(
         case.X, case.Y, case.parameters, case.hidden_activation, output="softmax"),
         outputs=("softmax",))
+    with pytest.raises(AssertionError, match="differ from jax.grad"):
+        check()
+
+
+@pytest.mark.parametrize("fault", sorted(L2_FAULTS))
+def test_l2_fault_is_caught(fault, monkeypatch):
+    monkeypatch.setattr(jaxdnn.model, "_l2_gradients", L2_FAULTS[fault])
+    check = chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation, lambd=0.7), bias=("random",))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
         check()
 

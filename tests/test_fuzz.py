@@ -180,6 +180,9 @@ MOMENTUM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("too large for a float", 10**400)]]
 ON_COST_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("a number", 5), ("text", "print")]]
+LAMBD_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("negative", -0.1), ("NaN", float("nan")), ("inf", float("inf")), ("text", "0.1"),
+    ("None", None), ("a bool", True), ("an array", np.array([0.1, 0.2]))]]
 OUTPUT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("unknown", "tanh"), ("None", None), ("a number", 3), ("a list", ["softmax"])]]
 SOFTMAX_LABEL_FAULTS = [  # the problems' softmax heads have K = 3 classes
@@ -410,7 +413,14 @@ TARGETS = {
         num_iterations=(COUNT_FAULTS, "num_iterations"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
         gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
-        output=(OUTPUT_FAULTS, "output")),
+        output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd")),
+    "compute_cost_with_regularization": fuzz_target(
+        lambda a: jaxdnn.compute_cost_with_regularization(a["AL"], a["Y"], a["parameters"],
+                                                          a["lambd"]),
+        lambda p: {"AL": p.AL, "Y": p.Y, "parameters": p.parameters, "lambd": 0.1},
+        AL=(array_faults(probabilities="range"), r"\bAL\b"),
+        Y=(array_faults(labels=True), r"\bY\b"), parameters=STATIC_PARAMS,
+        lambd=(LAMBD_FAULTS, "lambd")),
     "train_steps": fuzz_target(
         lambda a: jaxdnn.train_steps(**a),
         lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
@@ -630,6 +640,7 @@ CLI_FAULTS = {
         "--init": ["xavier"],
         "--optimizer": ["sgd"],
         "--output": ["tanh", ""],
+        "--l2": ["-1", "nan", "inf", "x"],
         "--checkpoint-every": ["-1", "x"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],

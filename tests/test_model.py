@@ -249,3 +249,41 @@ def test_dA_numbering_of_the_current_notebooks():
     assert "dA0" not in without_input and "dA1" in without_input
     with pytest.raises(jaxdnn.OptionError, match="dA_from must be 1"):
         L_model_backward(AL, Y, caches, dA_from=2)
+
+
+# --- L2 regularisation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
+@given(case=networks("float64", outputs=("sigmoid", "softmax")),
+       lambd=st.sampled_from([0.01, 0.7, 5.0]))
+def test_backward_with_l2_equals_autodiff(case, stable, lambd):
+    """dW[l] + lambd/m W[l] against jax.grad of the cost plus lambd/(2m) sum ||W[l]||^2."""
+    errors = autodiff_errors(case.X, case.Y, case.parameters, case.hidden_activation,
+                             stable=stable, output=case.output, lambd=lambd)
+    record_errors("float64", f"{'stable' if stable else 'literal'} L2", errors)
+    bad = {key: err for key, err in errors.items() if not err <= CHAIN_RTOL[np.dtype("float64")]}
+    assert not bad, f"gradients with L2 differ from jax.grad for {case.layer_dims}: {bad}"
+
+
+def test_regularized_cost_adds_the_penalty_of_the_weights_only():
+    params = {"W1": jnp.array([[1.0, 2.0]]), "b1": jnp.array([[3.0]])}
+    AL, Y = jnp.array([[0.8, 0.4]]), jnp.array([[1, 0]])
+    plain = compute_cost(AL, Y)
+    # lambd / (2 m) * ||W1||^2 = 0.5 / 4 * 5; b1 is not penalised
+    np.testing.assert_allclose(jaxdnn.compute_cost_with_regularization(AL, Y, params, 0.5),
+                               plain + 0.625, rtol=SAME_MATH_RTOL)
+    with pytest.raises(jaxdnn.OptionError, match="lambd \\(the L2 penalty\\) must be finite"):
+        jaxdnn.compute_cost_with_regularization(AL, Y, params, -1.0)
+
+
+def test_zero_lambd_adds_nothing_to_the_program():
+    """lambd=0 (the default) compiles to the same program as no L2 at all."""
+    params = jaxdnn.initialize_parameters_deep([3, 4, 1], jax.random.PRNGKey(0))
+    X, Y = jnp.ones((3, 5)), jnp.ones((1, 5))
+
+    def hlo(**kwargs):
+        return jax.jit(lambda p: cost_and_grads(X, Y, p, **kwargs)).lower(params).as_text()
+
+    assert hlo() == hlo(lambd=0.0)
+    assert hlo(lambd=0.5) != hlo()

@@ -62,3 +62,11 @@ def test_readme_numbering_example_runs():
     grads = namespace["grads"]
     assert sorted(k for k in grads if k.startswith("dA")) == ["dA0", "dA1"]
     assert grads["dA0"].shape == (3, 5)
+
+
+def test_readme_l2_example_runs():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if "lambd=0.7" in b)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    assert namespace["costs"][-1] < namespace["costs"][0]

@@ -376,3 +376,24 @@ def test_seed_004_activation_study(activation):
     if test_accuracy is not None:
         labels = jaxdnn.predict_labels(test_x, params, activation)
         assert accuracy(labels, test_y) == test_accuracy
+
+
+def test_l2_shrinks_the_weights_and_keeps_the_plain_loop():
+    X, Y, params = small_problem()
+    plain, _ = fit(X, Y, params, learning_rate=0.1, num_iterations=200)
+    shrunk, _ = fit(X, Y, params, learning_rate=0.1, num_iterations=200, lambd=2.0)
+    def norm(p):
+        return sum(float(np.sum(np.asarray(p[k]) ** 2)) for k in p if k[0] == "W")
+    assert norm(shrunk) < norm(plain)
+    # the recorded cost includes the penalty, as compute_cost_with_regularization computes it
+    AL, _ = jaxdnn.L_model_forward(X, shrunk)
+    final = jaxdnn.compute_cost_with_regularization(AL, Y, shrunk, 2.0)
+    _, next_costs = fit(X, Y, shrunk, learning_rate=0.1, num_iterations=1, lambd=2.0)
+    np.testing.assert_allclose(next_costs[0], final, rtol=1e-12)
+    tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
+    tall = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
+    before = gram_loop._cache_size()
+    fit(tall_X, Y, tall, num_iterations=3, lambd=0.5)  # auto: the plain loop
+    assert gram_loop._cache_size() == before
+    with pytest.raises(jaxdnn.OptionError, match="gram=True trains without L2"):
+        fit(tall_X, Y, tall, num_iterations=3, lambd=0.5, gram=True)
