@@ -342,6 +342,39 @@ def penalty(lambd, name="lambd"):
                           f"got {lambd!r}")
 
 
+def keep_prob(keep_prob, key, L):
+    """Dropout's keep probabilities: one number in (0, 1] or L - 1 of them (static), and a
+    ``jax.random`` key when one is below 1. Returns the tuple, () without dropout."""
+    probs = tuple(keep_prob) if isinstance(keep_prob, (list, tuple)) else (keep_prob,) * (L - 1)
+    if isinstance(keep_prob, (list, tuple)) and len(probs) != L - 1:
+        raise ShapeError(f"keep_prob lists {len(probs)} probabilities but the network has "
+                         f"{L - 1} hidden layers")
+    for p in probs:
+        value = real(p, "keep_prob")
+        if value is None:
+            raise OptionError("keep_prob must be concrete numbers: they shape the program")
+        if not 0 < value <= 1:
+            raise OptionError(f"keep_prob must be in (0, 1]; got {p!r}")
+    if not isinstance(keep_prob, (list, tuple)) and L == 1 and real(keep_prob, "keep_prob") < 1:
+        raise OptionError("dropout needs a hidden layer: the output layer is never dropped")
+    probs = tuple(float(p) for p in probs)
+    if all(p == 1 for p in probs):
+        return ()
+    if not is_key(key):
+        raise InputTypeError(f"dropout (keep_prob < 1) needs key=jax.random.PRNGKey(...); "
+                             f"got key={key!r}")
+    return probs
+
+
+def is_key(key):
+    """Whether ``key`` is a ``jax.random`` key (new-style or a raw uint32[2])."""
+    if not isinstance(key, jax.Array):
+        return False
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return key.dtype == jnp.uint32 and key.shape == (2,)
+
+
 def optimizer(momentum, optimizer):
     """``optimizer`` None or an optax transformation; ``momentum`` in [0, 1), only without it."""
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):

@@ -25,6 +25,7 @@ class Options(NamedTuple):
       optimizer: an optax ``GradientTransformation``, or None for the built-in descent.
       on_cost: ``on_cost(i, cost)`` called on the host every PRINT_EVERY iterations, or None.
       lambd: the L2 penalty's weight (0: no L2 term in the program at all).
+      keep_prob: dropout's keep probability per hidden layer; () for no dropout.
     """
 
     activations: tuple
@@ -32,6 +33,7 @@ class Options(NamedTuple):
     optimizer: Any = None
     on_cost: Callable | None = None
     lambd: float = 0.0
+    keep_prob: tuple = ()
 
 
 def descend(parameters, grads, trace, learning_rate, momentum):

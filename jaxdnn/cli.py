@@ -46,6 +46,7 @@ _rate = _parsed(float, "a number", lambda v: math.isfinite(v) and v > 0,
 _count = _parsed(int, "an integer", lambda v: v >= 0, "must not be negative")
 _penalty = _parsed(float, "a number", lambda v: 0 <= v < math.inf,
                    "must be finite and not negative")
+_probability = _parsed(float, "a number", lambda v: 0 < v <= 1, "must be in (0, 1]")
 _positive = _parsed(int, "an integer", lambda v: v >= 1, "must be at least 1")
 _seed = _parsed(int, "an integer", lambda v: 0 <= v < 2**32, "must be in [0, 2**32)")
 _rates = _parsed(lambda text: [float(s) for s in text.split(",") if s.strip()],
@@ -208,6 +209,9 @@ def build_parser():
     train.add_argument("--optimizer", choices=run.OPTIMIZERS, help="default: gd")
     train.add_argument("--l2", type=_penalty, metavar="LAMBD",
                        help="L2 regularisation: lambd / (2m) sum ||W||^2 (default 0)")
+    train.add_argument("--keep-prob", type=_probability, metavar="P",
+                       help="inverted dropout on the hidden layers: keep each unit with "
+                            "probability P (default 1: none)")
     train.add_argument("--output", choices=list(OUTPUTS),
                        help="output layer (default sigmoid; softmax: one unit per class, and the "
                             "K-class form of blobs and spirals)")

@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 from . import _checks as check
 from . import _layout
 from .errors import OptionError
-from .model import _backward, _forward, _l2_penalty, layer_activations
+from .model import _backward, _dropout_masks, _forward, _l2_penalty, layer_activations
 from .outputs import get_output
 
 GRADIENT_CHECK_THRESHOLD = 1e-7
@@ -33,7 +33,7 @@ def relative_error(a, b) -> float:
 
 
 def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                       output="sigmoid", lambd=0.0):
+                       output="sigmoid", lambd=0.0, keep_prob=1.0, key=None):
     """``jax.grad`` of the cost under the course's gradient keys (the reference for the backward).
 
     The cost J is ``compute_cost(L_model_forward(X, parameters))``, or with ``stable=True``
@@ -45,8 +45,10 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
     check.penalty(lambd)
+    keep = check.keep_prob(keep_prob, key, len(layers))
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
-    return _autodiff_gradients(X, Y, layers, activations, stable, lambd)
+    masks = _dropout_masks(key, keep, layers, X.shape[1])
+    return _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks)
 
 
 def _inputs(X, Y, layers, hidden_activation, output):
@@ -55,11 +57,14 @@ def _inputs(X, Y, layers, hidden_activation, output):
             layer_activations(hidden_activation, len(layers), output))
 
 
-def _autodiff_gradients(X, Y, layers, activations, stable, lambd):
+def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
     def cost(layers, deltas):
         A = X
-        for (W, b), delta, activation in zip(layers, deltas, activations, strict=True):
+        for l, ((W, b), delta, activation) in enumerate(zip(layers, deltas, activations,
+                                                            strict=True)):
             A, Z = activation.forward(W @ (A + delta) + b)
+            if l < len(masks) and masks[l] is not None:
+                A = A * masks[l]
         output = activations[-1]
         J = output.cost_from_logits(Z, Y) if stable else output.cost(A, Y)
         return J + _l2_penalty(layers, lambd, X.shape[1])
@@ -71,7 +76,7 @@ def _autodiff_gradients(X, Y, layers, activations, stable, lambd):
 
 
 def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                    output="sigmoid", lambd=0.0):
+                    output="sigmoid", lambd=0.0, keep_prob=1.0, key=None):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
 
     Args:
@@ -79,6 +84,8 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
       stable: compare the stable path (fused ``dZ[L] = AL - Y``, cost from logits).
       output: the output layer, ``"sigmoid"`` or ``"softmax"``.
       lambd: the L2 penalty's weight (the cost of ``compute_cost_with_regularization``).
+      keep_prob, key: inverted dropout as :func:`~jaxdnn.L_model_forward` draws it; both sides
+        use the same masks.
 
     Returns:
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
@@ -86,16 +93,18 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
     check.penalty(lambd)
+    keep = check.keep_prob(keep_prob, key, len(layers))
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
 
-    def hand_and_reference(X, Y, layers):
-        AL, caches = _forward(X, layers, activations)
+    def hand_and_reference(X, Y, layers, key):
+        masks = _dropout_masks(key, keep, layers, X.shape[1])
+        AL, caches = _forward(X, layers, activations, masks)
         hand = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable, lambd))
-        return hand, _autodiff_gradients(X, Y, layers, activations, stable, lambd)
+        return hand, _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks)
 
     # A fresh jit per call: one compilation instead of one per primitive, and never a stale
     # cached trace when a function the backward calls has been swapped out (fault injection).
-    hand, reference = jax.jit(hand_and_reference)(X, Y, layers)
+    hand, reference = jax.jit(hand_and_reference)(X, Y, layers, key)
     return {
         key: relative_error(hand[key], ref) if key in hand else float("inf")
         for key, ref in reference.items()

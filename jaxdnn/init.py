@@ -65,7 +65,7 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
         raise OptionError("give exactly one source of randomness: key=... or numpy_seed=...")
     if numpy_seed is not None:
         check.seed(numpy_seed, "numpy_seed")
-    if key is not None and not _is_key(key):
+    if key is not None and not check.is_key(key):
         raise InputTypeError(f"key must be a jax.random key (jax.random.PRNGKey(0) or "
                              f"jax.random.key(0)); got {key!r}")
     dtype = _float_dtype(dtype)
@@ -82,14 +82,6 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     return _layout.to_dict([(jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype),
                              jnp.zeros((n, 1), dtype))
                             for draw, (n, n_prev) in zip(draws, shapes, strict=True)])
-
-
-def _is_key(key):
-    if not isinstance(key, jax.Array):
-        return False
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key.shape == ()
-    return key.dtype == jnp.uint32 and key.shape == (2,)
 
 
 def _float_dtype(dtype):

@@ -9,6 +9,10 @@ Caches, exactly as the course lays them out::
     linear cache             (A_prev, W, b)
     linear_activation cache  ((A_prev, W, b), Z)
 
+and, for a hidden layer under inverted dropout (:func:`~jaxdnn.L_model_forward` with
+``keep_prob``), ``((A_prev, W, b), Z, M)``: M = D / keep_prob, the layer's 0/1 mask D already
+scaled, so that the layer's output is ``g(Z) * M`` and the backward starts from ``dA * M``.
+
 Each public function checks its arguments' shapes and dtypes (static facts: free under jit) and
 calls its private kernel, the math alone; the network's kernels call these kernels.
 """
@@ -84,10 +88,12 @@ def linear_activation_forward(A_prev, W, b, activation):
                                       get_activation(activation))
 
 
-def _linear_activation_forward(A_prev, W, b, activation):
+def _linear_activation_forward(A_prev, W, b, activation, mask=None):
     Z, linear_cache = _linear_forward(A_prev, W, b)
     A, Z = activation.forward(Z)
-    return A, (linear_cache, Z)
+    if mask is None:
+        return A, (linear_cache, Z)
+    return A * mask, (linear_cache, Z, mask)
 
 
 def linear_activation_backward(dA, cache, activation):
@@ -111,7 +117,9 @@ def linear_activation_backward(dA, cache, activation):
 
 
 def _linear_activation_backward(dA, cache, activation):
-    linear_cache, Z = cache
+    linear_cache, Z, *mask = cache
+    if mask:  # dropout: the gradient reaches only the kept units, scaled as they were
+        dA = dA * mask[0]
     return _linear_backward(activation.backward(dA, Z), linear_cache)
 
 

@@ -25,6 +25,7 @@ The public functions check their arguments and call the private kernels below th
 on the list of layers ``[(W1, b1), ...]`` (see ``_layout``).
 """
 
+import jax
 import jax.numpy as jnp
 
 from . import _checks as check
@@ -57,7 +58,8 @@ def layer_activations(hidden_activation, L, output="sigmoid"):
     return (*map(get_activation, hidden), get_output(output))
 
 
-def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"):
+def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid",
+                    keep_prob=1.0, key=None):
     """Forward pass through all L layers.
 
     Args:
@@ -66,21 +68,38 @@ def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"
       parameters: the course's dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1).
       hidden_activation: a name for every hidden layer, or a tuple of L - 1 names (static).
       output: ``"sigmoid"`` (the course's) or ``"softmax"`` (:mod:`jaxdnn.outputs`; static).
+      keep_prob: inverted dropout: the probability of keeping each unit of a hidden layer, one
+        number for all or a tuple of L - 1 (static; 1: no dropout). The output layer is never
+        dropped. Layer l's mask is ``bernoulli(fold_in(key, l), keep_prob[l])``, and the
+        backward reads it from the caches (see :mod:`jaxdnn.layers`).
+      key: a ``jax.random`` key, needed when some keep_prob is below 1.
 
     Returns:
       ``(AL, caches)``: AL (n[L], m) output probabilities, and the L layer caches.
     """
     layers = check.network(X, parameters)
     activations = layer_activations(hidden_activation, len(layers), output)
-    return _forward(as_floating(X, layers[0][0].dtype), layers, activations)
+    keep = check.keep_prob(keep_prob, key, len(layers))
+    X = as_floating(X, layers[0][0].dtype)
+    return _forward(X, layers, activations, _dropout_masks(key, keep, layers, X.shape[1]))
 
 
-def _forward(X, layers, activations):
+def _forward(X, layers, activations, masks=()):
+    """``masks``: one scaled mask (or None) per hidden layer, or none at all."""
     A, caches = X, []
-    for (W, b), activation in zip(layers, activations, strict=True):
-        A, cache = _linear_activation_forward(A, W, b, activation)
+    for l, ((W, b), activation) in enumerate(zip(layers, activations, strict=True)):
+        A, cache = _linear_activation_forward(A, W, b, activation,
+                                              masks[l] if l < len(masks) else None)
         caches.append(cache)
     return A, caches
+
+
+def _dropout_masks(key, keep_prob, layers, m):
+    """Layer l's scaled mask ``bernoulli(fold_in(key, l), p) / p`` for each hidden layer whose
+    keep probability p is below 1 (None for the others); none without dropout."""
+    return [None if p == 1 else
+            jax.random.bernoulli(jax.random.fold_in(key, l), p, (W.shape[0], m)).astype(W.dtype) / p
+            for l, (p, (W, _)) in enumerate(zip(keep_prob, layers, strict=False))]
 
 
 def compute_cost(AL, Y, *, output="sigmoid"):
@@ -186,13 +205,15 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
 
 
 def _check_cache(cache, l, AL):
-    if not isinstance(cache, (tuple, list)) or len(cache) != 2 \
+    if not isinstance(cache, (tuple, list)) or len(cache) not in (2, 3) \
             or not isinstance(cache[0], (tuple, list)) or len(cache[0]) != 3:
         raise InputTypeError(f"caches[{l - 1}] must be layer {l}'s ((A_prev, W, b), Z) from "
                              f"L_model_forward; got {type(cache).__name__}")
-    (A_prev, W, b), Z = cache
+    (A_prev, W, b), Z, *mask = cache
     check.linear(A_prev, W, b, layer=l, a_name=f"the cached A{l - 1}")
     check.shaped(Z, f"the cached Z{l}", (W.shape[0], A_prev.shape[1]))
+    if mask:
+        check.shaped(mask[0], f"the cached dropout mask of layer {l}", Z.shape)
     if AL is not None:
         check.shaped(AL, "AL", Z.shape, but=f"the cached Z{l} has {tuple(Z.shape)}")
 
@@ -217,7 +238,7 @@ def _l2_gradients(grads, caches, lambd, m):
     """dW[l] + lambd / m * W[l], the L2 penalty's part; biases are not penalised."""
     if _static_zero(lambd):
         return grads
-    return [(dW + lambd / m * W, db) for (dW, db), ((_, W, _), _) in zip(grads, caches,
+    return [(dW + lambd / m * W, db) for (dW, db), ((_, W, _), *_) in zip(grads, caches,
                                                                            strict=True)]
 
 
@@ -255,8 +276,8 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoi
     return cost, _layout.grads_to_dict(grads)
 
 
-def _cost_and_grads(X, Y, layers, activations, lambd=0.0):
-    AL, caches = _forward(X, layers, activations)
+def _cost_and_grads(X, Y, layers, activations, lambd=0.0, masks=()):
+    AL, caches = _forward(X, layers, activations, masks)
     grads, _ = _backward(AL, Y, caches, activations, True, lambd)
     cost = activations[-1].cost_from_logits(caches[-1][1], Y)
     return cost + _l2_penalty(layers, lambd, X.shape[1]), grads

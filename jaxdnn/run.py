@@ -60,11 +60,12 @@ class Run(NamedTuple):
     checkpoint_every: int
     output: str = "sigmoid"  # runs recorded before softmax outputs existed have none
     l2: float = 0.0  # nor L2
+    keep_prob: float = 1.0  # nor dropout
 
 
 def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=None,
             iterations=None, seed=None, init=None, x64=None, optimizer=None,
-            checkpoint_every=None, output=None, l2=None):
+            checkpoint_every=None, output=None, l2=None, keep_prob=None):
     """The settings of a new run: the options given (not None), else the course's for the kind of
     data (the cat model for images, the planar model for 2-D sets) and a sigmoid output."""
     dataset = dataset or "planar"
@@ -80,7 +81,7 @@ def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=Non
                given(init, "course"), course.scheme, given(seed, course.seed), seed,
                given(optimizer, "gd"), "float64" if x64 else "float32",
                given(checkpoint_every, CHECKPOINT_EVERY), given(output, "sigmoid"),
-               given(l2, 0.0))
+               given(l2, 0.0), given(keep_prob, 1.0))
 
 
 RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
@@ -164,6 +165,7 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
         state, costs = init_train_state(params, momentum=momentum, optimizer=opt), np.zeros(0)
 
     every = run.checkpoint_every
+    dropout_key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
     with _StopSignals(enabled=every > 0) as stop:
         while state.iteration < run.iterations:
             n = run.iterations - state.iteration
@@ -171,7 +173,8 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
             state, new_costs = train_steps(
                 train_x, train_y, state, n, hidden_activation=run.hidden_activation,
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
-                lambd=run.l2, optimizer=opt, on_cost=on_cost, donate=True)
+                lambd=run.l2, keep_prob=run.keep_prob, key=dropout_key, optimizer=opt,
+                on_cost=on_cost, donate=True)
             costs = np.concatenate([costs, new_costs])
             if every:
                 os.makedirs(out, exist_ok=True)
@@ -196,7 +199,8 @@ def _write_outputs(out, run, params, costs, split, figures):
     np.add.at(confusion, (test_y[0].astype(int), p_test[0]), 1)
     metrics = {"dataset": run.dataset, "layer_dims": _layout.layer_dims(layers),
                "hidden_activation": run.hidden_activation, "output": run.output,
-               "learning_rate": run.learning_rate, "l2": run.l2, "iterations": run.iterations,
+               "learning_rate": run.learning_rate, "l2": run.l2, "keep_prob": run.keep_prob,
+               "iterations": run.iterations,
                "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
                "optimizer": run.optimizer, "dtype": run.dtype, "classes": classes,
                "train_accuracy": _accuracy(p_train, train_y),

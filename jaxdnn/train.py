@@ -26,19 +26,22 @@ import optax
 from . import _checks as check
 from . import _layout
 from ._loop import Options, cost_printer, descend, guarded_scan, report
-from .errors import InputTypeError, TrainingDiverged
+from .errors import InputTypeError, OptionError, TrainingDiverged
 from .gram import gram_loop
-from .model import _cost_and_grads, _forward, layer_activations
+from .model import _cost_and_grads, _dropout_masks, _forward, layer_activations
 from .outputs import get_output
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, options):
-    """Every iteration runs the whole network forward and backward on X."""
+def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key, options):
+    """Every iteration runs the whole network forward and backward on X; under dropout with
+    iteration i's masks, drawn from ``fold_in(key, i)``."""
     def step(carry, i):
         parameters, state = carry
-        cost, grads = _cost_and_grads(X, Y, _layout.to_layers(parameters), options.activations,
-                                      options.lambd)
+        layers = _layout.to_layers(parameters)
+        masks = (_dropout_masks(jax.random.fold_in(key, i), options.keep_prob, layers,
+                                X.shape[1]) if options.keep_prob else ())
+        cost, grads = _cost_and_grads(X, Y, layers, options.activations, options.lambd, masks)
         report(options.on_cost, i, cost)
         grads = _layout.to_dict(grads)  # keyed like the parameters, as optax wants them
         if options.optimizer is None:
@@ -83,8 +86,8 @@ def _initial_opt_state(parameters, momentum, optimizer):
 
 
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
-                learning_rate=0.0075, momentum=0.0, lambd=0.0, optimizer=None, gram="auto",
-                print_cost=False, on_cost=None, donate=False):
+                learning_rate=0.0075, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None,
+                optimizer=None, gram="auto", print_cost=False, on_cost=None, donate=False):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
 
     Two runs split into segments at the same iterations give the same parameters bit for bit,
@@ -102,6 +105,9 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
                              f"got {type(state).__name__}")
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
+    keep = check.keep_prob(keep_prob, key, len(layers))
+    if gram is True and keep:
+        raise OptionError("gram=True trains without dropout (keep_prob=1)")
     state = state._replace(iteration=check.count(state.iteration, "state.iteration"))
     kind = ("the optimizer's state" if optimizer is not None
             else "a momentum trace" if momentum else "None")
@@ -110,13 +116,13 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         kind)
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       int(num_iterations), optimizer,
-                      on_cost or (cost_printer() if print_cost else None), float(lambd))
-    return _run(X, Y, state, options, learning_rate, momentum, gram, donate)
+                      on_cost or (cost_printer() if print_cost else None), float(lambd), keep)
+    return _run(X, Y, state, options, learning_rate, momentum, gram, donate, key)
 
 
 def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
-        num_iterations=3000, momentum=0.0, lambd=0.0, optimizer=None, gram="auto",
-        print_cost=False, on_cost=None, donate=False):
+        num_iterations=3000, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None, optimizer=None,
+        gram="auto", print_cost=False, on_cost=None, donate=False):
     """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
 
     Args:
@@ -132,6 +138,9 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
       lambd: L2 regularisation, the course's: the cost gains ``lambd / (2 m) sum ||W[l]||^2``
         and every ``dW`` gains ``lambd / m * W`` (biases are not penalised). Trained on the
         plain loop.
+      keep_prob, key: inverted dropout on the hidden layers (:func:`~jaxdnn.L_model_forward`);
+        iteration i draws its masks from ``fold_in(key, i)``, so segments and resumed runs draw
+        the same ones. Trained on the plain loop; predictions never drop units.
       optimizer: an optax ``GradientTransformation`` instead of the built-in descent. It is a
         static argument of the compiled loop: build it once and reuse it, or every call compiles.
       gram: train the first layer through the Gram matrix of X (:mod:`jaxdnn.gram`): the same
@@ -160,26 +169,29 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     state = TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
     state, costs = train_steps(X, Y, state, num_iterations, hidden_activation=hidden_activation,
                                output=output, learning_rate=learning_rate, momentum=momentum,
-                               lambd=lambd,
+                               lambd=lambd, keep_prob=keep_prob, key=key,
                                optimizer=optimizer, gram=gram, print_cost=print_cost,
                                on_cost=on_cost, donate=donate)
     return state.parameters, costs
 
 
-def _run(X, Y, state, options, learning_rate, momentum, gram, donate):
+def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key):
     dtype = state.parameters["W1"].dtype
     n0, m = X.shape
     # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
     # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
     use_gram = gram is True or (gram == "auto" and options.optimizer is None and n0 > m
-                                and dtype == jnp.float64 and not options.lambd)
+                                and dtype == jnp.float64 and not options.lambd
+                                and not options.keep_prob)
     carry = (state.parameters, state.opt_state)
     if not donate:  # the loops train in the buffers they are given: give them copies
         carry = jax.tree.map(jnp.array, carry)
-    parameters, opt_state, costs, diverged = (gram_loop if use_gram else _plain_loop)(
-        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), *carry,
-        jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
-        jnp.asarray(momentum, dtype), options=options)
+    args = (jnp.asarray(X, dtype), jnp.asarray(Y, dtype), *carry,
+            jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
+            jnp.asarray(momentum, dtype))
+    parameters, opt_state, costs, diverged = (
+        gram_loop(*args, options=options) if use_gram
+        else _plain_loop(*args, key if options.keep_prob else None, options=options))
     costs, diverged = np.asarray(costs), int(diverged)
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])

@@ -379,10 +379,11 @@ def test_compare_activations_over_seeds_and_learning_rates(tmp_path, capsys):
     assert png_size(out / "compare.png")[0] > 500
 
 
-def test_train_with_l2_records_it(tmp_path):
+def test_train_with_l2_and_dropout_records_them(tmp_path):
     out = tmp_path / "l2"
-    assert main(["train", "--iterations", "200", "--l2", "0.7", "--out", str(out)]) == 0
+    assert main(["train", "--iterations", "200", "--l2", "0.7", "--keep-prob", "0.8",
+                 "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["l2"] == 0.7
+    assert metrics["l2"] == 0.7 and metrics["keep_prob"] == 0.8
     run = load_model(out / "checkpoint.npz")[1]["run"]
-    assert run["l2"] == 0.7
+    assert run["l2"] == 0.7 and run["keep_prob"] == 0.8

@@ -81,12 +81,29 @@ ACTIVATION_FAULTS = {
 
 def _l2_gradients_on_biases_too(grads, caches, lambd, m):
     return [(dW + lambd / m * W, db + lambd / m * b)
-            for (dW, db), ((_, W, b), _) in zip(grads, caches, strict=True)]
+            for (dW, db), ((_, W, b), *_) in zip(grads, caches, strict=True)]
 
 
 def _l2_gradients_without_1_over_m(grads, caches, lambd, m):
-    return [(dW + lambd * W, db) for (dW, db), ((_, W, _), _) in zip(grads, caches, strict=True)]
+    return [(dW + lambd * W, db) for (dW, db), ((_, W, _), *_) in zip(grads, caches, strict=True)]
 
+
+def _dropout_backward_fresh_mask(dA, cache, activation):  # draws its own mask
+    linear_cache, Z, *mask = cache
+    if mask:
+        dA = dA * (jax.random.bernoulli(jax.random.PRNGKey(7), 0.5, Z.shape) / 0.5)
+    return jaxdnn.layers._linear_backward(activation.backward(dA, Z), linear_cache)
+
+
+def _dropout_backward_unscaled(dA, cache, activation):  # forgets / keep_prob
+    linear_cache, Z, *mask = cache
+    if mask:
+        dA = dA * (mask[0] > 0)
+    return jaxdnn.layers._linear_backward(activation.backward(dA, Z), linear_cache)
+
+
+DROPOUT_FAULTS = {"fresh mask in the backward": _dropout_backward_fresh_mask,
+                  "backward without / keep_prob": _dropout_backward_unscaled}
 
 L2_FAULTS = {"lambd/m on biases": _l2_gradients_on_biases_too,
              "lambd without 1/m": _l2_gradients_without_1_over_m}
@@ -156,6 +173,22 @@ def test_l2_fault_is_caught(fault, monkeypatch):
         case.X, case.Y, case.parameters, case.hidden_activation, lambd=0.7), bias=("random",))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
         check()
+
+
+@pytest.mark.parametrize("fault", sorted(DROPOUT_FAULTS))
+def test_dropout_fault_is_caught(fault, monkeypatch):
+    monkeypatch.setattr(jaxdnn.layers, "_linear_activation_backward", DROPOUT_FAULTS[fault])
+    monkeypatch.setattr(jaxdnn.model, "_linear_activation_backward", DROPOUT_FAULTS[fault])
+
+    def errors(case):
+        L = len(case.parameters) // 2
+        if L < 2:  # no hidden layer, nothing to drop: the property holds trivially
+            return {"none": 0.0}
+        return autodiff_errors(case.X, case.Y, case.parameters, case.hidden_activation,
+                               keep_prob=0.6, key=jax.random.PRNGKey(L))
+
+    with pytest.raises(AssertionError, match="differ from jax.grad"):
+        chain_property(errors)()
 
 
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])

@@ -414,6 +414,17 @@ TARGETS = {
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
         gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
         output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd")),
+    "fit(keep_prob)": fuzz_target(
+        lambda a: jaxdnn.fit(**a),
+        lambda p: {"X": p.X, "Y": p.Y[:1], "parameters": _two_layers(p), "keep_prob": 0.8,
+                   "key": jax.random.PRNGKey(0), "num_iterations": 2},
+        keep_prob=([(label, lambda v, p, x=x: x) for label, x in [
+            ("zero", 0.0), ("above 1", 1.5), ("negative", -0.2), ("NaN", float("nan")),
+            ("text", "0.8"), ("None", None), ("two for one hidden layer", (0.5, 0.5)),
+            ("a bool", True)]], "keep_prob"),
+        key=([(label, lambda v, p, x=x: x) for label, x in [
+            ("None", None), ("an int", 5), ("text", "key"), ("float array", jnp.zeros(2))]],
+             r"\bkey\b")),
     "compute_cost_with_regularization": fuzz_target(
         lambda a: jaxdnn.compute_cost_with_regularization(a["AL"], a["Y"], a["parameters"],
                                                           a["lambd"]),
@@ -641,6 +652,7 @@ CLI_FAULTS = {
         "--optimizer": ["sgd"],
         "--output": ["tanh", ""],
         "--l2": ["-1", "nan", "inf", "x"],
+        "--keep-prob": ["0", "1.5", "-1", "x", ""],
         "--checkpoint-every": ["-1", "x"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from report import record_errors
 from strategies import networks
@@ -287,3 +287,46 @@ def test_zero_lambd_adds_nothing_to_the_program():
 
     assert hlo() == hlo(lambd=0.0)
     assert hlo(lambd=0.5) != hlo()
+
+
+# --- inverted dropout -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
+@given(case=networks("float64", outputs=("sigmoid", "softmax")), data=st.data())
+def test_backward_with_dropout_equals_autodiff(case, stable, data):
+    """With the same key, the hand-written gradients (masks read from the caches) equal
+    jax.grad of the dropped-out cost, for random keep probabilities per hidden layer."""
+    L = len(case.parameters) // 2
+    assume(L >= 2)
+    keep_prob = tuple(data.draw(st.lists(st.sampled_from([0.3, 0.5, 0.8, 1.0]), min_size=L - 1,
+                                         max_size=L - 1), label="keep_prob"))
+    key = jax.random.PRNGKey(data.draw(st.integers(0, 2**31 - 1), label="key"))
+    lambd = data.draw(st.sampled_from([0.0, 0.5]), label="lambd")
+    errors = autodiff_errors(case.X, case.Y, case.parameters, case.hidden_activation,
+                             stable=stable, output=case.output, lambd=lambd,
+                             keep_prob=keep_prob, key=key)
+    record_errors("float64", f"{'stable' if stable else 'literal'} dropout", errors)
+    bad = {k: err for k, err in errors.items() if not err <= CHAIN_RTOL[np.dtype("float64")]}
+    assert not bad, f"gradients with dropout differ from jax.grad for {case.layer_dims}: {bad}"
+
+
+def test_dropout_masks_are_in_the_caches_and_scaled():
+    params = jaxdnn.initialize_parameters_deep([3, 50, 40, 1], jax.random.PRNGKey(0))
+    X = jax.random.normal(jax.random.PRNGKey(1), (3, 200))
+    _, caches = L_model_forward(X, params, keep_prob=(0.5, 1.0), key=jax.random.PRNGKey(2))
+    assert [len(c) for c in caches] == [3, 2, 2]  # only layer 1 is dropped
+    mask = np.asarray(caches[0][2])
+    assert set(np.unique(mask)) == {0.0, 2.0} and 0.4 < np.mean(mask > 0) < 0.6
+    AL_kept, _ = L_model_forward(X, params)
+    AL_again, _ = L_model_forward(X, params, keep_prob=1.0)
+    np.testing.assert_array_equal(AL_kept, AL_again)
+    with pytest.raises(jaxdnn.InputTypeError, match="dropout .* needs key="):
+        L_model_forward(X, params, keep_prob=0.5)
+    with pytest.raises(jaxdnn.OptionError, match=r"keep_prob must be in \(0, 1\]"):
+        L_model_forward(X, params, keep_prob=0.0, key=jax.random.PRNGKey(0))
+    with pytest.raises(jaxdnn.ShapeError, match="keep_prob lists 1 probabilities"):
+        L_model_forward(X, params, keep_prob=(0.5,), key=jax.random.PRNGKey(0))
+    one = jaxdnn.initialize_parameters_deep([3, 1], jax.random.PRNGKey(0))
+    with pytest.raises(jaxdnn.OptionError, match="dropout needs a hidden layer"):
+        L_model_forward(X, one, keep_prob=0.5, key=jax.random.PRNGKey(0))

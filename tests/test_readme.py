@@ -70,3 +70,12 @@ def test_readme_l2_example_runs():
     namespace = {}
     exec(compile(block, str(README), "exec"), namespace)
     assert namespace["costs"][-1] < namespace["costs"][0]
+
+
+def test_readme_dropout_example_runs():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+                 if "keep_prob=0.8" in b)
+    namespace = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    assert namespace["costs"][-1] < namespace["costs"][0]
+    assert len(namespace["caches"][0]) == 3  # the mask travels in the cache

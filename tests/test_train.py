@@ -63,7 +63,7 @@ def test_loop_is_one_scan_compiled_once():
     X, Y, params = small_problem()
     options = Options(layer_activations("relu", 3), num_iterations=7)
     jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _plain_loop(
-        X, Y, p, None, 0, lr, 0.0, options=options))(X, Y, params, 0.1)
+        X, Y, p, None, 0, lr, 0.0, None, options=options))(X, Y, params, 0.1)
     assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
     plain = _plain_loop
     before = plain._cache_size()
@@ -397,3 +397,24 @@ def test_l2_shrinks_the_weights_and_keeps_the_plain_loop():
     assert gram_loop._cache_size() == before
     with pytest.raises(jaxdnn.OptionError, match="gram=True trains without L2"):
         fit(tall_X, Y, tall, num_iterations=3, lambd=0.5, gram=True)
+
+
+def test_dropout_training_resumes_bit_for_bit_and_predicts_without_dropout():
+    X, Y, params = small_problem()
+    options = dict(learning_rate=0.1, keep_prob=(0.7, 0.9), key=jax.random.PRNGKey(4))
+    whole, whole_costs = fit(X, Y, params, num_iterations=20, **options)
+    state = jaxdnn.init_train_state(params)
+    for n in (7, 13):
+        state, costs = jaxdnn.train_steps(X, Y, state, n, **options)
+    for key in whole:
+        np.testing.assert_array_equal(np.asarray(state.parameters[key]), np.asarray(whole[key]))
+    np.testing.assert_array_equal(costs, whole_costs[7:])
+    other, _ = fit(X, Y, params, num_iterations=20, **dict(options, key=jax.random.PRNGKey(5)))
+    assert not np.array_equal(np.asarray(other["W1"]), np.asarray(whole["W1"]))  # masks differ
+    np.testing.assert_array_equal(jaxdnn.predict_proba(X, whole),  # no dropout at prediction
+                                  jaxdnn.L_model_forward(X, whole)[0])
+    tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
+    tall = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
+    with pytest.raises(jaxdnn.OptionError, match="gram=True trains without dropout"):
+        fit(tall_X, Y, tall, num_iterations=3, keep_prob=0.5, key=jax.random.PRNGKey(0),
+            gram=True)
