@@ -345,19 +345,20 @@ def penalty(lambd, name="lambd"):
 def keep_prob(keep_prob, key, L):
     """Dropout's keep probabilities: one number in (0, 1] or L - 1 of them (static), and a
     ``jax.random`` key when one is below 1. Returns the tuple, () without dropout."""
-    probs = tuple(keep_prob) if isinstance(keep_prob, (list, tuple)) else (keep_prob,) * (L - 1)
-    if isinstance(keep_prob, (list, tuple)) and len(probs) != L - 1:
-        raise ShapeError(f"keep_prob lists {len(probs)} probabilities but the network has "
-                         f"{L - 1} hidden layers")
-    for p in probs:
+    given = isinstance(keep_prob, (list, tuple))
+    values = list(keep_prob) if given else [keep_prob]
+    for p in values:
         value = real(p, "keep_prob")
         if value is None:
             raise OptionError("keep_prob must be concrete numbers: they shape the program")
         if not 0 < value <= 1:
             raise OptionError(f"keep_prob must be in (0, 1]; got {p!r}")
-    if not isinstance(keep_prob, (list, tuple)) and L == 1 and real(keep_prob, "keep_prob") < 1:
+    if given and len(values) != L - 1:
+        raise ShapeError(f"keep_prob lists {len(values)} probabilities but the network has "
+                         f"{L - 1} hidden layers")
+    probs = tuple(float(p) for p in values) if given else (float(keep_prob),) * (L - 1)
+    if L == 1 and not given and keep_prob != 1:
         raise OptionError("dropout needs a hidden layer: the output layer is never dropped")
-    probs = tuple(float(p) for p in probs)
     if all(p == 1 for p in probs):
         return ()
     if not is_key(key):
