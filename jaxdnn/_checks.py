@@ -242,6 +242,20 @@ def parameters(parameters):
     return _layout.to_layers(parameters)
 
 
+def outputs(layers, output):
+    """A softmax output needs K >= 2 units in the last layer."""
+    if output.one_hot and layers[-1][0].shape[0] < 2:
+        raise ShapeError(f"a softmax output needs K >= 2 classes, the rows of the last W in "
+                         f"parameters; got {layers[-1][0].shape[0]}")
+
+
+def hidden_units(n_h):
+    """A hidden layer's size: a positive integer (not a bool)."""
+    if isinstance(n_h, bool) or not isinstance(n_h, numbers.Integral) or n_h < 1:
+        raise OptionError(f"n_h (hidden units) must be a positive integer; got {n_h!r}")
+    return int(n_h)
+
+
 def network(X, params):
     """X (n[0], m) must fit ``params``; returns the layers."""
     layers = parameters(params)
@@ -334,9 +348,12 @@ def _real_kind(dtype):
     return bool(jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
 
 
-def penalty(lambd, name="lambd"):
-    """The L2 penalty's weight: a real number that, when known, is finite and not negative."""
+def penalty(lambd, name="lambd", *, concrete=False):
+    """The L2 penalty's weight: a real number that, when known, is finite and not negative
+    (``concrete``: it must be known, as training compiles it in)."""
     value = real(lambd, name)
+    if concrete and value is None:
+        raise OptionError(f"{name} must be a concrete number in training: it is compiled in")
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise OptionError(f"{name} (the L2 penalty) must be finite and not negative; "
                           f"got {lambd!r}")
@@ -392,9 +409,7 @@ def optimizer(momentum, optimizer):
 def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost, lambd=0.0):
     """The options of :func:`~jaxdnn.fit` and :func:`~jaxdnn.train_steps`."""
     count(num_iterations, "num_iterations")
-    penalty(lambd)
-    if real(lambd, "lambd") is None:
-        raise OptionError("lambd must be a concrete number in training: it is compiled in")
+    penalty(lambd, concrete=True)
     if optimizer_ is None:
         rate(learning_rate)
     optimizer(momentum, optimizer_)

@@ -34,11 +34,6 @@ def to_dict(layers):
             for p, x in (("W", W), ("b", b))}
 
 
-def grads_to_layers(grads, L):
-    """The ``dW{l}``/``db{l}`` entries of the course's grads as ``[(dW1, db1), ...]``."""
-    return [(grads[f"dW{l}"], grads[f"db{l}"]) for l in range(1, L + 1)]
-
-
 def grads_to_dict(layer_grads, input_grads=(), dA_from=1):
     """The course's grads dict from ``[(dW1, db1), ...]`` and each layer's input gradient
     ``[dA[0], ..., dA[L-1]]`` (None entries are left out), numbered from ``dA_from``: 1 as the

@@ -50,6 +50,7 @@ normalizeRows = normalize_rows
 
 def _rows(x):
     """``x`` as a floating array of rank 1 or 2."""
-    if len(check.array(x, "x", ndim=None)) not in (1, 2):
-        raise ShapeError(f"x has shape {tuple(x.shape)}; expected a row (m,) or rows (n, m)")
+    shape = check.array(x, "x", ndim=None)
+    if len(shape) not in (1, 2) or 0 in shape:
+        raise ShapeError(f"x has shape {shape}; expected a row (m,) or rows (n, m), m >= 1")
     return as_floating(x, jnp.asarray(0.0).dtype)

@@ -17,7 +17,7 @@ from . import data, plots, run
 from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
-from .io import load_model, write_files
+from .io import write_files
 from .models import COURSE_MODELS
 from .outputs import OUTPUTS
 from .train import predict_proba
@@ -122,12 +122,14 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    params, meta = load_model(args.params)
-    n_x = params["W1"].shape[1]
+    model = run.load(args.params)
+    n_x = model.parameters["W1"].shape[1]
     num_px = math.isqrt(n_x // 3)
     if num_px * num_px * 3 != n_x:
         raise OptionError(f"{args.params} was trained on {n_x} features, not on RGB images")
-    classes = meta.get("classes", ["non-cat", "cat"])
+    # a sigmoid model without class names is the course's cat classifier
+    classes = (model.classes if model.output != "sigmoid" or "classes" in model.meta
+               else ["non-cat", "cat"])
     failures = 0
     for path in args.images:
         try:
@@ -136,8 +138,8 @@ def cmd_predict(args):
             print(f"jaxdnn: {e}", file=sys.stderr)
             failures += 1
             continue
-        AL = np.asarray(predict_proba(x, params, meta.get("hidden_activation", "relu"),
-                                      output=meta.get("output", "sigmoid")))[:, 0]
+        AL = np.asarray(predict_proba(x, model.parameters, model.hidden_activation,
+                                      output=model.output))[:, 0]
         probs = AL if len(AL) > 1 else np.array([1 - AL[0], AL[0]])
         k = int(probs.argmax())
         shown = k if len(AL) > 1 else 1  # a sigmoid's probability is the second class's
@@ -251,7 +253,7 @@ def build_parser():
     compare.add_argument("--dataset", choices=DATASET_NAMES, default="cat")
     compare.add_argument("--data-dir", default="datasets")
     compare.add_argument("--layers", type=_sizes, default=list(study.hidden))
-    compare.add_argument("--iterations", type=_count, default=study.num_iterations)
+    compare.add_argument("--iterations", type=_positive, default=study.num_iterations)
     compare.add_argument("--leaky-slope", type=_rate, default=0.1,
                          help="slope of leaky_relu here (default 0.1, the study's)")
     compare.add_argument("--out", default="runs/compare")

@@ -332,9 +332,11 @@ def load_dataset(name, seed=None, *, multiclass=False):
     """Generate the 2-D set called ``name`` (a key of ``DATASETS``).
 
     Args:
-      name: ``"planar"``, ``"moons"``, ``"circles"``, ``"blobs"``, ``"gaussian-quantiles"`` or
-        ``"no-structure"``.
+      name: ``"planar"``, ``"moons"``, ``"circles"``, ``"blobs"``, ``"spirals"``,
+        ``"gaussian-quantiles"`` or ``"no-structure"``.
       seed: the generator's seed; None for its default. ``"planar"`` ignores it.
+      multiclass: the K-class form of the sets of :data:`MULTICLASS` (class ids 0..K-1);
+        otherwise their labels are binary (``% 2``), as the course's blobs.
 
     Returns:
       ``(X, Y)``: ``X`` ``(2, N)`` float64, ``Y`` ``(1, N)`` uint8.

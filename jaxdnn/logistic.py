@@ -44,7 +44,7 @@ def sigmoid(z):
     [0.5, 0.880797]
     """
     if isinstance(z, numbers.Real) and not isinstance(z, bool):
-        z = jnp.asarray(z, _default_float())
+        z = jnp.asarray(check.real(z, "z"), _default_float())
     check.array(z, "z", ndim=None)
     return ACTIVATIONS["sigmoid"].forward(as_floating(z, _default_float()))[0]
 

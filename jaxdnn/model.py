@@ -1,6 +1,7 @@
 """The L-layer network: forward, cost, backward and the gradient-descent update.
 
-The network is ``[LINEAR -> g]`` for each hidden layer, then ``LINEAR -> SIGMOID``::
+The network is ``[LINEAR -> g]`` for each hidden layer, then ``LINEAR -> output``, the course's
+sigmoid or a softmax (:mod:`jaxdnn.outputs`)::
 
     X (n[0], m)  ->  A1 (n[1], m)  ->  ...  ->  AL (n[L], m)
 
@@ -15,7 +16,8 @@ when forming dW and db.
 
 Two backward paths are provided:
 
-* the course's literal chain: ``dAL = -(Y/AL - (1-Y)/(1-AL))`` fed to ``sigmoid_backward``.
+* the course's literal chain: ``dAL = -(Y/AL - (1-Y)/(1-AL))`` fed to ``sigmoid_backward``
+  (a softmax: ``-Y/AL`` through its Jacobian).
   Exact while AL stays inside (0, 1); once the sigmoid saturates (|Z| above about 17 in float32,
   37 in float64) it divides by zero and gives inf/NaN.
 * the stable path (``stable=True``): the output step fused into ``dZ[L] = AL - Y``, with the cost
@@ -79,6 +81,7 @@ def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"
     """
     layers = check.network(X, parameters)
     activations = layer_activations(hidden_activation, len(layers), output)
+    check.outputs(layers, activations[-1])
     keep = check.keep_prob(keep_prob, key, len(layers))
     X = as_floating(X, layers[0][0].dtype)
     return _forward(X, layers, activations, _dropout_masks(key, keep, layers, X.shape[1]))

@@ -6,14 +6,13 @@ activation, learning rate, iterations and its initialisation (numpy's legacy
 functions' defaults and the ``jaxdnn`` command's defaults both come from it.
 """
 
-import numbers
 from typing import NamedTuple
 
 import jax
 
 from . import _checks as check
 from ._loop import cost_printer
-from .errors import OptionError, ShapeError
+from .errors import ShapeError
 from .init import initialize_parameters_deep
 from .train import fit
 
@@ -104,8 +103,7 @@ def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False,
 
     ``init="course"`` draws as the planar assignment (``np.random.seed(2)``, ``randn * 0.01``).
     """
-    if isinstance(n_h, bool) or not isinstance(n_h, numbers.Integral) or n_h < 1:
-        raise OptionError(f"n_h (hidden units) must be a positive integer; got {n_h!r}")
+    check.hidden_units(n_h)
     layers_dims = [check.array(X, "X")[0], n_h, check.array(Y, "Y")[0]]
     parameters = initial_parameters(layers_dims, init, seed, _PLANAR.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,

@@ -19,7 +19,6 @@ what is the planar assignment's own is the dict cache and tanh's derivative writ
 ``jax.jit``. :func:`jaxdnn.nn_model` trains the same network on the stable path.
 """
 
-import numbers
 from functools import partial
 
 import jax
@@ -29,7 +28,7 @@ import numpy as np
 from . import _checks as check
 from ._loop import descend
 from .activations import ACTIVATIONS
-from .errors import NameLookupError, OptionError, ShapeError
+from .errors import NameLookupError, ShapeError
 from .init import initialize_parameters_deep
 from .layers import _linear_activation_forward, _linear_backward, as_floating
 from .model import compute_cost as _compute_cost
@@ -139,8 +138,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
       The trained parameters.
     """
     n_x, _, n_y = layer_sizes(X, Y)
-    if isinstance(n_h, bool) or not isinstance(n_h, numbers.Integral) or n_h < 1:
-        raise OptionError(f"n_h (hidden units) must be a positive integer; got {n_h!r}")
+    check.hidden_units(n_h)
     check.count(num_iterations, "num_iterations")
     parameters = initialize_parameters(n_x, n_h, n_y)
     check.problem(X, Y, parameters, OUTPUTS["sigmoid"])

@@ -231,21 +231,46 @@ def _write_outputs(out, run, params, costs, split, figures):
     return dict(metrics, files=list(files))
 
 
+class Model(NamedTuple):
+    """A model file read for use: its parameters, how it computes, and its class names."""
+
+    parameters: dict
+    hidden_activation: str
+    output: str
+    classes: list
+    meta: dict
+
+
+def load(path):
+    """The model file ``path`` (:func:`~jaxdnn.load_model`) with the defaults of files written
+    before an option existed (ReLU, a sigmoid output, classes "class 0", "class 1", ...); a
+    sigmoid model must have one output unit. Turns on x64 for a float64 model."""
+    params, meta = load_model(path)
+    output = meta.get("output", "sigmoid")
+    K = check.parameters(params)[-1][0].shape[0]
+    if not get_output(output).one_hot and K != 1:
+        raise OptionError(f"{path} has {K} sigmoid outputs; jaxdnn classifies with one sigmoid "
+                          f"output or a softmax")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or len(classes) != max(K, 2):
+        classes = [f"class {k}" for k in range(max(K, 2))]
+    if params["W1"].dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    return Model(params, meta.get("hidden_activation", "relu"), output, classes, meta)
+
+
 def evaluate(model, dataset=None, data_dir="datasets"):
     """``{"train": accuracy, "test": accuracy}`` of the model file ``model`` on the split of the
     data set it was trained on (or ``dataset``), in the dtype it was trained in."""
-    params, meta = load_model(model)
-    if params["W1"].dtype == np.float64:
-        jax.config.update("jax_enable_x64", True)
-    dataset = dataset or meta.get("dataset", "planar")
-    output = meta.get("output", "sigmoid")
+    m = load(model)
+    dataset = dataset or m.meta.get("dataset", "planar")
     train_x, train_y, test_x, test_y, _ = data.load_split(
-        dataset, data_dir, meta.get("data_seed"), multiclass=get_output(output).one_hot)
-    if train_x.shape[0] != params["W1"].shape[1]:
-        raise OptionError(f"{model} expects {params['W1'].shape[1]} input features but "
+        dataset, data_dir, m.meta.get("data_seed"), multiclass=get_output(m.output).one_hot)
+    if train_x.shape[0] != m.parameters["W1"].shape[1]:
+        raise OptionError(f"{model} expects {m.parameters['W1'].shape[1]} input features but "
                           f"data set {dataset!r} has {train_x.shape[0]}")
-    activation = meta.get("hidden_activation", "relu")
-    return {split: _accuracy(predict_labels(X, params, activation, output=output), Y)
+    return {split: accuracy(predict_labels(X, m.parameters, m.hidden_activation,
+                                           output=m.output), Y, num_classes=len(m.classes))
             for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
 
 
@@ -298,6 +323,8 @@ def compare(activations, seeds, learning_rates=None, *, dataset="cat", data_dir=
     """
     jax.config.update("jax_enable_x64", True)
     study = COURSE_MODELS["activation_study"]
+    if iterations is not None and check.count(iterations, "iterations") < 1:
+        raise OptionError("iterations must be at least 1")
     train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir)
     dims = [train_x.shape[0], *(hidden or study.hidden), 1]
     iterations = study.num_iterations if iterations is None else iterations

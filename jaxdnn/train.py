@@ -109,6 +109,9 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     if gram is True and keep:
         raise OptionError("gram=True trains without dropout (keep_prob=1)")
     state = state._replace(iteration=check.count(state.iteration, "state.iteration"))
+    if state.iteration + int(num_iterations) >= 2**31:
+        raise OptionError(f"state.iteration + num_iterations must stay below 2**31 (the "
+                          f"loop counts in int32); got {state.iteration} + {num_iterations}")
     kind = ("the optimizer's state" if optimizer is not None
             else "a momentum trace" if momentum else "None")
     check.opt_state(state.opt_state, jax.eval_shape(
@@ -219,6 +222,7 @@ def predict_proba(X, parameters, hidden_activation="relu", *, output="sigmoid"):
 
 def _predict_proba(X, layers, hidden_activation, output):
     activations = layer_activations(_static(hidden_activation), len(layers), output)
+    check.outputs(layers, activations[-1])
     AL, ZL = _probabilities(jnp.asarray(X, layers[0][0].dtype), layers, activations)
     check.finite(ZL, f"Z{len(layers)}")  # finite inputs can still overflow on the way
     return AL

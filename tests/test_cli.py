@@ -387,3 +387,13 @@ def test_train_with_l2_and_dropout_records_them(tmp_path):
     assert metrics["l2"] == 0.7 and metrics["keep_prob"] == 0.8
     run = load_model(out / "checkpoint.npz")[1]["run"]
     assert run["l2"] == 0.7 and run["keep_prob"] == 0.8
+
+
+def test_predict_names_classes_of_a_model_saved_without_them(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    params = initialize_parameters_deep([12, 3, 3], numpy_seed=1)
+    save_model(tmp_path / "model.npz", params, {"output": "softmax"})
+    Image.fromarray((rng.rand(4, 4, 3) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    assert main(["predict", "--params", str(tmp_path / "model.npz"),
+                 str(tmp_path / "a.png")]) == 0
+    assert ": class " in capsys.readouterr().out

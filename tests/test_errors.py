@@ -134,3 +134,24 @@ def test_an_overflow_inside_the_forward_is_reported_where_results_leave():
 def test_a_traced_leaky_slope_is_refused():
     with pytest.raises(OptionError, match="slope must be a concrete number"):
         jax.jit(lambda s: leaky_relu_with(s).forward(jnp.ones((1, 1)))[0])(0.1)
+
+
+def test_review_findings_are_clear_errors(tmp_path):
+    """Inputs a review found crashing or answering silently, now refused by name."""
+    import jaxdnn
+    from jaxdnn import run
+
+    two = jaxdnn.initialize_parameters_deep([2, 3, 2], jax.random.PRNGKey(0), scheme="he")
+    jaxdnn.save_model(tmp_path / "two.npz", two, {"dataset": "moons"})  # no "output" recorded
+    with pytest.raises(OptionError, match="has 2 sigmoid outputs"):
+        run.evaluate(tmp_path / "two.npz")
+    one = jaxdnn.initialize_parameters_deep([2, 3, 1], jax.random.PRNGKey(0))
+    with pytest.raises(ShapeError, match="softmax output needs K >= 2"):
+        jaxdnn.predict_proba(np.ones((2, 4)), one, output="softmax")
+    with pytest.raises(ShapeError, match=r"\bx\b has shape \(2, 0\)"):
+        jaxdnn.basics.normalize_rows(np.zeros((2, 0)))
+    with pytest.raises(OptionError, match=r"z is too large"):
+        jaxdnn.logistic.sigmoid(10**400)
+    state = jaxdnn.init_train_state(one)._replace(iteration=2**31 - 1)
+    with pytest.raises(OptionError, match="must stay below 2\\*\\*31"):
+        jaxdnn.train_steps(np.ones((2, 4)), np.ones((1, 4)), state, 2)

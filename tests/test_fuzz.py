@@ -663,7 +663,7 @@ CLI_FAULTS = {
     "sweep": {"--hidden-sizes": ["0", "a", ""], "--iterations": ["-1", "x"]},
     "compare": {"--seeds": ["0", "-3", "x"], "--hidden-activation": ["swish", "relu,swish", ""],
                 "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--leaky-slope": ["0", "x"],
-                "--dataset": ["mnist"]},
+                "--iterations": ["0", "-1"], "--dataset": ["mnist"]},
 }
 CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
              for option, values in options.items() for value in values]
