@@ -25,6 +25,7 @@ from .activations import (
     tanh,
     tanh_backward,
 )
+from .batches import epoch_costs, random_mini_batches
 from .data import (
     DATASETS,
     flatten_images,
@@ -112,6 +113,7 @@ __all__ = [
     "compute_cost_from_logits",
     "compute_cost_with_regularization",
     "cost_and_grads",
+    "epoch_costs",
     "finite_difference_gradients",
     "fit",
     "flatten_images",
@@ -138,6 +140,7 @@ __all__ = [
     "predict",
     "predict_labels",
     "predict_proba",
+    "random_mini_batches",
     "relative_error",
     "relu",
     "relu_backward",

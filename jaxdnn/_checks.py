@@ -256,28 +256,28 @@ def hidden_units(n_h):
     return int(n_h)
 
 
-def network(X, params):
+def network(X, params, x_name="X"):
     """X (n[0], m) must fit ``params``; returns the layers."""
     layers = parameters(params)
     n0 = layers[0][0].shape[1]
-    if array(X, "X")[0] != n0:
-        raise ShapeError(f"X has shape {tuple(X.shape)} but W1 has shape "
-                         f"{tuple(layers[0][0].shape)}: X needs {n0} rows (features), "
+    if array(X, x_name)[0] != n0:
+        raise ShapeError(f"{x_name} has shape {tuple(X.shape)} but W1 has shape "
+                         f"{tuple(layers[0][0].shape)}: {x_name} needs {n0} rows (features), "
                          f"one column per example")
     return layers
 
 
-def problem(X, Y, params, output, y_name="Y"):
+def problem(X, Y, params, output, y_name="Y", x_name="X"):
     """Where data enters: :func:`network`, labels ``Y`` fit for ``output`` (:func:`targets`), and
     every value of X and the parameters finite. Returns the layers and the labels as
     :func:`targets` gives them."""
-    layers = network(X, params)
+    layers = network(X, params, x_name)
     shape = (layers[-1][0].shape[0], X.shape[1])
-    but = f"X has {X.shape[1]} examples and W{len(layers)} {shape[0]} outputs"
+    but = f"{x_name} has {X.shape[1]} examples and W{len(layers)} {shape[0]} outputs"
     Y = targets(Y, output, shape, y_name,
                 but=but if output.one_hot else f"{but}: {y_name} needs shape {shape}")
     finite_parameters(params)
-    finite(X, "X")
+    finite(X, x_name)
     return layers, Y
 
 
@@ -382,6 +382,16 @@ def keep_prob(keep_prob, key, L):
         raise InputTypeError(f"dropout (keep_prob < 1) needs key=jax.random.PRNGKey(...); "
                              f"got key={key!r}")
     return probs
+
+
+def mini_batch_size(size, m):
+    """A batch size: None (all m examples) or an integer from 1 to m. Returns it (m for None)."""
+    if size is None:
+        return m
+    if not 1 <= count(size, "mini_batch_size") <= m:
+        raise OptionError(f"mini_batch_size must be between 1 and m = {m} (the examples); "
+                          f"got {size}")
+    return int(size)
 
 
 def is_key(key):

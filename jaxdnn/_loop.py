@@ -1,9 +1,10 @@
-"""What the two compiled training loops share: the options, the update, the scan, the reports.
+"""What the compiled training loops share: the options, the step, the scan, the reports.
 
 The loops themselves are :func:`jaxdnn.train._plain_loop` (forward and backward on X every
-iteration) and :func:`jaxdnn.gram.gram_loop` (the first layer through the Gram matrix of X).
-Both take ``(X, Y, parameters, opt_state, start, learning_rate, momentum, options)`` and return
-``(parameters, opt_state, costs, diverged)``.
+iteration), :func:`jaxdnn.batches.batch_loop` (the same on one mini-batch per iteration) and
+:func:`jaxdnn.gram.gram_loop` (the first layer through the Gram matrix of X). They take
+``(X, Y, parameters, opt_state, start, learning_rate, momentum, ...)`` with the static
+``options`` and return ``(parameters, opt_state, costs, diverged)`` (and the monitored costs).
 """
 
 from collections.abc import Callable
@@ -12,6 +13,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
+
+from . import _layout
+from .model import _cost_and_grads, _dropout_masks, _forward
 
 PRINT_EVERY = 100
 
@@ -26,6 +31,7 @@ class Options(NamedTuple):
       on_cost: ``on_cost(i, cost)`` called on the host every PRINT_EVERY iterations, or None.
       lambd: the L2 penalty's weight (0: no L2 term in the program at all).
       keep_prob: dropout's keep probability per hidden layer; () for no dropout.
+      mini_batch_size: the examples per iteration (:mod:`jaxdnn.batches`); 0 for all of them.
     """
 
     activations: tuple
@@ -34,6 +40,32 @@ class Options(NamedTuple):
     on_cost: Callable | None = None
     lambd: float = 0.0
     keep_prob: tuple = ()
+    mini_batch_size: int = 0
+
+
+def train_step(X, Y, carry, i, key, learning_rate, momentum, options):
+    """Iteration i on the examples (X, Y): their cost and gradients (under dropout with the
+    masks of ``fold_in(key, i)``), then the update. Returns ``(carry, cost)``."""
+    parameters, state = carry
+    layers = _layout.to_layers(parameters)
+    masks = (_dropout_masks(jax.random.fold_in(key, i), options.keep_prob, layers, X.shape[1])
+             if options.keep_prob else ())
+    cost, grads = _cost_and_grads(X, Y, layers, options.activations, options.lambd, masks)
+    grads = _layout.to_dict(grads)  # keyed like the parameters, as optax wants them
+    if options.optimizer is None:
+        return descend(parameters, grads, state, learning_rate, momentum), cost
+    updates, state = options.optimizer.update(grads, state, parameters)
+    return (optax.apply_updates(parameters, updates), state), cost
+
+
+def monitored_costs(parameters, monitor, activations):
+    """The cross-entropy (no penalty, no dropout) of ``parameters`` on each (X, Y) of
+    ``monitor``, as one vector."""
+    layers, costs = _layout.to_layers(parameters), []
+    for X, Y in monitor:
+        _, caches = _forward(X, layers, activations)
+        costs.append(activations[-1].cost_from_logits(caches[-1][1], Y))
+    return jnp.stack(costs)
 
 
 def descend(parameters, grads, trace, learning_rate, momentum):
@@ -52,16 +84,18 @@ def guarded_scan(step, carry, start, num_iterations):
     """``lax.scan`` of ``step`` over iterations ``start, start + 1, ...`` that stops changing the
     carry at the first non-finite cost or carry.
 
-    Returns ``(carry, costs, diverged)``: the last finite carry, every iteration's cost, and the
+    ``step(carry, i)`` returns ``(carry, cost)`` or ``(carry, (cost, *more))``. Returns
+    ``(carry, outputs, diverged)``: the last finite carry, every iteration's outputs, and the
     first iteration that was not finite (-1 if none).
     """
     def guarded(state, i):
         carry, diverged = state
-        new_carry, cost = step(carry, i)
+        new_carry, out = step(carry, i)
+        cost = out[0] if isinstance(out, tuple) else out
         finite = jnp.isfinite(cost) & _all_finite(new_carry)
         keep = finite & (diverged < 0)
         carry = jax.tree.map(lambda new, old: jnp.where(keep, new, old), new_carry, carry)
-        return (carry, jnp.where((diverged < 0) & ~finite, i, diverged)), cost
+        return (carry, jnp.where((diverged < 0) & ~finite, i, diverged)), out
 
     (carry, diverged), costs = jax.lax.scan(guarded, (carry, jnp.asarray(-1)),
                                             start + jnp.arange(num_iterations))
@@ -73,10 +107,11 @@ def _all_finite(tree):
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
-def report(on_cost, i, cost):
-    """Inside a compiled loop: hand ``(i, cost)`` to the host every PRINT_EVERY iterations."""
+def report(on_cost, i, cost, due=None):
+    """Inside a compiled loop: hand ``(i, cost)`` to the host when ``due`` (by default every
+    PRINT_EVERY iterations)."""
     if on_cost is not None:
-        jax.lax.cond(i % PRINT_EVERY == 0,
+        jax.lax.cond(i % PRINT_EVERY == 0 if due is None else due,
                      lambda: jax.debug.callback(partial(_call_host, on_cost), i, cost,
                                                 ordered=True),
                      lambda: None)

@@ -74,7 +74,8 @@ def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iter
     """
     parameters = initial_parameters(layers_dims, init, seed, _DEEP.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
+               learning_rate=learning_rate, optimizer=optimizer,
+               num_iterations=check.count(num_iterations, "num_iterations"),
                gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
 
 
@@ -90,7 +91,8 @@ def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_ite
         raise ShapeError(f"layers_dims must be (n_x, n_h, n_y); got {tuple(layers_dims)}")
     parameters = initial_parameters(layers_dims, init, seed, _TWO.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
+               learning_rate=learning_rate, optimizer=optimizer,
+               num_iterations=check.count(num_iterations, "num_iterations"),
                gram=gram, lambd=lambd, donate=True,
                on_cost=cost_printer("Cost after iteration {}: {}") if print_cost else None)
 
@@ -107,5 +109,6 @@ def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False,
     layers_dims = [check.array(X, "X")[0], n_h, check.array(Y, "Y")[0]]
     parameters = initial_parameters(layers_dims, init, seed, _PLANAR.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, num_iterations=num_iterations, optimizer=optimizer,
+               learning_rate=learning_rate, optimizer=optimizer,
+               num_iterations=check.count(num_iterations, "num_iterations"),
                gram=gram, lambd=lambd, print_cost=print_cost, donate=True)

@@ -21,39 +21,31 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from . import _checks as check
-from . import _layout
-from ._loop import Options, cost_printer, descend, guarded_scan, report
+from ._loop import Options, cost_printer, guarded_scan, monitored_costs, report, train_step
+from .batches import batch_loop, batches_per_epoch, epoch_costs
 from .errors import InputTypeError, OptionError, TrainingDiverged
 from .gram import gram_loop
-from .model import _cost_and_grads, _dropout_masks, _forward, layer_activations
+from .model import _forward, layer_activations
 from .outputs import get_output
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key, options):
-    """Every iteration runs the whole network forward and backward on X; under dropout with
-    iteration i's masks, drawn from ``fold_in(key, i)``."""
+def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key, monitor,
+                options):
+    """Every iteration runs the whole network forward and backward on X (an epoch of one batch);
+    under dropout with iteration i's masks, drawn from ``fold_in(key, i)``. Each (X, Y) of
+    ``monitor`` is costed after every update."""
     def step(carry, i):
-        parameters, state = carry
-        layers = _layout.to_layers(parameters)
-        masks = (_dropout_masks(jax.random.fold_in(key, i), options.keep_prob, layers,
-                                X.shape[1]) if options.keep_prob else ())
-        cost, grads = _cost_and_grads(X, Y, layers, options.activations, options.lambd, masks)
+        carry, cost = train_step(X, Y, carry, i, key, learning_rate, momentum, options)
         report(options.on_cost, i, cost)
-        grads = _layout.to_dict(grads)  # keyed like the parameters, as optax wants them
-        if options.optimizer is None:
-            parameters, state = descend(parameters, grads, state, learning_rate, momentum)
-        else:
-            updates, state = options.optimizer.update(grads, state, parameters)
-            parameters = optax.apply_updates(parameters, updates)
-        return (parameters, state), cost
+        return carry, (cost, monitored_costs(carry[0], monitor, options.activations)
+                       if monitor else jnp.zeros(0, cost.dtype))
 
-    (parameters, opt_state), costs, diverged = guarded_scan(step, (parameters, opt_state), start,
-                                                            options.num_iterations)
-    return parameters, opt_state, costs, diverged
+    carry, (costs, monitored), diverged = guarded_scan(step, (parameters, opt_state), start,
+                                                       options.num_iterations)
+    return *carry, costs, monitored, diverged
 
 
 class TrainState(NamedTuple):
@@ -87,17 +79,22 @@ def _initial_opt_state(parameters, momentum, optimizer):
 
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
                 learning_rate=0.0075, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None,
-                optimizer=None, gram="auto", print_cost=False, on_cost=None, donate=False):
-    """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``.
+                optimizer=None, mini_batch_size=None, monitor=(), gram="auto", print_cost=False,
+                on_cost=None, donate=False):
+    """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``, and
+    the monitored costs when ``monitor`` is given.
 
     Two runs split into segments at the same iterations give the same parameters bit for bit,
     whether or not one of them was stopped and resumed from a checkpoint of its state
     (:func:`~jaxdnn.save_checkpoint`). Against one uninterrupted :func:`fit` they agree to
-    rounding: the plain loop usually to the bit, the Gram loop (which recomputes Z1 from W1 at
-    each segment start) to about 1e-16.
+    rounding: the plain and mini-batch loops usually to the bit, the Gram loop (which recomputes
+    Z1 from W1 at each segment start) to about 1e-16. With mini-batches a step is one batch, and
+    a segment may end anywhere in an epoch.
 
     ``state.opt_state`` must be of the kind the options need (None for plain gradient descent,
     a trace for momentum, the optimizer's state): build it with :func:`init_train_state`.
+    ``costs`` holds every iteration's cost (with mini-batches, its batch's); the monitored
+    costs are an array (num_iterations, len(monitor)), NaN where an epoch does not end.
     Options and errors are otherwise those of :func:`fit`.
     """
     if not isinstance(state, TrainState):
@@ -106,8 +103,15 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
-    if gram is True and keep:
-        raise OptionError("gram=True trains without dropout (keep_prob=1)")
+    size = check.mini_batch_size(mini_batch_size, X.shape[1])
+    batched = size < X.shape[1]  # one batch of all m examples is full-batch descent
+    if batched and not check.is_key(key):
+        raise InputTypeError(f"mini-batch training shuffles the examples with "
+                             f"key=jax.random.PRNGKey(...); got key={key!r}")
+    if gram is True and (keep or batched or monitor):
+        raise OptionError("gram=True trains without dropout, mini-batches or monitored sets: "
+                          "full-batch descent only")
+    monitor = _monitored(monitor, state.parameters, output)
     state = state._replace(iteration=check.count(state.iteration, "state.iteration"))
     if state.iteration + int(num_iterations) >= 2**31:
         raise OptionError(f"state.iteration + num_iterations must stay below 2**31 (the "
@@ -119,14 +123,36 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         kind)
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       int(num_iterations), optimizer,
-                      on_cost or (cost_printer() if print_cost else None), float(lambd), keep)
-    return _run(X, Y, state, options, learning_rate, momentum, gram, donate, key)
+                      on_cost or (cost_printer(_COST_LINES[batched]) if print_cost else None),
+                      float(lambd), keep, size if batched else 0)
+    state, costs, monitored = _run(X, Y, state, options, learning_rate, momentum, gram, donate,
+                                   key, monitor)
+    return (state, costs, monitored) if monitor else (state, costs)
+
+
+_COST_LINES = {False: "Cost after iteration {}: {:f}", True: "Cost after epoch {}: {:f}"}
+
+
+def _monitored(monitor, parameters, output):
+    """The (X, Y) pairs to cost during training, checked like the training data."""
+    if not isinstance(monitor, (list, tuple)) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in monitor):
+        raise InputTypeError("monitor must be a sequence of (X, Y) pairs")
+    dtype = parameters["W1"].dtype
+    pairs = []
+    for k, (X, Y) in enumerate(monitor):
+        _, Y = check.problem(X, Y, parameters, get_output(output), f"monitor[{k}]'s Y",
+                             f"monitor[{k}]'s X")
+        pairs.append((jnp.asarray(X, dtype), jnp.asarray(Y, dtype)))
+    return tuple(pairs)
 
 
 def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
-        num_iterations=3000, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None, optimizer=None,
-        gram="auto", print_cost=False, on_cost=None, donate=False):
-    """Train ``parameters`` on (X, Y) for ``num_iterations`` full-batch steps, in one compiled loop.
+        num_iterations=None, num_epochs=None, mini_batch_size=None, momentum=0.0, lambd=0.0,
+        keep_prob=1.0, key=None, optimizer=None, monitor=(), gram="auto", print_cost=False,
+        on_cost=None, donate=False):
+    """Train ``parameters`` on (X, Y) in one compiled loop: full-batch gradient descent for
+    ``num_iterations`` steps (3000 unless given), or ``num_epochs`` epochs of mini-batches.
 
     Args:
       X: (n[0], m) inputs; integer or boolean arrays are converted to the parameters' dtype.
@@ -135,29 +161,40 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
       hidden_activation: a name, or a tuple of names per hidden layer.
       output: the output layer, ``"sigmoid"`` (the course's) or ``"softmax"`` for K classes.
       learning_rate: of the built-in gradient descent (ignored when ``optimizer`` is given).
-      num_iterations: number of steps.
+      num_iterations: number of full-batch steps (default 3000).
+      num_epochs: number of passes over the data; with full batches the same as
+        ``num_iterations`` (give one of the two), with mini-batches the way to say how long.
+      mini_batch_size: train on shuffled mini-batches of this many examples, 1 to m, drawn with
+        ``key`` (:mod:`jaxdnn.batches`); None (or m) for full batches.
       momentum: heavy-ball momentum of the built-in gradient descent (0: the course's
         ``update_parameters``; otherwise the same steps as ``optax.sgd(lr, momentum)``).
       lambd: L2 regularisation, the course's: the cost gains ``lambd / (2 m) sum ||W[l]||^2``
-        and every ``dW`` gains ``lambd / m * W`` (biases are not penalised). Trained on the
-        plain loop.
+        and every ``dW`` gains ``lambd / m * W`` (biases are not penalised; m is the batch's).
       keep_prob, key: inverted dropout on the hidden layers (:func:`~jaxdnn.L_model_forward`);
-        iteration i draws its masks from ``fold_in(key, i)``, so segments and resumed runs draw
-        the same ones. Trained on the plain loop; predictions never drop units.
+        iteration i draws its masks from ``fold_in(key, i)`` (mini-batches: see
+        :mod:`jaxdnn.batches`), so segments and resumed runs draw the same ones. Predictions
+        never drop units.
       optimizer: an optax ``GradientTransformation`` instead of the built-in descent. It is a
         static argument of the compiled loop: build it once and reuse it, or every call compiles.
+      monitor: (X, Y) pairs (a test set, say) whose cross-entropy is computed at the end of
+        every epoch, inside the loop; then ``fit`` also returns them.
       gram: train the first layer through the Gram matrix of X (:mod:`jaxdnn.gram`): the same
         iterates, far cheaper when n[0] > m. ``"auto"`` uses it where it is exact and cheaper:
-        the built-in descent (not an optax optimizer), no L2, n[0] > m, and float64 (in float32 the
-        two loops round differently and drift apart over long runs); ``True`` insists on it.
-      print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations.
-      on_cost: instead, any ``on_cost(i, cost)`` called on the host every 100 iterations.
+        full batches, the built-in descent (not an optax optimizer), no L2, no dropout, nothing
+        monitored, n[0] > m, and float64 (in float32 the two loops round differently and drift
+        apart over long runs); ``True`` insists on it.
+      print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations (with
+        mini-batches ``Cost after epoch e: c`` every 100 epochs).
+      on_cost: instead, any ``on_cost(i, cost)`` called on the host at those points.
       donate: let the compiled loop reuse the buffers of ``parameters`` (which are then
         deleted: only for parameters nobody uses afterwards); otherwise it trains in a copy.
 
     Returns:
-      ``(parameters, costs)``: the trained dict and a numpy array with every iteration's cost
-      (the cost of the parameters *before* that iteration's update, as the course records it).
+      ``(parameters, costs)``, and ``monitored`` when ``monitor`` is given: the trained dict,
+      a numpy array with every epoch's cost (with full batches: every iteration's, the cost of
+      the parameters *before* that iteration's update, as the course records it; with
+      mini-batches the course's ``cost_total / m``, :func:`~jaxdnn.batches.epoch_costs`), and
+      an array (epochs, len(monitor)) of the monitored sets' costs after each epoch.
 
     Raises:
       ShapeError, InputTypeError, DataError, OptionError, NameLookupError: bad arrays or options
@@ -169,36 +206,59 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     """
     check.parameters(parameters)
     check.optimizer(momentum, optimizer)
+    m = check.array(X, "X")[1]
+    size = check.mini_batch_size(mini_batch_size, m)
+    per_epoch = batches_per_epoch(m, size)
+    if num_iterations is not None and num_epochs is not None:
+        raise OptionError("give num_iterations or num_epochs, not both")
+    if per_epoch > 1 and num_iterations is not None:
+        raise OptionError("mini-batch training counts in epochs: give num_epochs, not "
+                          "num_iterations")
+    if per_epoch > 1 and num_epochs is None:
+        raise OptionError("mini-batch training needs num_epochs")
+    steps = (3000 if num_epochs is None and num_iterations is None
+             else num_iterations if num_epochs is None
+             else check.count(num_epochs, "num_epochs") * per_epoch)
     state = TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
-    state, costs = train_steps(X, Y, state, num_iterations, hidden_activation=hidden_activation,
-                               output=output, learning_rate=learning_rate, momentum=momentum,
-                               lambd=lambd, keep_prob=keep_prob, key=key,
-                               optimizer=optimizer, gram=gram, print_cost=print_cost,
-                               on_cost=on_cost, donate=donate)
-    return state.parameters, costs
+    state, costs, *monitored = train_steps(
+        X, Y, state, steps, hidden_activation=hidden_activation, output=output,
+        learning_rate=learning_rate, momentum=momentum, lambd=lambd, keep_prob=keep_prob,
+        key=key, optimizer=optimizer, mini_batch_size=mini_batch_size, monitor=monitor,
+        gram=gram, print_cost=print_cost, on_cost=on_cost, donate=donate)
+    if per_epoch > 1:
+        costs = epoch_costs(costs, m, size)
+        monitored = [values[per_epoch - 1::per_epoch] for values in monitored]
+    return state.parameters, costs, *monitored
 
 
-def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key):
+def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monitor):
     dtype = state.parameters["W1"].dtype
     n0, m = X.shape
     # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
     # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
     use_gram = gram is True or (gram == "auto" and options.optimizer is None and n0 > m
                                 and dtype == jnp.float64 and not options.lambd
-                                and not options.keep_prob)
+                                and not options.keep_prob and not options.mini_batch_size
+                                and not monitor)
     carry = (state.parameters, state.opt_state)
     if not donate:  # the loops train in the buffers they are given: give them copies
         carry = jax.tree.map(jnp.array, carry)
     args = (jnp.asarray(X, dtype), jnp.asarray(Y, dtype), *carry,
             jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
             jnp.asarray(momentum, dtype))
-    parameters, opt_state, costs, diverged = (
-        gram_loop(*args, options=options) if use_gram
-        else _plain_loop(*args, key if options.keep_prob else None, options=options))
-    costs, diverged = np.asarray(costs), int(diverged)
+    if use_gram:
+        parameters, opt_state, costs, diverged = gram_loop(*args, options=options)
+        monitored = np.zeros((len(costs), 0))
+    else:
+        loop = batch_loop if options.mini_batch_size else _plain_loop
+        uses_key = options.mini_batch_size or options.keep_prob
+        parameters, opt_state, costs, monitored, diverged = loop(
+            *args, key if uses_key else None, monitor, options=options)
+    costs, monitored, diverged = np.asarray(costs), np.asarray(monitored), int(diverged)
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
-    return TrainState(parameters, opt_state, state.iteration + options.num_iterations), costs
+    state = TrainState(parameters, opt_state, state.iteration + options.num_iterations)
+    return state, costs, monitored
 
 
 def _static(hidden_activation):

@@ -178,6 +178,15 @@ COUNT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
 MOMENTUM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("one", 1.0), ("negative", -0.1), ("NaN", float("nan")), ("text", "0.9"), ("None", None),
     ("too large for a float", 10**400)]]
+ITERATION_FAULTS = [fault for fault in COUNT_FAULTS if fault[0] != "None"]  # None: the default
+MINI_BATCH_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0), ("negative", -2), ("a float", 1.0), ("text", "1"), ("a bool", True)]] + [
+    ("more than m", lambda v, p: p.X.shape[1] + 1)]
+MONITOR_FAULTS = [
+    ("not pairs", lambda v, p: [p.X]), ("a triple", lambda v, p: [(p.X, p.Y, p.Y)]),
+    ("one feature more", lambda v, p: [(np.vstack([p.X, p.X[:1]]), p.Y)]),
+    ("X NaN", lambda v, p: [(np.full_like(p.X, np.nan), p.Y)]),
+    ("Y label 2", lambda v, p: [(p.X, np.full_like(p.Y, 2))])]
 ON_COST_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("a number", 5), ("text", "print")]]
 LAMBD_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
@@ -410,10 +419,16 @@ TARGETS = {
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         parameters=PARAMS, hidden_activation=HIDDEN,
         learning_rate=(RATE_FAULTS, "learning_rate"),
-        num_iterations=(COUNT_FAULTS, "num_iterations"),
+        num_iterations=(ITERATION_FAULTS, "num_iterations"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
         gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
         output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd")),
+    "fit(mini-batches)": fuzz_target(
+        lambda a: jaxdnn.fit(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "mini_batch_size": 1,
+                   "num_epochs": 1, "key": jax.random.PRNGKey(0), "monitor": [(p.X, p.Y)]},
+        mini_batch_size=(MINI_BATCH_FAULTS, "mini_batch_size"),
+        num_epochs=(ITERATION_FAULTS, "num_epochs"), monitor=(MONITOR_FAULTS, r"monitor")),
     "fit(keep_prob)": fuzz_target(
         lambda a: jaxdnn.fit(**a),
         lambda p: {"X": p.X, "Y": p.Y[:1], "parameters": _two_layers(p), "keep_prob": 0.8,

@@ -63,7 +63,7 @@ def test_loop_is_one_scan_compiled_once():
     X, Y, params = small_problem()
     options = Options(layer_activations("relu", 3), num_iterations=7)
     jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _plain_loop(
-        X, Y, p, None, 0, lr, 0.0, None, options=options))(X, Y, params, 0.1)
+        X, Y, p, None, 0, lr, 0.0, None, (), options=options))(X, Y, params, 0.1)
     assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
     plain = _plain_loop
     before = plain._cache_size()
