@@ -32,6 +32,7 @@ from .data import (
     load_cat_data,
     load_data,
     load_dataset,
+    load_digits,
     load_planar_dataset,
 )
 from .errors import (
@@ -134,6 +135,7 @@ __all__ = [
     "load_checkpoint",
     "load_data",
     "load_dataset",
+    "load_digits",
     "load_model",
     "load_planar_dataset",
     "nn_model",

@@ -22,7 +22,7 @@ from .models import COURSE_MODELS
 from .outputs import OUTPUTS
 from .train import predict_proba
 
-DATASET_NAMES = (*data.DATASETS, *run.IMAGE_DATASETS)
+DATASET_NAMES = (*data.DATASETS, *run.IMAGE_DATASETS, *run.SOFTMAX_DATASETS)
 
 
 def _parsed(convert, what, valid, requirement):
@@ -60,13 +60,13 @@ _names = _parsed(lambda text: [s.strip() for s in text.split(",") if s.strip()],
 class _Progress:
     """Course-style cost lines on stdout; a progress bar on stderr when it is a terminal."""
 
-    def __init__(self, total, stream=None):
-        self.total, self.stream = total, stream or sys.stderr
+    def __init__(self, total, unit="iteration", stream=None):
+        self.total, self.unit, self.stream = total, unit, stream or sys.stderr
         self.bar = self.stream.isatty()
 
     def __call__(self, i, cost):
         self._bar("\r" + " " * 60 + "\r")
-        print(f"Cost after iteration {i}: {cost:f}", flush=True)
+        print(f"Cost after {self.unit} {i}: {cost:f}", flush=True)
         done = int(30 * (i + 1) / max(self.total, 1))
         self._bar(f"[{'#' * done}{'.' * (30 - done)}] {i + 1}/{self.total} cost {cost:.6f}")
 
@@ -90,15 +90,16 @@ def cmd_train(args):
     except plots.MissingPlotExtra as e:
         print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
         figures = False
-    progress = _Progress(settings.iterations)
+    unit = "epoch" if settings.mini_batch_size else "iteration"
+    progress = _Progress(settings.iterations, unit)
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
                              on_cost=progress, figures=figures)
     finally:
         progress.close()
     if isinstance(result, run.Stopped):
-        print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at iteration "
-              f"{result.iteration} of {settings.iterations}; checkpoint saved; continue with: "
+        print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at {unit} "
+              f"{result.epoch} of {settings.iterations}; checkpoint saved; continue with: "
               f"jaxdnn train --resume {out}", file=sys.stderr)
         return 128 + result.signum
     print(f"Train accuracy: {result['train_accuracy']}")
@@ -200,7 +201,12 @@ def build_parser():
     train.add_argument("--layers", type=_sizes, help="hidden sizes, e.g. 20,7,5")
     train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
     train.add_argument("--learning-rate", type=_rate)
-    train.add_argument("--iterations", type=_count)
+    train.add_argument("--iterations", "--epochs", type=_count,
+                       help="passes over the data: iterations of full-batch descent, or epochs "
+                            "of --mini-batch-size batches")
+    train.add_argument("--mini-batch-size", type=_positive, metavar="B",
+                       help="train on shuffled mini-batches of B examples (the last one smaller), "
+                            "and write the learning curves (default: full batches)")
     train.add_argument("--seed", type=_seed,
                        help="seed of the initialisation and of the generated 2-D data "
                             "(default: the course's, 1 for cat and 2 for the 2-D sets)")
@@ -208,7 +214,9 @@ def build_parser():
                        help="course (default): numpy RNG with the course's scale; "
                             "else jax.random")
     train.add_argument("--x64", action="store_true", default=None, help="train in float64")
-    train.add_argument("--optimizer", choices=run.OPTIMIZERS, help="default: gd")
+    train.add_argument("--optimizer", choices=run.OPTIMIZERS,
+                       help=f"default: gd; adam and rmsprop default to learning rate "
+                            f"{run.ADAPTIVE_LEARNING_RATE}")
     train.add_argument("--l2", type=_penalty, metavar="LAMBD",
                        help="L2 regularisation: lambd / (2m) sum ||W||^2 (default 0)")
     train.add_argument("--keep-prob", type=_probability, metavar="P",
@@ -218,7 +226,7 @@ def build_parser():
                        help="output layer (default sigmoid; softmax: one unit per class, and the "
                             "K-class form of blobs and spirals)")
     train.add_argument("--checkpoint-every", type=_count, metavar="N",
-                       help=f"save OUT/{run.CHECKPOINT} every N iterations (default "
+                       help=f"save OUT/{run.CHECKPOINT} every N iterations or epochs (default "
                             f"{run.CHECKPOINT_EVERY}; 0: never); SIGINT or SIGTERM then saves "
                             f"one and stops")
     train.add_argument("--resume", metavar="DIR",

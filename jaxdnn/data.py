@@ -13,6 +13,10 @@ Shapes follow the course, one example per column once data is ready for a networ
   ``spirals`` (``multiclass=True``). ``DATASETS`` maps the command line's names to them and
   ``load_dataset`` looks one up by name.
 
+* The handwritten digits (``load_digits``): the 1797 8 x 8 images that scikit-learn ships inside
+  its wheel (no download), ``X`` ``(64, 1797)`` float64 in [0, 1] and ``Y`` ``(1, 1797)`` uint8
+  class ids 0..9; scikit-learn is an optional extra (``pip install 'jaxdnn[digits]'``).
+
 The h5 files are validated completely before anything is returned; a missing, unreadable or
 malformed file raises :class:`~jaxdnn.errors.DataError` naming the file and the key. The toy sets
 are generated here with numpy (no scikit-learn), following scikit-learn's ``make_*`` recipes,
@@ -310,6 +314,28 @@ def no_structure(n_samples=200, seed=0):
     return X, rng.integers(0, 2, size=(1, n_samples), dtype=np.uint8)
 
 
+# --- a real multi-class set ----------------------------------------------------------------
+
+
+def load_digits():
+    """scikit-learn's 8x8 handwritten digits: ``(X, Y)``, X (64, 1797) the pixel intensities
+    0..16 scaled to [0, 1], Y (1, 1797) uint8 class ids 0..9 (the digit shown).
+
+    Raises:
+      DataError: scikit-learn is not installed (``pip install 'jaxdnn[digits]'``).
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise DataError("the digits data set comes inside scikit-learn: "
+                        "pip install 'jaxdnn[digits]'") from None
+    digits = sklearn_digits()
+    return digits.data.T / 16.0, digits.target[np.newaxis].astype(np.uint8)
+
+
+DIGIT_CLASSES = [str(k) for k in range(10)]
+
+
 DATASETS = {
     "planar": load_planar_dataset,
     "moons": noisy_moons,
@@ -356,9 +382,10 @@ def load_dataset(name, seed=None, *, multiclass=False):
 
 
 def load_split(name, data_dir="datasets", seed=None, *, multiclass=False):
-    """A data set by name, split for training: ``"cat"`` (the course's files in ``data_dir``) or
-    a 2-D set of :data:`DATASETS` (generated with ``seed`` and ``multiclass``, then split 80/20
-    by a fixed permutation).
+    """A data set by name, split for training: ``"cat"`` (the course's files in ``data_dir``),
+    ``"digits"`` (:func:`load_digits`, with ``multiclass``) or a 2-D set of :data:`DATASETS`
+    (generated with ``seed`` and ``multiclass``); all but the cat's split 80/20 by a fixed
+    permutation.
 
     Returns:
       ``(train_x, train_y, test_x, test_y, classes)``: inputs ``(n[0], m)`` float64, labels
@@ -367,11 +394,17 @@ def load_split(name, data_dir="datasets", seed=None, *, multiclass=False):
     if name == "cat":
         train_x, train_y, test_x, test_y, classes = load_cat_data(data_dir)
         return train_x, train_y, test_x, test_y, [c.decode() for c in classes]
-    X, Y = load_dataset(name, seed, multiclass=multiclass)
+    if name == "digits":
+        if not multiclass:
+            raise OptionError("the digits have 10 classes: train them with a softmax output")
+        X, Y = load_digits()
+        classes = DIGIT_CLASSES
+    else:
+        X, Y = load_dataset(name, seed, multiclass=multiclass)
+        classes = [f"class {k}" for k in range(MULTICLASS.get(name, 2) if multiclass else 2)]
     order = np.random.RandomState(0).permutation(X.shape[1])
     train, test = np.split(order, [int(0.8 * X.shape[1])])
     Y = Y.astype(np.float64)
-    classes = [f"class {k}" for k in range(MULTICLASS.get(name, 2) if multiclass else 2)]
     return X[:, train], Y[:, train], X[:, test], Y[:, test], classes
 
 

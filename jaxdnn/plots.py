@@ -33,14 +33,27 @@ def _save(fig, path):
     require_matplotlib().close(fig)
 
 
-def plot_costs(costs, path, learning_rate=None, every=100):
-    """The cost curve, one point per ``every`` iterations, as the course plots it."""
+def plot_costs(costs, path, learning_rate=None, every=100, unit="iteration"):
+    """The cost curve, one point per ``every`` iterations (or epochs), as the course plots it."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 4))
     costs = np.asarray(costs)
     ax.plot(np.arange(0, len(costs), every), costs[::every])
-    ax.set(xlabel="iteration", ylabel="cost",
+    ax.set(xlabel=unit, ylabel="cost",
            title="Learning rate = " + str(learning_rate) if learning_rate else "cost")
+    _save(fig, path)
+
+
+def plot_learning_curves(curves, path, title="learning curves"):
+    """Training and test cross-entropy at the end of each epoch: ``curves`` (epochs, 2)."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    curves = np.asarray(curves)
+    epochs = np.arange(1, len(curves) + 1)
+    ax.plot(epochs, curves[:, 0], label="training set")
+    ax.plot(epochs, curves[:, 1], label="test set")
+    ax.set(xlabel="epoch", ylabel="cross-entropy (no dropout, no L2 term)", title=title)
+    ax.legend()
     _save(fig, path)
 
 

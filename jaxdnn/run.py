@@ -2,7 +2,10 @@
 in segments that end with a checkpoint and that a signal can stop, and the files it leaves.
 
 A run writes into one folder: ``checkpoint.npz`` after every segment (every ``checkpoint_every``
-iterations), then ``model.npz``, ``metrics.json`` and its figures once training is complete.
+epochs), then ``model.npz``, ``metrics.json`` and its figures once training is complete. A run
+counts in epochs (``iterations``): with full batches an epoch is one iteration, with
+``mini_batch_size`` it is one pass over the shuffled training set (:mod:`jaxdnn.batches`), whose
+end costs the training and test sets for the learning curves.
 The settings are recorded in each checkpoint, so ``resume(folder)`` continues it exactly. The
 defaults are the course's, from :data:`~jaxdnn.models.COURSE_MODELS`.
 """
@@ -22,6 +25,7 @@ import optax
 from . import _checks as check
 from . import _layout, data, logistic, plots
 from .activations import leaky_relu_with
+from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .models import COURSE_MODELS, initial_parameters, nn_model
@@ -39,8 +43,13 @@ from .train import (
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_EVERY = 1000
-OPTIMIZERS = ("gd", "momentum", "adam")
+OPTIMIZERS = ("gd", "momentum", "adam", "rmsprop")
+ADAPTIVE_LEARNING_RATE = 0.01
+"""The default learning rate of adam and rmsprop: the course models' rates (up to 1.2) are for
+plain descent, and adaptive steps that large never settle."""
 IMAGE_DATASETS = ("cat",)
+SOFTMAX_DATASETS = ("digits",)
+"""Data sets with more than two classes only: their output is a softmax unless told."""
 
 
 class Run(NamedTuple):
@@ -61,14 +70,19 @@ class Run(NamedTuple):
     output: str = "sigmoid"  # runs recorded before softmax outputs existed have none
     l2: float = 0.0  # nor L2
     keep_prob: float = 1.0  # nor dropout
+    mini_batch_size: int = 0  # nor mini-batches (0: full batches)
 
 
 def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=None,
             iterations=None, seed=None, init=None, x64=None, optimizer=None,
-            checkpoint_every=None, output=None, l2=None, keep_prob=None):
+            checkpoint_every=None, output=None, l2=None, keep_prob=None, mini_batch_size=None):
     """The settings of a new run: the options given (not None), else the course's for the kind of
-    data (the cat model for images, the planar model for 2-D sets) and a sigmoid output."""
+    data (the cat model for images, the planar model for 2-D sets), a sigmoid output (a
+    softmax for :data:`SOFTMAX_DATASETS`) and full batches."""
     dataset = dataset or "planar"
+    output = output or ("softmax" if dataset in SOFTMAX_DATASETS else None)
+    if optimizer in ("adam", "rmsprop") and learning_rate is None:
+        learning_rate = ADAPTIVE_LEARNING_RATE
     course = COURSE_MODELS["L_layer_model" if dataset in IMAGE_DATASETS
                            else "softmax" if output == "softmax" else "nn_model"]
 
@@ -81,7 +95,7 @@ def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=Non
                given(init, "course"), course.scheme, given(seed, course.seed), seed,
                given(optimizer, "gd"), "float64" if x64 else "float32",
                given(checkpoint_every, CHECKPOINT_EVERY), given(output, "sigmoid"),
-               given(l2, 0.0), given(keep_prob, 1.0))
+               given(l2, 0.0), given(keep_prob, 1.0), given(mini_batch_size, 0))
 
 
 RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
@@ -111,13 +125,14 @@ def _finished(checkpoint):
     folder = os.path.dirname(checkpoint) or "."
     try:
         meta = load_model(checkpoint)[1]
-        done, total = check.count(meta["iteration"], "i"), check.count(meta["run"]["iterations"],
-                                                                       "n")
+        done = check.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
+        total = check.count(meta["run"]["iterations"], "iterations")
     except (JaxdnnError, KeyError, TypeError):
         raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
                           f"choose another --out") from None
     if done < total:
-        raise OptionError(f"{folder} holds an unfinished run (iteration {done} of {total}): "
+        unit = "epoch" if meta["run"].get("mini_batch_size") else "iteration"
+        raise OptionError(f"{folder} holds an unfinished run ({unit} {done} of {total}): "
                           f"continue it with jaxdnn train --resume {folder}, delete "
                           f"{checkpoint}, or choose another --out")
     return True
@@ -126,14 +141,15 @@ def _finished(checkpoint):
 def optimizer(run):
     """``(optax optimizer or None, momentum)``: gd and momentum are the built-in descent."""
     return {"gd": (None, 0.0), "momentum": (None, 0.9),
-            "adam": (optax.adam(run.learning_rate), 0.0)}[run.optimizer]
+            "adam": (optax.adam(run.learning_rate), 0.0),
+            "rmsprop": (optax.rmsprop(run.learning_rate), 0.0)}[run.optimizer]
 
 
 class Stopped(NamedTuple):
     """A run stopped by a signal after saving its checkpoint."""
 
     signum: int
-    iteration: int
+    epoch: int
 
 
 def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True):
@@ -151,6 +167,11 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
     train_x, train_y, test_x, test_y, classes = data.load_split(run.dataset, data_dir,
                                                                 run.data_seed,
                                                                 multiclass=multiclass)
+    m = train_x.shape[1]
+    if run.mini_batch_size > m:
+        raise OptionError(f"--mini-batch-size {run.mini_batch_size} is more than the {m} "
+                          f"training examples of {run.dataset!r}")
+    per_epoch = batches_per_epoch(m, run.mini_batch_size or m)
     opt, momentum = optimizer(run)
     if resume_from:
         params = load_model(resume_from)[0]
@@ -158,36 +179,51 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
             raise DataError(f"{resume_from} was trained on {params['W1'].shape[1]} features, "
                             f"but data set {run.dataset!r} has {train_x.shape[0]}")
         like = init_train_state(params, momentum=momentum, optimizer=opt).opt_state
-        state, costs, _ = load_checkpoint(resume_from, like)
+        state, costs, meta = load_checkpoint(resume_from, like)
+        curves = np.asarray(meta.get("curves", np.zeros((0, 2))), float).reshape(-1, 2)
+        if state.iteration % per_epoch or len(curves) != (state.iteration // per_epoch
+                                                          if run.mini_batch_size else 0):
+            raise DataError(f"{resume_from}: its iterations and learning curves do not fit "
+                            f"epochs of {per_epoch} batches")
     else:
         dims = [train_x.shape[0], *run.hidden, len(classes) if multiclass else 1]
         params = initial_parameters(dims, run.init, run.seed, run.course_scheme, run.dtype)
         state, costs = init_train_state(params, momentum=momentum, optimizer=opt), np.zeros(0)
+        curves = np.zeros((0, 2))
 
     every = run.checkpoint_every
-    dropout_key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
+    key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
+    monitor = [(train_x, train_y), (test_x, test_y)] if run.mini_batch_size else []
     with _StopSignals(enabled=every > 0) as stop:
-        while state.iteration < run.iterations:
-            n = run.iterations - state.iteration
-            n = min(every - state.iteration % every, n) if every else n
-            state, new_costs = train_steps(
-                train_x, train_y, state, n, hidden_activation=run.hidden_activation,
+        while state.iteration < run.iterations * per_epoch:
+            epoch = state.iteration // per_epoch
+            n = run.iterations - epoch
+            n = min(every - epoch % every, n) if every else n
+            state, new_costs, *monitored = train_steps(
+                train_x, train_y, state, n * per_epoch, hidden_activation=run.hidden_activation,
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
-                lambd=run.l2, keep_prob=run.keep_prob, key=dropout_key, optimizer=opt,
-                on_cost=on_cost, donate=True)
+                lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
+                mini_batch_size=run.mini_batch_size or None, monitor=monitor, on_cost=on_cost,
+                donate=True)
             costs = np.concatenate([costs, new_costs])
+            if monitored:
+                curves = np.concatenate([curves, monitored[0][per_epoch - 1::per_epoch]])
             if every:
                 os.makedirs(out, exist_ok=True)
-                save_checkpoint(checkpoint, state, costs, {"run": run._asdict()})
-            if stop.signum is not None and state.iteration < run.iterations:
-                return Stopped(stop.signum, state.iteration)
+                save_checkpoint(checkpoint, state, costs,
+                                {"run": run._asdict(), "epoch": epoch + n,
+                                 "curves": curves.tolist()})
+            if stop.signum is not None and epoch + n < run.iterations:
+                return Stopped(stop.signum, epoch + n)
     if stale and not every:
         os.unlink(checkpoint)  # another run's: not to be left beside these outputs
-    return _write_outputs(out, run, state.parameters, costs,
+    if run.mini_batch_size:
+        costs = epoch_costs(costs, m, run.mini_batch_size)
+    return _write_outputs(out, run, state.parameters, costs, curves,
                           (train_x, train_y, test_x, test_y, classes), figures)
 
 
-def _write_outputs(out, run, params, costs, split, figures):
+def _write_outputs(out, run, params, costs, curves, split, figures):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
@@ -200,7 +236,7 @@ def _write_outputs(out, run, params, costs, split, figures):
     metrics = {"dataset": run.dataset, "layer_dims": _layout.layer_dims(layers),
                "hidden_activation": run.hidden_activation, "output": run.output,
                "learning_rate": run.learning_rate, "l2": run.l2, "keep_prob": run.keep_prob,
-               "iterations": run.iterations,
+               "mini_batch_size": run.mini_batch_size or None, "iterations": run.iterations,
                "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
                "optimizer": run.optimizer, "dtype": run.dtype, "classes": classes,
                "train_accuracy": _accuracy(p_train, train_y),
@@ -215,14 +251,19 @@ def _write_outputs(out, run, params, costs, split, figures):
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
     if figures:
-        files["costs.png"] = lambda f: plots.plot_costs(costs, f, run.learning_rate)
+        files["costs.png"] = lambda f: plots.plot_costs(
+            costs, f, run.learning_rate, unit="epoch" if run.mini_batch_size else "iteration")
+        if run.mini_batch_size:
+            files["learning_curves.png"] = lambda f: plots.plot_learning_curves(
+                curves, f, f"{run.dataset}: hidden {run.hidden}, batches of "
+                           f"{run.mini_batch_size}, L2 {run.l2}, keep_prob {run.keep_prob}")
         if run.dataset in IMAGE_DATASETS:
             wrong = np.flatnonzero(p_test[0] != test_y[0])
             px = int(np.sqrt(test_x.shape[0] // 3))
             images = test_x.T.reshape(-1, px, px, 3)[wrong]  # as stored, scaled to [0, 1]
             files["mislabeled.png"] = lambda f: plots.plot_mislabeled(
                 images, p_test[0, wrong], test_y[0, wrong].astype(int), classes, f)
-        else:
+        elif run.dataset in data.DATASETS:  # the 2-D sets
             files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
                 predict, train_x, train_y, f,
                 f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}",

@@ -397,3 +397,44 @@ def test_predict_names_classes_of_a_model_saved_without_them(tmp_path, capsys):
     assert main(["predict", "--params", str(tmp_path / "model.npz"),
                  str(tmp_path / "a.png")]) == 0
     assert ": class " in capsys.readouterr().out
+
+
+def test_train_digits_with_mini_batches_l2_and_dropout_draws_learning_curves(tmp_path, capsys):
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (jaxdnn[digits])")
+    out = tmp_path / "digits"
+    assert main(["train", "--dataset", "digits", "--layers", "64,32", "--mini-batch-size", "64",
+                 "--l2", "0.1", "--keep-prob", "0.9", "--optimizer", "adam", "--epochs", "30",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Cost after epoch 0:" in printed and "Test accuracy per class: 0 " in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["output"] == "softmax" and metrics["mini_batch_size"] == 64
+    assert metrics["test_accuracy"] > 0.9, metrics["test_accuracy"]
+    assert min(png_size(out / "learning_curves.png")) > 300
+    curves = np.asarray(load_model(out / "checkpoint.npz")[1]["curves"])
+    assert curves.shape == (30, 2) and curves[-1, 0] < curves[0, 0]
+
+
+def test_a_mini_batch_run_interrupted_then_resumed_is_bit_identical(tmp_path):
+    argv = ["--iterations", "3000", "--checkpoint-every", "50", "--mini-batch-size", "64",
+            "--optimizer", "adam", "--keep-prob", "0.9"]
+    straight = run("train", *argv, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "interrupted"
+    code, _, stderr = interrupted(out, signal.SIGINT, argv)
+    assert code == 128 + signal.SIGINT, stderr
+    assert "stopped by SIGINT at epoch" in stderr
+    assert 0 < load_model(out / "checkpoint.npz")[1]["epoch"] < 3000
+    resumed = run("train", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    (a, meta_a), (b, meta_b) = (load_model(tmp_path / name / "checkpoint.npz")
+                                for name in ("straight", "interrupted"))
+    for key in a:
+        assert a[key].tobytes() == b[key].tobytes(), key
+    assert meta_a["curves"] == meta_b["curves"] and len(meta_a["curves"]) == 3000
+
+
+def test_mini_batch_size_beyond_the_training_set_is_one_line(tmp_path, capsys):
+    assert main(["train", "--mini-batch-size", "321", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--mini-batch-size 321 is more than the 320" in err

@@ -65,3 +65,10 @@ def test_readme_dropout_example_runs():
     namespace = run_example("keep_prob=0.8")
     assert namespace["costs"][-1] < namespace["costs"][0]
     assert len(namespace["caches"][0]) == 3  # the mask travels in the cache
+
+
+def test_readme_mini_batch_example_runs():
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (jaxdnn[digits])")
+    costs, curves = (run_example("mini_batch_size=64")[k] for k in ("costs", "curves"))
+    assert costs.shape == (30,) and curves.shape == (30, 2)
+    assert costs[-1] < costs[0] and curves[-1, 1] < curves[0, 1]
