@@ -14,6 +14,7 @@ from .activations import (
     ACTIVATIONS,
     LEAKY_RELU_SLOPE,
     Activation,
+    custom_activation,
     get_activation,
     leaky_relu,
     leaky_relu_backward,
@@ -52,6 +53,7 @@ from .gradcheck import (
     finite_difference_gradients,
     gradient_check,
     relative_error,
+    transpose_errors,
 )
 from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
 from .io import load_checkpoint, load_model, save_checkpoint, save_model
@@ -118,6 +120,7 @@ __all__ = [
     "finite_difference_gradients",
     "fit",
     "flatten_images",
+    "custom_activation",
     "get_activation",
     "get_output",
     "gradient_check",
@@ -153,6 +156,7 @@ __all__ = [
     "tanh",
     "tanh_backward",
     "train_steps",
+    "transpose_errors",
     "two_layer_model",
     "update_parameters",
 ]

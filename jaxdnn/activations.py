@@ -15,9 +15,12 @@ forward agrees with the backward there):
   another slope.
 
 Layers name their activation by a string (a static, hashable argument under ``jax.jit``) or pass
-an :class:`Activation` directly. Every function checks that it got floating arrays (and a
-backward that dA and its cache have one shape); values are not checked: NaN and inf propagate,
-as in numpy.
+an :class:`Activation` directly: your own pair, built with :func:`custom_activation`, works
+everywhere a name does (the chain, training, gradient checks, ``jaxdnn.testing``, the command
+line's ``--hidden-activation module:object``). The table itself is fixed.
+
+Every function checks that it got floating arrays (and a backward that dA and its cache have one
+shape); values are not checked: NaN and inf propagate, as in numpy.
 """
 
 import math
@@ -29,17 +32,57 @@ import jax
 import jax.numpy as jnp
 
 from . import _checks as check
-from .errors import NameLookupError, OptionError
+from .errors import InputTypeError, NameLookupError, OptionError, ShapeError
 
 LEAKY_RELU_SLOPE = 0.01
 """Default negative-side slope of ``leaky_relu``."""
 
 
 class Activation(NamedTuple):
-    """A forward/backward pair following the module's contract."""
+    """A forward/backward pair following the module's contract, and its name (for model files
+    and messages; None for an anonymous pair)."""
 
     forward: Callable
     backward: Callable
+    name: str | None = None
+
+
+def custom_activation(name, forward, backward) -> Activation:
+    """Your own activation: ``forward(Z) -> (A, cache)`` and ``backward(dA, cache) -> dZ``,
+    tried once on a small array so a broken contract fails here, by name, not deep in a trace.
+    ``name`` must not be a built-in one (the table is fixed); it is recorded in model files.
+
+    >>> def swish(Z):
+    ...     return Z * jax.nn.sigmoid(Z), Z
+    >>> def swish_backward(dA, Z):
+    ...     s = jax.nn.sigmoid(Z)
+    ...     return dA * s * (1 + Z * (1 - s))
+    >>> custom_activation("swish", swish, swish_backward).name
+    'swish'
+    """
+    if not isinstance(name, str) or not name.isidentifier() or name in ACTIVATIONS:
+        raise OptionError(f"an activation's name must be an identifier that is not a built-in "
+                          f"one ({', '.join(sorted(ACTIVATIONS))}); got {name!r}")
+    if not callable(forward) or not callable(backward):
+        raise InputTypeError(f"activation {name!r}: forward and backward must be functions")
+    Z = jnp.linspace(-2.0, 2.0, 6, dtype=jnp.float32).reshape(2, 3)
+    contract = (f"activation {name!r} does not follow the contract forward(Z) -> (A, cache), "
+                f"backward(dA, cache) -> dZ")
+    try:
+        out = forward(Z)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise OptionError(f"{contract}: its forward returned {type(out).__name__}")
+        A, cache = out
+        dZ = backward(jnp.ones_like(Z), cache)
+    except OptionError:
+        raise
+    except Exception as e:  # a user's function: any failure is a broken contract
+        raise OptionError(f"{contract}: {type(e).__name__}: {e}") from e
+    for what, x in (("forward's A", A), ("backward's dZ", dZ)):
+        if getattr(x, "shape", None) != Z.shape:
+            raise ShapeError(f"activation {name!r}: {what} must have Z's shape {Z.shape}; got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+    return Activation(forward, backward, name)
 
 
 def _forward(g):
@@ -113,7 +156,7 @@ def leaky_relu_backward(dA, cache, slope=LEAKY_RELU_SLOPE):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    name: Activation(forward.__wrapped__, backward.__wrapped__)
+    name: Activation(forward.__wrapped__, backward.__wrapped__, name)
     for name, forward, backward in [("sigmoid", sigmoid, sigmoid_backward),
                                     ("relu", relu, relu_backward),
                                     ("tanh", tanh, tanh_backward),
@@ -135,7 +178,7 @@ def leaky_relu_with(slope: float) -> Activation:
 
 @cache
 def _leaky_relu_pair(slope):
-    forward, backward = ACTIVATIONS["leaky_relu"]
+    forward, backward, _ = ACTIVATIONS["leaky_relu"]
     return Activation(partial(forward, slope=slope), partial(backward, slope=slope))
 
 

@@ -1,12 +1,18 @@
-"""Two independent witnesses for the hand-written backward pass.
+"""Three witnesses for the hand-written backward pass, each independent of it.
 
 * :func:`autodiff_errors` compares every ``dW{l}``, ``db{l}`` and ``dA{l}`` of
-  :func:`~jaxdnn.L_model_backward` with ``jax.grad`` of the cost, leaf by leaf.
+  :func:`~jaxdnn.L_model_backward` with ``jax.grad`` of the cost (reverse mode), leaf by leaf.
+* :func:`transpose_errors` is the dot-product test against forward mode: for random tangents v
+  of a leaf, ``jax.jvp`` of the cost gives ``J v``, which must equal ``<v, g>`` with g the
+  hand-written gradient (g is J transposed applied to 1). No reverse-mode rule is involved.
 * :func:`gradient_check` is the course's finite-difference check: central differences on every
-  parameter, summarised as ``||g - g_approx|| / (||g|| + ||g_approx||)``.
+  parameter, summarised as ``||g - g_approx|| / (||g|| + ||g_approx||)``. No derivative rule of
+  any kind is involved, but it needs float64 and smooth points.
 
-Both return numbers rather than asserting, so a test (or a user) decides what is close enough.
+All return numbers rather than asserting, so a test (or a user) decides what is close enough;
+:mod:`jaxdnn.testing` turns them into properties.
 """
+
 
 import jax
 import jax.numpy as jnp
@@ -57,7 +63,9 @@ def _inputs(X, Y, layers, hidden_activation, output):
             layer_activations(hidden_activation, len(layers), output))
 
 
-def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
+def _cost_of(X, Y, activations, stable, lambd, masks=()):
+    """The cost as a function of the layers and of a perturbation ``deltas[l]`` added to each
+    layer's input A[l] (zero: every forward value is unchanged)."""
     def cost(layers, deltas):
         A = X
         for l, ((W, b), delta, activation) in enumerate(zip(layers, deltas, activations,
@@ -68,10 +76,17 @@ def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
         output = activations[-1]
         J = output.cost_from_logits(Z, Y) if stable else output.cost(A, Y)
         return J + _l2_penalty(layers, lambd, X.shape[1])
+    return cost
 
+
+def _zero_deltas(layers, m):
+    return [jnp.zeros((W.shape[1], m), W.dtype) for W, _ in layers]
+
+
+def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
     m = X.shape[1]
-    deltas = [jnp.zeros((W.shape[1], m), W.dtype) for W, _ in layers]
-    d_layers, d_inputs = jax.grad(cost, argnums=(0, 1))(layers, deltas)
+    cost = _cost_of(X, Y, activations, stable, lambd, masks)
+    d_layers, d_inputs = jax.grad(cost, argnums=(0, 1))(layers, _zero_deltas(layers, m))
     return _layout.grads_to_dict(d_layers, [m * d for d in d_inputs])
 
 
@@ -91,24 +106,98 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
       reference, inf where the hand-written grads lack the key or give the wrong shape.
     """
+    X, Y, layers, activations, keep = _witness_inputs(X, Y, parameters, hidden_activation,
+                                                      output, lambd, keep_prob, key)
+    # A fresh jit per call: one compilation instead of one per primitive, and never a stale
+    # cached trace when a function the backward calls has been swapped out (fault injection).
+    hand, reference = jax.jit(lambda X, Y, layers, key: _hand_and_reference(
+        X, Y, layers, activations, stable, lambd, keep, key))(X, Y, layers, key)
+    return _compare(hand, reference)
+
+
+def _witness_inputs(X, Y, parameters, hidden_activation, output, lambd, keep_prob, key):
+    """The checks both witnesses make; ``(X, Y, layers, activations, keep)`` ready to trace."""
     layers, Y = check.problem(X, Y, parameters, get_output(output))
     check.penalty(lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
+    return X, Y, layers, activations, keep
 
-    def hand_and_reference(X, Y, layers, key):
-        masks = _dropout_masks(key, keep, layers, X.shape[1])
-        AL, caches = _forward(X, layers, activations, masks)
-        hand = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable, lambd))
-        return hand, _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks)
 
-    # A fresh jit per call: one compilation instead of one per primitive, and never a stale
-    # cached trace when a function the backward calls has been swapped out (fault injection).
-    hand, reference = jax.jit(hand_and_reference)(X, Y, layers, key)
-    return {
-        key: relative_error(hand[key], ref) if key in hand else float("inf")
-        for key, ref in reference.items()
-    }
+def _hand(X, Y, layers, activations, stable, lambd, masks):
+    """The hand-written chain: ``(grads, dAs)`` as :func:`~jaxdnn.model._backward`."""
+    AL, caches = _forward(X, layers, activations, masks)
+    return _backward(AL, Y, caches, activations, stable, lambd)
+
+
+def _hand_and_reference(X, Y, layers, activations, stable, lambd, keep, key):
+    masks = _dropout_masks(key, keep, layers, X.shape[1])
+    hand = _layout.grads_to_dict(*_hand(X, Y, layers, activations, stable, lambd, masks))
+    return hand, _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks)
+
+
+def _compare(hand, reference):
+    return {key: relative_error(hand[key], ref) if key in hand else float("inf")
+            for key, ref in reference.items()}
+
+
+def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
+                     output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0):
+    """The dot-product test of each hand-written gradient against forward-mode autodiff.
+
+    For ``tangents`` random directions v of each leaf (standard normal entries from
+    ``numpy.random.RandomState(seed)``), ``J v`` is ``jax.jvp`` of the cost in that direction and
+    ``<v, g>`` uses the hand-written gradient g (for ``dA{l}``, divided by m: it is the summed
+    loss's). The error of a leaf is the largest ``|J v - <v, g>| / max(|J v|, |<v, g>|,
+    ||v|| ||g||)`` over its directions: rounding in a dot product is bounded by ||v|| ||g||.
+
+    Arguments as :func:`autodiff_errors`; returns ``{"dW1": err, ...}`` like it.
+    """
+    count = check.count(tangents, "tangents")
+    X, Y, layers, activations, keep = _witness_inputs(X, Y, parameters, hidden_activation,
+                                                      output, lambd, keep_prob, key)
+    probes = _probes(layers, X.shape[1], count, seed)
+    found = jax.jit(lambda X, Y, layers, key, probes: _transpose_ratios(
+        X, Y, layers, activations, stable, lambd, keep, key, probes))(X, Y, layers, key, probes)
+    return {k: float(v) for k, v in found.items()}
+
+
+def _probes(layers, m, count, seed):
+    """``count`` standard normal directions per leaf (W1, b1, ..., then each layer's input),
+    drawn on the host: threefry inside the program compiles slowly."""
+    rng = np.random.RandomState(check.seed(seed))
+    shapes = [x.shape for W, b in layers for x in (W, b)] + [(W.shape[1], m) for W, _ in layers]
+    return [jnp.asarray(rng.standard_normal((count, *shape)), layers[0][0].dtype)
+            for shape in shapes]
+
+
+def _transpose_ratios(X, Y, layers, activations, stable, lambd, keep, key, probes):
+    m, count = X.shape[1], probes[0].shape[0]
+    masks = _dropout_masks(key, keep, layers, m)
+    grads, dAs = _hand(X, Y, layers, activations, stable, lambd, masks)
+    hand = (grads, [dA / m for dA in dAs])  # dA is the summed loss's gradient
+    point = (layers, _zero_deltas(layers, m))
+    _, jvp = jax.linearize(_cost_of(X, Y, activations, stable, lambd, masks), *point)
+    # One tangent per (leaf, direction): v in that leaf, zeros elsewhere; all J v at once.
+    leaves, treedef = jax.tree.flatten(point)
+    tangents = [jnp.zeros((count * len(leaves), *leaf.shape), leaf.dtype).at[
+        i * count:(i + 1) * count].set(probes[i]) for i, leaf in enumerate(leaves)]
+    Jv = jax.vmap(lambda *t: jvp(*jax.tree.unflatten(treedef, t)))(*tangents)
+    result = {}
+    for i, (g, V, name) in enumerate(zip(jax.tree.leaves(hand), probes,
+                                         jax.tree.leaves(_names(len(layers))), strict=True)):
+        Jv_leaf, vg = Jv[i * count:(i + 1) * count], jnp.tensordot(V, g, axes=g.ndim)
+        bound = jnp.sqrt(jnp.sum(V * V, axis=tuple(range(1, V.ndim)))) * jnp.linalg.norm(g)
+        scale = jnp.maximum(jnp.maximum(jnp.abs(Jv_leaf), jnp.abs(vg)), bound)
+        result[name] = jnp.max(jnp.abs(Jv_leaf - vg) / jnp.where(scale > 0, scale, 1),
+                               initial=0.0)
+    return result
+
+
+def _names(L):
+    """The course's gradient keys, laid out as the layers and their inputs: ``([(dW1, db1),
+    ...], [dA1, ...])``."""
+    return ([(f"dW{l}", f"db{l}") for l in range(1, L + 1)], [f"dA{l}" for l in range(1, L + 1)])
 
 
 def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, epsilon=1e-7,

@@ -62,7 +62,7 @@ def _mean_over_examples(total, Y):
 
 OUTPUTS = {
     "sigmoid": Output(
-        *ACTIVATIONS["sigmoid"],
+        ACTIVATIONS["sigmoid"].forward, ACTIVATIONS["sigmoid"].backward,
         cost=lambda A, Y: -_mean_over_examples(jnp.sum(Y * jnp.log(A) + (1 - Y) * jnp.log(1 - A)),
                                                 Y),
         cost_from_logits=lambda Z, Y: _mean_over_examples(jnp.sum(jax.nn.softplus(Z) - Y * Z), Y),

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import activation_inputs
 from tolerances import ELEMENT_RTOL, FLUSH_ATOL
 
 import jaxdnn
 from jaxdnn import ACTIVATIONS, NameLookupError, get_activation, leaky_relu_with
+from jaxdnn.testing import activation_inputs
 
 
 def vjp_of_forward(activation, Z, dA):

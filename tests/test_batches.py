@@ -9,7 +9,6 @@ import optax
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
-from strategies import networks
 from tolerances import SAME_MATH_RTOL
 
 import jaxdnn
@@ -24,6 +23,7 @@ from jaxdnn import (
     update_parameters,
 )
 from jaxdnn.batches import batch_loop, epoch_costs, random_mini_batches
+from jaxdnn.testing import problems
 from jaxdnn.train import _plain_loop
 
 OPTIMIZERS = {"gd": (None, 0.0), "momentum": (None, 0.9), "adam": (optax.adam(0.01), 0.0)}
@@ -79,7 +79,7 @@ def relative(a, b):
 
 @st.composite
 def batch_runs(draw):
-    case = draw(networks("float64", max_depth=4, max_width=6, max_examples=20,
+    case = draw(problems("float64", max_depth=4, max_width=6, max_examples=20,
                          outputs=("sigmoid", "softmax"), bias=("random",)))
     m = case.X.shape[1]
     size = draw(st.integers(1, m), label="mini_batch_size")

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import Phase, given, settings
-from strategies import networks
 from tolerances import CHAIN_RTOL
 
 import jaxdnn
@@ -17,6 +16,7 @@ import jaxdnn.layers
 import jaxdnn.model
 import jaxdnn.outputs
 from jaxdnn import Activation, autodiff_errors, relu, sigmoid
+from jaxdnn.testing import problems
 
 
 def _linear_backward_without_1_over_m(dZ, cache):
@@ -121,7 +121,7 @@ def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=
     """
 
     @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
-    @given(case=networks("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs,
+    @given(case=problems("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs,
                          bias=bias))
     def check(case):
         errors = backward_check(case)

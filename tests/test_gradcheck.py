@@ -6,7 +6,6 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import assume, given
-from strategies import networks
 from tolerances import finite_difference_noise
 
 from jaxdnn import (
@@ -19,6 +18,7 @@ from jaxdnn import (
     finite_difference_gradients,
     gradient_check,
 )
+from jaxdnn.testing import problems
 
 KINKED = ("relu", "leaky_relu")
 
@@ -31,7 +31,7 @@ def _forward_and_gradients(X, Y, parameters, hidden_activation):
     return [Z for _, Z in caches], hand, reference
 
 
-@given(case=networks("float64", max_depth=4, max_width=8, max_examples=16, bias=("random",)))
+@given(case=problems("float64", max_depth=4, max_width=8, max_examples=16, bias=("random",)))
 def test_three_witnesses_agree(case):
     Zs, hand, reference = _forward_and_gradients(case.X, case.Y, case.parameters,
                                                  case.hidden_activation)

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from report import record_errors
-from strategies import networks
 from tolerances import CHAIN_RTOL, COURSE_ATOL, SAME_MATH_RTOL
 
 import jaxdnn
@@ -21,6 +20,7 @@ from jaxdnn import (
     cost_and_grads,
     update_parameters,
 )
+from jaxdnn.testing import problems
 
 # --- the course's printed cases ---------------------------------------------------------
 
@@ -88,13 +88,13 @@ def assert_matches_autodiff(case, dtype, stable):
 
 
 @pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
-@given(case=networks("float64", outputs=("sigmoid", "softmax")))
+@given(case=problems("float64", outputs=("sigmoid", "softmax")))
 def test_backward_equals_autodiff_float64(case, stable):
     assert_matches_autodiff(case, "float64", stable)
 
 
 @pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
-@given(case=networks("float32", outputs=("sigmoid", "softmax")))
+@given(case=problems("float32", outputs=("sigmoid", "softmax")))
 def test_backward_equals_autodiff_float32(case, stable):
     assert_matches_autodiff(case, "float32", stable)
 
@@ -110,7 +110,7 @@ def _grads_shapes(case, **kwargs):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @given(data=st.data())
 def test_gradient_keys_shapes_and_dtypes(dtype, data):
-    case = data.draw(networks(dtype))
+    case = data.draw(problems(dtype))
     L = len(case.parameters) // 2
     grads = _grads_shapes(case)
     assert set(grads) == {f"{d}{l}" for l in range(1, L + 1) for d in ("dA", "dW", "db")}
@@ -131,7 +131,7 @@ def _train_step_and_reference(X, Y, parameters):
     return cost, grads, compute_cost(AL, Y), reference
 
 
-@given(case=networks("float64", hidden=("relu",)))
+@given(case=problems("float64", hidden=("relu",)))
 def test_cost_and_grads_is_the_stable_path(case):
     cost, grads, literal_cost, reference = _train_step_and_reference(
         case.X, case.Y, case.parameters)
@@ -201,7 +201,7 @@ def test_cost_and_grads_compiles_without_input_gradient():
     assert not [s for s in shapes if f"[{n0},{m}]" in s or f"[{m},{n0}]" in s]
 
 
-@given(case=networks("float64", max_depth=3))
+@given(case=problems("float64", max_depth=3))
 def test_update_parameters_is_gradient_descent(case):
     rng = np.random.RandomState(0)
     grads = {f"d{k}": jnp.asarray(rng.randn(*v.shape)) for k, v in case.parameters.items()}
@@ -255,7 +255,7 @@ def test_dA_numbering_of_the_current_notebooks():
 
 
 @pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
-@given(case=networks("float64", outputs=("sigmoid", "softmax")),
+@given(case=problems("float64", outputs=("sigmoid", "softmax")),
        lambd=st.sampled_from([0.01, 0.7, 5.0]))
 def test_backward_with_l2_equals_autodiff(case, stable, lambd):
     """dW[l] + lambd/m W[l] against jax.grad of the cost plus lambd/(2m) sum ||W[l]||^2."""
@@ -293,7 +293,7 @@ def test_zero_lambd_adds_nothing_to_the_program():
 
 
 @pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
-@given(case=networks("float64", outputs=("sigmoid", "softmax")), data=st.data())
+@given(case=problems("float64", outputs=("sigmoid", "softmax")), data=st.data())
 def test_backward_with_dropout_equals_autodiff(case, stable, data):
     """With the same key, the hand-written gradients (masks read from the caches) equal
     jax.grad of the dropped-out cost, for random keep probabilities per hidden layer."""

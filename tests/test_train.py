@@ -9,7 +9,6 @@ import optax
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import networks
 from tolerances import GRAM_RTOL, SAME_MATH_RTOL
 
 import jaxdnn
@@ -28,6 +27,7 @@ from jaxdnn import (
 from jaxdnn._loop import Options
 from jaxdnn.gram import gram_loop
 from jaxdnn.model import layer_activations
+from jaxdnn.testing import problems
 from jaxdnn.train import _plain_loop
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
@@ -91,7 +91,7 @@ def test_momentum_matches_optax_sgd_with_momentum():
         np.testing.assert_allclose(a[key], b[key], rtol=SAME_MATH_RTOL, atol=1e-15)
 
 
-@given(case=networks("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",),
+@given(case=problems("float64", max_depth=4, max_width=12, max_examples=40, bias=("random",),
                     outputs=("sigmoid", "softmax")),
        iterations=st.integers(1, 30), learning_rate=st.sampled_from([0.01, 0.1, 0.5]),
        momentum=st.sampled_from([0.0, 0.9]))
