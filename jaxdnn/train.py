@@ -25,7 +25,7 @@ import optax
 
 from . import _checks as check
 from . import _layout
-from ._loop import Options, cost_printer, descend, guarded_scan, report
+from ._loop import Options, cost_printer, descend, guarded_scan, report, reraise
 from .errors import InputTypeError, OptionError, TrainingDiverged
 from .gram import gram_loop
 from .model import _cost_and_grads, _dropout_masks, _forward, layer_activations
@@ -196,6 +196,7 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key):
         gram_loop(*args, options=options) if use_gram
         else _plain_loop(*args, key if options.keep_prob else None, options=options))
     costs, diverged = np.asarray(costs), int(diverged)
+    reraise(options.on_cost)
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
     return TrainState(parameters, opt_state, state.iteration + options.num_iterations), costs
