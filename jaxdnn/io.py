@@ -5,7 +5,9 @@ the format version, the layer sizes, the hidden activation and the training opti
 checkpoint is a model file with three more things: the iteration in the metadata, every cost so
 far (``__costs__``) and the optimiser state's arrays (``__opt_state_0__``, ...). Writes are
 atomic: the data goes to a temporary file in the same folder, is flushed and fsynced, then
-renamed over the target, so a crash leaves either the old file or the new one.
+renamed over the target, so a crash leaves either the old file or the new one. Reads are
+bounded: only a regular file is opened, and the sizes its zip directory and ``.npy`` headers
+declare are checked (against :data:`~jaxdnn._checks.MAX_FILE_BYTES`) before anything is read.
 """
 
 import json
@@ -150,8 +152,9 @@ def load_model(path):
     ``(parameters, metadata)``.
 
     Raises:
-      DataError: naming the file, if it is missing, not a jaxdnn model, of another format
-        version, or its arrays do not match the recorded architecture.
+      DataError: naming the file, if it is missing, not a regular file, not a jaxdnn model, of
+        another format version, larger than the limits, or its arrays do not match the recorded
+        architecture.
     """
     parameters, meta, _ = _read(path)
     return parameters, meta
@@ -171,7 +174,8 @@ def _read(path):
                 raise ValueError("a single array, not an .npz archive")
         with zipfile.ZipFile(path) as archive:
             arrays = _read_arrays(path, archive)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError,
+            RuntimeError) as e:  # the last two: a compression method or encryption zipfile lacks
         raise DataError(f"{path}: not a jaxdnn model file ({type(e).__name__}: {e})") from None
     if _META not in arrays:
         raise DataError(f"{path}: not a jaxdnn model file (no {_META} entry)")

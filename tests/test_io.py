@@ -281,3 +281,12 @@ def test_deeply_nested_metadata_is_refused_when_saving(tmp_path, params):
     with pytest.raises(InputTypeError, match="metadata must be JSON-serialisable"):
         save_model(tmp_path / "model.npz", params, nested)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("classes", [5, {"a": 1}, ["cat"], [1, 2], None])
+def test_recorded_classes_of_the_wrong_type_fall_back_to_default_names(tmp_path, params,
+                                                                       classes):
+    from jaxdnn import run
+
+    save_model(tmp_path / "model.npz", params, {"classes": classes})
+    assert run.load(tmp_path / "model.npz").classes == ["class 0", "class 1"]
