@@ -17,6 +17,8 @@ check runs twice.
 
 import math
 import numbers
+import os
+import stat
 from functools import cache
 
 import jax
@@ -33,6 +35,20 @@ from .errors import (
     SaturationError,
     ShapeError,
 )
+
+# --- limits: what files and options may ask for (README, "Errors and guarantees") ----------
+
+MAX_ITERATIONS = 2**31 - 1
+"""Iterations of one run: the compiled loops count them in int32."""
+MAX_PARAMETERS = 2**28
+"""The parameter budget: weights and biases of one network (1 GiB in float32, 2 GiB in
+float64, before gradients and optimiser state)."""
+MAX_FILE_BYTES = 2**32
+"""The most a model, checkpoint or h5 file may expand to when its arrays are read (4 GiB):
+checked against the sizes the file declares, before anything is read."""
+MAX_IMAGE_PIXELS = 2**26
+"""The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
+
 
 # --- arrays --------------------------------------------------------------------------------
 
@@ -216,9 +232,12 @@ def parameters(parameters):
         raise NameLookupError(f"parameters has unexpected entries {extra}; "
                               f"expected only W1..WL and b1..bL")
     L = max(l for _, l in parsed.values())
-    if len(parameters) != 2 * L:
-        missing = [k for k in _layout.expected_keys(L) if k not in parameters]
-        raise NameLookupError(f"parameters is missing {missing} for a {L}-layer network")
+    if len(parameters) != 2 * L:  # L may be huge (a file's "W100000000"): name a few
+        missing = [k for k in _layout.expected_keys(min(L, len(parameters) + 1))
+                   if k not in parameters][:4]
+        extra = 2 * L - len(parameters) - len(missing)
+        more = f" and {extra:,} more" if extra else ""
+        raise NameLookupError(f"parameters is missing {missing}{more} for a {L}-layer network")
     for key, value in parameters.items():
         if not hasattr(value, "shape") or not hasattr(value, "dtype"):
             raise InputTypeError(f"parameters[{key!r}] is a {type(value).__name__}; "
@@ -287,7 +306,8 @@ def finite_parameters(params):
 
 
 def layer_dims(layer_dims):
-    """``layer_dims`` must list at least two positive integer sizes (input and output)."""
+    """``layer_dims`` must list at least two positive integer sizes (input and output), within
+    the parameter budget :data:`MAX_PARAMETERS`."""
     try:
         dims = list(layer_dims)
     except TypeError:
@@ -297,7 +317,12 @@ def layer_dims(layer_dims):
     for l, n in enumerate(dims):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ShapeError(f"layer_dims[{l}] = {n!r}: layer sizes must be positive integers")
-    return [int(n) for n in dims]
+    dims = [int(n) for n in dims]
+    total = sum(n * (n_prev + 1) for n_prev, n in zip(dims[:-1], dims[1:], strict=True))
+    if total > MAX_PARAMETERS:
+        raise ShapeError(f"layer_dims {dims} need {total:,} parameters, above the budget of "
+                         f"{MAX_PARAMETERS:,} (MAX_PARAMETERS)")
+    return dims
 
 
 # --- numbers and options -------------------------------------------------------------------
@@ -309,6 +334,14 @@ def count(n, name):
         raise InputTypeError(f"{name} must be an integer; got {n!r} ({type(n).__name__})")
     if n < 0:
         raise OptionError(f"{name} must not be negative; got {n}")
+    return int(n)
+
+
+def iterations(n, name="num_iterations"):
+    """A count of at most :data:`MAX_ITERATIONS` (the loops count in int32)."""
+    if count(n, name) > MAX_ITERATIONS:
+        raise OptionError(f"{name} must be at most {MAX_ITERATIONS} (2**31 - 1: iterations are "
+                          f"counted in int32); got {n}")
     return int(n)
 
 
@@ -418,7 +451,7 @@ def optimizer(momentum, optimizer):
 
 def training(num_iterations, learning_rate, momentum, optimizer_, gram, on_cost, lambd=0.0):
     """The options of :func:`~jaxdnn.fit` and :func:`~jaxdnn.train_steps`."""
-    count(num_iterations, "num_iterations")
+    iterations(num_iterations)
     penalty(lambd, concrete=True)
     if optimizer_ is None:
         rate(learning_rate)
@@ -449,3 +482,31 @@ def opt_state(opt_state, expected, kind):
         raise OptionError(f"state.opt_state does not fit these options, which need {kind}: "
                           f"build the state with init_train_state(parameters, momentum=..., "
                           f"optimizer=...) using the same options")
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def path(p, name="path"):
+    """``p`` must be a path: a str or an ``os.PathLike``."""
+    if not isinstance(p, (str, os.PathLike)):
+        raise InputTypeError(f"{name} must be a path (a str or os.PathLike); got "
+                             f"{type(p).__name__}")
+    return p
+
+
+def regular_file(p, what="file", name="path"):
+    """``p`` must name an existing regular file: a folder, FIFO or device is refused before it
+    is opened (reading a FIFO would wait forever)."""
+    path(p, name)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such {what}") from None
+    except OSError as e:
+        raise DataError(f"{p}: cannot read the {what} ({e.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device or socket")
+        raise DataError(f"{p}: not a regular file ({kind}); a {what} must be a regular file")
+    return p

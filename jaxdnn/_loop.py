@@ -117,8 +117,26 @@ def report(on_cost, i, cost, due=None):
                      lambda: None)
 
 
+_raised = {}
+"""What each ``on_cost`` raised inside a compiled loop, for :func:`reraise` after it returns."""
+
+
 def _call_host(on_cost, i, cost):
-    on_cost(int(i), float(cost))
+    """An exception must not cross XLA (it would come back as a JaxRuntimeError and a printed
+    traceback): it is kept, later reports are skipped, and :func:`reraise` raises it."""
+    if on_cost in _raised:
+        return
+    try:
+        on_cost(int(i), float(cost))
+    except Exception as e:
+        _raised[on_cost] = e
+
+
+def reraise(on_cost):
+    """Once a compiled loop's results are ready: raise what ``on_cost`` raised in it, as itself."""
+    error = _raised.pop(on_cost, None)
+    if error is not None:
+        raise error
 
 
 @cache

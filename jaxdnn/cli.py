@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from . import data, plots, run
+from ._checks import MAX_ITERATIONS
 from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
@@ -43,7 +44,9 @@ _sizes = _parsed(lambda text: [int(s) for s in text.split(",") if s.strip()],
                  "sizes must be positive integers")
 _rate = _parsed(float, "a number", lambda v: math.isfinite(v) and v > 0,
                 "must be finite and positive")
-_count = _parsed(int, "an integer", lambda v: v >= 0, "must not be negative")
+_count = _parsed(int, "an integer", lambda v: 0 <= v <= MAX_ITERATIONS,
+                 f"must not be negative and at most {MAX_ITERATIONS} (iterations are counted "
+                 f"in int32)")
 _penalty = _parsed(float, "a number", lambda v: 0 <= v < math.inf,
                    "must be finite and not negative")
 _probability = _parsed(float, "a number", lambda v: 0 < v <= 1, "must be in (0, 1]")

@@ -24,6 +24,7 @@ and are deterministic given ``seed``; they are ordered by class, not shuffled.
 """
 
 import pathlib
+import warnings
 
 import h5py
 import numpy as np
@@ -52,7 +53,7 @@ def load_data(data_dir="datasets"):
     Raises:
       DataError: a file is missing, not HDF5 or truncated, lacks a key, or has the wrong layout.
     """
-    data_dir = pathlib.Path(data_dir)
+    data_dir = pathlib.Path(check.path(data_dir, "data_dir"))
     train_path, test_path = data_dir / _TRAIN_FILE, data_dir / _TEST_FILE
     train = _read_h5(train_path, ("train_set_x", "train_set_y"))
     test = _read_h5(test_path, ("test_set_x", "test_set_y", "list_classes"))
@@ -69,6 +70,11 @@ def load_data(data_dir="datasets"):
             f"{test_path}: 'list_classes' has shape {classes.shape} but needs (2,): the names of "
             "labels 0 and 1"
         )
+    if not all(isinstance(name, bytes) and _is_utf8(name) for name in classes.tolist()):
+        raise DataError(
+            f"{test_path}: 'list_classes' holds {classes.tolist()!r} ({classes.dtype}) but needs "
+            "two UTF-8 byte strings, the names of labels 0 and 1"
+        )
     return train_x, train_y, test_x, test_y, classes
 
 
@@ -81,8 +87,10 @@ def flatten_images(x_orig):
     Returns:
       ``(h * w * 3, m)`` float64 in [0, 1], one image per column.
     """
-    if len(check.array(x_orig, "x_orig", ndim=None)) != 4:
-        raise ShapeError(f"x_orig has shape {x_orig.shape} but needs (m, height, width, 3)")
+    shape = check.array(x_orig, "x_orig", ndim=None)
+    if len(shape) != 4 or 0 in shape:
+        raise ShapeError(f"x_orig has shape {shape} but needs (m, height, width, 3), every "
+                         f"size > 0")
     check.finite(x_orig, "x_orig")
     x_orig = np.asarray(x_orig)
     return x_orig.reshape(x_orig.shape[0], -1).T / 255
@@ -101,26 +109,48 @@ def load_cat_data(data_dir="datasets"):
             flatten_images(test_x_orig), test_y.astype(np.float64), classes)
 
 
+def _is_utf8(name):
+    try:
+        name.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _read_h5(path, keys):
-    """Read ``keys`` of the HDF5 file ``path`` into a dict of numpy arrays (no layout checks)."""
-    if not path.is_file():
+    """Read ``keys`` of the HDF5 file ``path`` into a dict of numpy arrays (no layout checks),
+    each a data set of at most :data:`~jaxdnn._checks.MAX_FILE_BYTES`, checked before it is
+    read."""
+    if not path.exists():
         raise DataError(
             f"{path} not found: the course's cat files go in the data directory "
             "(see datasets/README.md), or pass another data_dir"
         )
+    check.regular_file(path, "data file")
     where = "the file header"
     try:
         with h5py.File(path, "r") as f:
             arrays = {}
             for key in keys:
                 where = f"key {key!r}"
-                if not isinstance(f.get(key), h5py.Dataset):
+                dataset = f.get(key)
+                if not isinstance(dataset, h5py.Dataset):
                     raise DataError(
                         f"{path}: missing key {key!r} (needs {', '.join(keys)}; "
                         "see datasets/README.md)"
                     )
-                arrays[key] = f[key][()]
-    except OSError as err:
+                if dataset.shape is None:
+                    raise DataError(f"{path}: key {key!r} is an empty data set (no shape)")
+                nbytes = dataset.size * dataset.dtype.itemsize
+                if nbytes > check.MAX_FILE_BYTES:
+                    raise DataError(
+                        f"{path}: key {key!r} declares shape {dataset.shape} ({nbytes:,} bytes), "
+                        f"above the limit of {check.MAX_FILE_BYTES:,} (MAX_FILE_BYTES)"
+                    )
+                arrays[key] = np.asarray(dataset[()])
+    except DataError:
+        raise
+    except (OSError, RuntimeError, ValueError) as err:  # RuntimeError: a loop of links
         raise DataError(
             f"{path} is not a readable HDF5 file (truncated, or another format): failed on "
             f"{where}; needs keys {', '.join(keys)} ({err})"
@@ -136,10 +166,11 @@ def _check_split(path, split, arrays):
         raise DataError(
             f"{path}: {x_key!r} has shape {x.shape} but needs (m, height, width, 3), every size > 0"
         )
-    if x.dtype.kind not in "ui" or x.min() < 0 or x.max() > 255:
+    if x.dtype.kind not in "ui":
+        raise DataError(f"{path}: {x_key!r} has dtype {x.dtype} but needs uint8 pixels 0..255")
+    if x.min() < 0 or x.max() > 255:
         raise DataError(
-            f"{path}: {x_key!r} has dtype {x.dtype} and values {x.min()}..{x.max()} but needs "
-            "uint8 pixels 0..255"
+            f"{path}: {x_key!r} has values {x.min()}..{x.max()} but needs uint8 pixels 0..255"
         )
     m = x.shape[0]
     if y.shape != (m,):
@@ -157,19 +188,31 @@ def _check_split(path, split, arrays):
 def load_image(path, num_px):
     """Any image Pillow reads, as RGB resized to ``num_px`` x ``num_px``, flattened the course's
     way: ``(num_px * num_px * 3, 1)`` float64 in [0, 1] (the course's "your own image").
+    16-bit greyscale is scaled to 8 bits (not clipped), so it reads as the same image in 8 bits.
 
     Raises:
       OptionError: Pillow is not installed (the ``plot`` extra).
-      DataError: the file is missing or not a readable image.
+      DataError: the file is missing, not a regular file, not a readable image, or has more
+        than :data:`~jaxdnn._checks.MAX_IMAGE_PIXELS` pixels.
     """
     try:
         from PIL import Image
     except ImportError:
         raise OptionError("reading images needs Pillow: pip install 'jaxdnn[plot]'") from None
+    check.regular_file(path, "image")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings(), Image.open(path) as image:  # reads the header only
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below
+            width, height = image.size
+            if width * height > check.MAX_IMAGE_PIXELS:
+                raise DataError(f"{path}: {width} x {height} pixels, above the limit of "
+                                f"{check.MAX_IMAGE_PIXELS:,} (MAX_IMAGE_PIXELS)")
+            if image.mode.startswith("I;16"):
+                image = Image.fromarray(np.round(np.asarray(image) / 257).astype(np.uint8))
             pixels = np.asarray(image.convert("RGB").resize((num_px, num_px)))
-    except (OSError, ValueError) as e:
+    except DataError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
     return pixels.reshape(1, -1).T / 255.0
 

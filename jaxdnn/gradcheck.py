@@ -21,7 +21,7 @@ from jax.flatten_util import ravel_pytree
 
 from . import _checks as check
 from . import _layout
-from .errors import OptionError
+from .errors import InputTypeError, OptionError
 from .model import _backward, _dropout_masks, _forward, _l2_penalty, layer_activations
 from .outputs import get_output
 
@@ -31,7 +31,11 @@ GRADIENT_CHECK_THRESHOLD = 1e-7
 
 def relative_error(a, b) -> float:
     """``||a - b|| / max(||a||, ||b||)`` in float64; 0 when both are zero, inf on shape mismatch."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    try:
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"relative_error compares arrays of real numbers; got "
+                             f"{type(a).__name__} and {type(b).__name__}") from None
     if a.shape != b.shape:
         return float("inf")
     scale = max(np.linalg.norm(a), np.linalg.norm(b))

@@ -5,10 +5,13 @@ the format version, the layer sizes, the hidden activation and the training opti
 checkpoint is a model file with three more things: the iteration in the metadata, every cost so
 far (``__costs__``) and the optimiser state's arrays (``__opt_state_0__``, ...). Writes are
 atomic: the data goes to a temporary file in the same folder, is flushed and fsynced, then
-renamed over the target, so a crash leaves either the old file or the new one.
+renamed over the target, so a crash leaves either the old file or the new one. Reads are
+bounded: only a regular file is opened, and the sizes its zip directory and ``.npy`` headers
+declare are checked (against :data:`~jaxdnn._checks.MAX_FILE_BYTES`) before anything is read.
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -68,6 +71,7 @@ def _write_synced(f, write):
 
 def save_model(path, parameters, metadata=None):
     """Write ``parameters`` (the course dict) and JSON-serialisable ``metadata`` to ``path``."""
+    check.path(path)
     atomic_write(path, lambda f: write_model(f, parameters, metadata))
 
 
@@ -83,7 +87,7 @@ def write_model(file, parameters, metadata=None, extras=None):
                 layer_dims=_layout.layer_dims(layers), dtype=str(arrays["W1"].dtype))
     try:
         arrays[_META] = np.array(json.dumps(meta, sort_keys=True, allow_nan=False))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         raise InputTypeError(f"metadata must be JSON-serialisable: {e}") from None
     arrays.update({f"__{name}__": np.asarray(value) for name, value in (extras or {}).items()})
     np.savez(file, **arrays)
@@ -96,6 +100,7 @@ def save_checkpoint(path, state, costs, metadata=None):
     """
     from .train import TrainState
 
+    check.path(path)
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState; got {type(state).__name__}")
     iteration = check.count(state.iteration, "state.iteration")
@@ -147,27 +152,30 @@ def load_model(path):
     ``(parameters, metadata)``.
 
     Raises:
-      DataError: naming the file, if it is missing, not a jaxdnn model, of another format
-        version, or its arrays do not match the recorded architecture.
+      DataError: naming the file, if it is missing, not a regular file, not a jaxdnn model, of
+        another format version, larger than the limits, or its arrays do not match the recorded
+        architecture.
     """
     parameters, meta, _ = _read(path)
     return parameters, meta
 
 
 _EXTRA = re.compile(r"__(\w+)__")
+_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def _read(path):
     """``(parameters, metadata, extras)`` of a model or checkpoint file, all checked."""
+    check.regular_file(path, "model file")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such model file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise ValueError("a single array, not an .npz archive")
+        with zipfile.ZipFile(path) as archive:
+            arrays = _read_arrays(path, archive)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError,
+            RuntimeError) as e:  # the last two: a compression method or encryption zipfile lacks
         raise DataError(f"{path}: not a jaxdnn model file ({type(e).__name__}: {e})") from None
     if _META not in arrays:
         raise DataError(f"{path}: not a jaxdnn model file (no {_META} entry)")
@@ -176,10 +184,11 @@ def _read(path):
               if (match := _EXTRA.fullmatch(key))}
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         meta = None
     if not isinstance(meta, dict):
-        raise DataError(f"{path}: corrupt {_META} entry (not a JSON object)")
+        raise DataError(f"{path}: corrupt {_META} entry (not a JSON object, or nested too "
+                        f"deeply)")
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path}: format version {meta.get('format_version')!r}, "
                         f"this jaxdnn reads version {FORMAT_VERSION}")
@@ -192,3 +201,40 @@ def _read(path):
         raise DataError(f"{path}: arrays give layer sizes {dims} but the metadata records "
                         f"{meta.get('layer_dims')}")
     return arrays, meta, extras
+
+
+def _read_arrays(path, archive):
+    """Every ``.npy`` member of the open zip ``archive``, by name. The sizes its directory
+    declares must stay within :data:`~jaxdnn._checks.MAX_FILE_BYTES` (a zip bomb declares what
+    it expands to, and a member never yields more than it declares)."""
+    members = archive.infolist()
+    declared = sum(member.file_size for member in members)
+    if declared > check.MAX_FILE_BYTES:
+        raise DataError(f"{path}: its members expand to {declared:,} bytes, above the limit "
+                        f"of {check.MAX_FILE_BYTES:,} (MAX_FILE_BYTES)")
+    arrays = {}
+    for member in members:
+        name = member.filename.removesuffix(".npy")
+        with archive.open(member) as f:
+            arrays[name] = _read_npy(path, name, f, member.file_size)
+    return arrays
+
+
+def _read_npy(path, name, f, size):
+    """One ``.npy`` member of ``size`` bytes, its header checked before its data is read: plain
+    numbers (or the metadata's text) that fit in the member; returned in native byte order."""
+    read_header = _HEADERS.get(np.lib.format.read_magic(f))
+    if read_header is None:
+        raise DataError(f"{path}: member {name!r} is not a .npy array of format 1.0 or 2.0")
+    shape, fortran_order, dtype = read_header(f)
+    if dtype.kind not in "biufU" or dtype.fields or dtype.subdtype:
+        raise DataError(f"{path}: member {name!r} has dtype {dtype}; expected plain numbers")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > size:
+        raise DataError(f"{path}: member {name!r} declares shape {shape} ({nbytes:,} bytes) "
+                        f"but holds {size:,} bytes")
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise DataError(f"{path}: member {name!r} is truncated")
+    array = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran_order else "C")
+    return array.astype(dtype.newbyteorder("="))  # a writable copy, native (big-endian files)

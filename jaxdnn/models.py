@@ -87,8 +87,8 @@ def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_ite
     ``layers_dims = (n_x, n_h, n_y)``; ``init="course"`` draws ``randn * 0.01`` after
     ``np.random.seed(seed)``, as the course. Prints the cost with full precision, as the course.
     """
-    if len(layers_dims) != 3:
-        raise ShapeError(f"layers_dims must be (n_x, n_h, n_y); got {tuple(layers_dims)}")
+    if not hasattr(layers_dims, "__len__") or len(layers_dims) != 3:
+        raise ShapeError(f"layers_dims must be (n_x, n_h, n_y); got {layers_dims!r}")
     parameters = initial_parameters(layers_dims, init, seed, _TWO.scheme, dtype)
     return fit(X, Y, parameters, hidden_activation=hidden_activation,
                learning_rate=learning_rate, optimizer=optimizer,

@@ -24,12 +24,13 @@ import optax
 
 from . import _checks as check
 from . import _layout, data, logistic, plots
-from .activations import leaky_relu_with
+from .activations import ACTIVATIONS, leaky_relu_with
 from .batches import batches_per_epoch, epoch_costs
-from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
+from .errors import DataError, JaxdnnError, OptionError, ShapeError, TrainingDiverged
+from .init import SCHEMES
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .models import COURSE_MODELS, initial_parameters, nn_model
-from .outputs import get_output
+from .outputs import OUTPUTS, get_output
 from .train import (
     _accuracy,
     _labels,
@@ -89,13 +90,43 @@ def new_run(dataset=None, layers=None, hidden_activation=None, learning_rate=Non
     def given(value, default):
         return default if value is None else value
 
-    return Run(dataset, list(given(layers, course.hidden)),
+    return check_run(Run(dataset, list(given(layers, course.hidden)),
                given(hidden_activation, course.hidden_activation),
                given(learning_rate, course.learning_rate), given(iterations, course.num_iterations),
                given(init, "course"), course.scheme, given(seed, course.seed), seed,
                given(optimizer, "gd"), "float64" if x64 else "float32",
                given(checkpoint_every, CHECKPOINT_EVERY), given(output, "sigmoid"),
-               given(l2, 0.0), given(keep_prob, 1.0), given(mini_batch_size, 0))
+               given(l2, 0.0), given(keep_prob, 1.0), given(mini_batch_size, 0)))
+
+
+def check_run(run):
+    """``run`` if every setting is one the command line accepts (a checkpoint's recorded
+    settings pass through here too); else an :class:`OptionError` naming the setting."""
+    names = {"dataset": (*data.DATASETS, *IMAGE_DATASETS, *SOFTMAX_DATASETS),
+             "hidden_activation": ACTIVATIONS, "init": ("course", *SCHEMES),
+             "course_scheme": SCHEMES, "optimizer": OPTIMIZERS,
+             "dtype": ("float32", "float64"), "output": OUTPUTS}
+    for field, valid in names.items():
+        value = getattr(run, field)
+        if not isinstance(value, str) or value not in valid:
+            raise OptionError(f"{field} must be one of {', '.join(valid)}; got {value!r}")
+    if not isinstance(run.hidden, list) or not run.hidden:
+        raise OptionError(f"hidden must be a non-empty list of layer sizes; got {run.hidden!r}")
+    try:
+        check.layer_dims([1, *run.hidden, 1])  # positive integers, within the parameter budget
+    except ShapeError as e:
+        raise OptionError(f"hidden layer sizes {run.hidden!r}: {e}") from None
+    check.rate(run.learning_rate)
+    check.iterations(run.iterations, "iterations")
+    check.iterations(run.checkpoint_every, "checkpoint_every")
+    check.seed(run.seed)
+    if run.data_seed is not None:
+        check.seed(run.data_seed, "data_seed")
+    check.penalty(run.l2, "l2")
+    if not 0 < check.real(run.keep_prob, "keep_prob") <= 1:
+        raise OptionError(f"keep_prob must be in (0, 1]; got {run.keep_prob!r}")
+    check.count(run.mini_batch_size, "mini_batch_size")  # 0: full batches
+    return run
 
 
 RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
@@ -114,7 +145,10 @@ def resume(folder, **given):
     if not isinstance(run, dict) or not set(Run._fields) - set(Run._field_defaults) <= set(run) \
             or not set(run) <= set(Run._fields):
         raise DataError(f"{path}: not a checkpoint written by jaxdnn train")
-    return Run(**run), path
+    try:
+        return check_run(Run(**run)), path
+    except JaxdnnError as e:
+        raise DataError(f"{path}: invalid recorded run setting: {e}") from None
 
 
 def _finished(checkpoint):
@@ -293,7 +327,8 @@ def load(path):
         raise OptionError(f"{path} has {K} sigmoid outputs; jaxdnn classifies with one sigmoid "
                           f"output or a softmax")
     classes = meta.get("classes")
-    if not isinstance(classes, list) or len(classes) != max(K, 2):
+    if not isinstance(classes, list) or len(classes) != max(K, 2) \
+            or not all(isinstance(name, str) for name in classes):
         classes = [f"class {k}" for k in range(max(K, 2))]
     if params["W1"].dtype == np.float64:
         jax.config.update("jax_enable_x64", True)
@@ -321,6 +356,7 @@ def sweep(hidden_sizes, num_iterations, out, report=None):
     course), then ``nn_model`` for each size; ``report(n_h, accuracy)`` after each. Writes
     ``sweep.png`` (the decision boundaries) and ``sweep.json`` into ``out`` and returns their
     names."""
+    check.iterations(num_iterations)
     X, Y = data.load_planar_dataset()
     Y = Y.astype(np.float64)
     w, b = logistic.initialize_with_zeros(X.shape[0])
@@ -364,7 +400,7 @@ def compare(activations, seeds, learning_rates=None, *, dataset="cat", data_dir=
     """
     jax.config.update("jax_enable_x64", True)
     study = COURSE_MODELS["activation_study"]
-    if iterations is not None and check.count(iterations, "iterations") < 1:
+    if iterations is not None and check.iterations(iterations, "iterations") < 1:
         raise OptionError("iterations must be at least 1")
     train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir)
     dims = [train_x.shape[0], *(hidden or study.hidden), 1]

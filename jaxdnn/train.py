@@ -23,7 +23,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks as check
-from ._loop import Options, cost_printer, guarded_scan, monitored_costs, report, train_step
+from ._loop import (
+    Options,
+    cost_printer,
+    guarded_scan,
+    monitored_costs,
+    report,
+    reraise,
+    train_step,
+)
 from .batches import batch_loop, batches_per_epoch, epoch_costs
 from .errors import InputTypeError, OptionError, TrainingDiverged
 from .gram import gram_loop
@@ -255,6 +263,7 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
         parameters, opt_state, costs, monitored, diverged = loop(
             *args, key if uses_key else None, monitor, options=options)
     costs, monitored, diverged = np.asarray(costs), np.asarray(monitored), int(diverged)
+    reraise(options.on_cost)
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
     state = TrainState(parameters, opt_state, state.iteration + options.num_iterations)

@@ -28,6 +28,8 @@ from jaxdnn.errors import DataError, NameLookupError, ShapeError
 TRAIN, TEST = "train_catvnoncat.h5", "test_catvnoncat.h5"
 CLASSES = np.array([b"non-cat", b"cat"])
 GROUP = object()  # an override value: write an HDF5 group where a data set belongs
+LINK_LOOP = object()  # a soft link to itself
+HUGE = object()  # a chunked data set declaring 10**12 pixels, nothing written
 REAL_DIR = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 REAL_SHA256 = {
     TRAIN: "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
@@ -56,6 +58,10 @@ def _write(directory, layout):
             for key, value in keys.items():
                 if value is GROUP:
                     f.create_group(key)
+                elif value is LINK_LOOP:
+                    f[key] = h5py.SoftLink(f"/{key}")
+                elif value is HUGE:
+                    f.create_dataset(key, (10**6, 500, 500, 4), np.uint8, chunks=(1, 4, 4, 4))
                 elif value is not None:
                     f[key] = value
     return directory
@@ -152,6 +158,16 @@ MALFORMED = [
     (TRAIN, "train_set_y", np.array([0, 1, 1, 0, -1]), "must be 0 (non-cat) or 1 (cat)"),
     (TRAIN, "train_set_y", np.array([b"a", b"b", b"a", b"a", b"b"]), "must be 0"),
     (TEST, "list_classes", np.array([b"non-cat", b"cat", b"dog"]), "needs (2,)"),
+    (TEST, "list_classes", np.array([0, 1]), "needs two UTF-8 byte strings"),
+    (TEST, "list_classes", np.array([b"non-cat", b"\xff\xfe"]), "needs two UTF-8 byte strings"),
+    (TEST, "list_classes", h5py.Empty("f8"), "empty data set"),
+    (TRAIN, "train_set_x", np.full((5, 4, 4, 3), b"x"), "uint8 pixels"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), [("r", "u1"), ("g", "u1")]), "uint8 pixels"),
+    (TRAIN, "train_set_x", h5py.Empty("u1"), "empty data set"),
+    (TRAIN, "train_set_x", LINK_LOOP, "too many links"),
+    (TRAIN, "train_set_x", HUGE, "above the limit of 4,294,967,296 (MAX_FILE_BYTES)"),
+    (TRAIN, "train_set_y", np.float64(1.0), "needs (5,)"),
+    (TRAIN, "train_set_y", h5py.Empty("f8"), "empty data set"),
 ]
 
 
@@ -349,3 +365,81 @@ def test_unknown_dataset_name_lists_the_valid_names():
     assert "'swiss-roll'" in str(info.value)
     for name in DATASETS:
         assert name in str(info.value)
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    import os
+
+    _write(tmp_path, _layout())
+    (tmp_path / TRAIN).unlink()
+    os.mkfifo(tmp_path / TRAIN)
+    with pytest.raises(DataError, match=r"not a regular file \(a FIFO\)"):
+        load_data(tmp_path)
+
+
+def test_data_dir_and_images_of_the_wrong_type_are_refused():
+    from jaxdnn.errors import InputTypeError
+
+    with pytest.raises(InputTypeError, match="data_dir must be a path"):
+        load_cat_data(3)
+    with pytest.raises(ShapeError, match=r"x_orig has shape \(0, 4, 4, 3\)"):
+        flatten_images(np.zeros((0, 4, 4, 3), np.uint8))
+
+
+# --- your own image -------------------------------------------------------------------------
+
+
+def _png_declaring(width, height):
+    """A small PNG whose header declares ``width`` x ``height`` pixels (its data is not)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def test_images_too_large_are_refused_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import jaxdnn._checks
+    from jaxdnn.data import load_image
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_declaring(15000, 15000))  # Pillow's own limit: a DecompressionBomb
+    with pytest.raises(DataError, match="bomb.png"):
+        load_image(bomb, 8)
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "grey.png")
+    load_image(tmp_path / "grey.png", 8)
+    monkeypatch.setattr(jaxdnn._checks, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(DataError, match=r"grey.png: 40 x 30 pixels, above the limit of 1,000"):
+        load_image(tmp_path / "grey.png", 8)
+
+
+def test_an_image_fifo_is_refused_without_waiting(tmp_path):
+    import os
+
+    from jaxdnn.data import load_image
+
+    os.mkfifo(tmp_path / "image.png")
+    with pytest.raises(DataError, match=r"image.png: not a regular file \(a FIFO\)"):
+        load_image(tmp_path / "image.png", 8)
+
+
+def test_16_bit_greyscale_reads_as_the_same_image_in_8_bits(tmp_path):
+    from PIL import Image
+
+    from jaxdnn.data import load_image
+
+    grey = np.random.default_rng(0).integers(0, 256, (20, 30)).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "16.png")
+    with Image.open(tmp_path / "16.png") as image:
+        assert image.mode.startswith("I;16")
+    eight, sixteen = load_image(tmp_path / "8.png", 8), load_image(tmp_path / "16.png", 8)
+    assert sixteen.max() < 1  # not clipped to white
+    np.testing.assert_array_equal(sixteen, eight)

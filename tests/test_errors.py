@@ -155,3 +155,61 @@ def test_review_findings_are_clear_errors(tmp_path):
     state = jaxdnn.init_train_state(one)._replace(iteration=2**31 - 1)
     with pytest.raises(OptionError, match="must stay below 2\\*\\*31"):
         jaxdnn.train_steps(np.ones((2, 4)), np.ones((1, 4)), state, 2)
+
+
+def test_sizes_beyond_the_documented_limits_are_refused_in_one_line():
+    """Limits of _checks (MAX_PARAMETERS, MAX_ITERATIONS): refused before anything is
+    allocated or compiled."""
+    import jaxdnn
+
+    for dims in ([2, 10**20, 1], [2, 10**5, 10**5, 1], [12288, 10**5, 1]):
+        with pytest.raises(ShapeError, match=r"above the budget of 268,435,456 \(MAX_PARAMETERS\)"):
+            jaxdnn.initialize_parameters_deep(dims, numpy_seed=1)
+    one = jaxdnn.initialize_parameters_deep([2, 3, 1], jax.random.PRNGKey(0))
+    with pytest.raises(OptionError, match=r"num_iterations must be at most 2147483647"):
+        fit(np.ones((2, 4)), np.ones((1, 4)), one, num_iterations=2**31)
+    with pytest.raises(OptionError, match=r"num_iterations must be at most"):
+        jaxdnn.run.sweep([1], 10**10, "unused")
+    with pytest.raises(OptionError, match=r"hidden layer sizes \[10000000000\]"):
+        jaxdnn.run.new_run(layers=[10**10])
+
+
+def test_bad_arguments_to_any_public_function_stay_in_the_family(tmp_path):
+    """Arguments that escaped as plain TypeError/ValueError/RecursionError."""
+    import jaxdnn
+
+    calls = [lambda: jaxdnn.flatten_images(np.zeros((0, 64, 64, 3), np.uint8)),
+             lambda: jaxdnn.load_model(None), lambda: jaxdnn.load_cat_data(3),
+             lambda: jaxdnn.load_data(None), lambda: jaxdnn.two_layer_model(X, Y, 3.5),
+             lambda: jaxdnn.relative_error("a", "b"),
+             lambda: jaxdnn.relative_error({"dW1": 1}, object())]
+    for call in calls:
+        with pytest.raises(JaxdnnError) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_an_on_cost_that_raises_surfaces_as_its_own_exception(capfd):
+    """The user's error, re-raised as itself once the compiled loop returns: no
+    JaxRuntimeError, no traceback printed by the runtime; later reports are skipped."""
+    import jaxdnn
+
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def on_cost(i, cost):
+        calls.append(i)
+        raise Stop(f"stop at {i}")
+
+    one = jaxdnn.initialize_parameters_deep([2, 3, 1], jax.random.PRNGKey(0))
+    for gram in (False, True):
+        calls.clear()
+        with pytest.raises(Stop, match="stop at 0"):
+            fit(np.ones((2, 4)), np.ones((1, 4)), one, num_iterations=300, on_cost=on_cost,
+                gram=gram)
+        assert calls == [0]
+    assert "Traceback" not in capfd.readouterr().err
+    _, costs = fit(np.ones((2, 4)), np.ones((1, 4)), one, num_iterations=3)  # nothing left over
+    assert len(costs) == 3

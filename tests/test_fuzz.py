@@ -657,9 +657,10 @@ def _garbage_model():
 
 CLI_FAULTS = {
     "train": {
-        "--layers": ["0", "4,0", "a", "", "4,,-1", "1.5", "20;7"],
+        "--layers": ["0", "4,0", "a", "", "4,,-1", "1.5", "20;7", "1e10", "1e20", "10000000000",
+                     "100000000000000000000"],
         "--learning-rate": ["0", "-1", "nan", "inf", "x", ""],
-        "--iterations": ["-1", "1.5", "x", ""],
+        "--iterations": ["-1", "1.5", "x", "", "3000000000", "1e10"],
         "--seed": ["-1", "x", "1.5", str(2**40)],
         "--dataset": ["mnist", ""],
         "--hidden-activation": ["swish", ""],
@@ -668,17 +669,18 @@ CLI_FAULTS = {
         "--output": ["tanh", ""],
         "--l2": ["-1", "nan", "inf", "x"],
         "--keep-prob": ["0", "1.5", "-1", "x", ""],
-        "--checkpoint-every": ["-1", "x"],
+        "--checkpoint-every": ["-1", "x", "3000000000"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],
     },
-    "evaluate": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>"],
+    "evaluate": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>", "<fifo>"],
                  "--dataset": ["mnist"]},
-    "predict": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>"]},
-    "sweep": {"--hidden-sizes": ["0", "a", ""], "--iterations": ["-1", "x"]},
+    "predict": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>", "<fifo>"]},
+    "sweep": {"--hidden-sizes": ["0", "a", ""],
+              "--iterations": ["-1", "x", "1e10", "10000000000"]},
     "compare": {"--seeds": ["0", "-3", "x"], "--hidden-activation": ["swish", "relu,swish", ""],
                 "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--leaky-slope": ["0", "x"],
-                "--iterations": ["0", "-1"], "--dataset": ["mnist"]},
+                "--iterations": ["0", "-1", "3000000000"], "--dataset": ["mnist"]},
 }
 CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
              for option, values in options.items() for value in values]
@@ -689,6 +691,10 @@ def _cli_value(value):
         return _garbage_model()
     if value == "<folder>":
         return tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
+    if value == "<fifo>":  # reading it would wait forever
+        path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "model.npz")
+        os.mkfifo(path)
+        return path
     if value == "<garbage folder>":
         path = _garbage_model()
         os.replace(path, os.path.join(os.path.dirname(path), "checkpoint.npz"))

@@ -153,3 +153,29 @@ def test_optimizer_states_with_python_scalars_are_accepted():
     assert int(state.opt_state["count"]) == 3
     with pytest.raises(jaxdnn.OptionError, match="which need the optimizer's state"):
         train_steps(X, Y, init_train_state(params), 3, optimizer=custom)
+
+
+TAMPERED_RUNS = [  # (recorded setting, value written instead)
+    ("iterations", "100"), ("iterations", 2**31), ("iterations", -5),
+    ("optimizer", 5), ("optimizer", "sgd"), ("learning_rate", -1.0), ("learning_rate", "0.1"),
+    ("dtype", "float16"), ("hidden", ["a", 3]), ("hidden", [10**12]), ("hidden", 4),
+    ("hidden_activation", {"relu": 1}), ("seed", 1.5), ("data_seed", -1),
+    ("checkpoint_every", "10"), ("l2", -1.0), ("keep_prob", 2),
+    ("dataset", "mnist"), ("output", ["sigmoid"]), ("init", None),
+]
+
+
+@pytest.mark.parametrize("field, value", TAMPERED_RUNS)
+def test_a_checkpoints_recorded_settings_are_checked_as_the_command_line(tmp_path, field,
+                                                                         value):
+    """A tampered checkpoint's settings: refused by name, as --iterations etc. would be."""
+    from jaxdnn import run
+
+    settings = run.new_run(iterations=5)._asdict()
+    params = initialize_parameters_deep([2, 4, 1], jax.random.PRNGKey(0))
+    save_checkpoint(tmp_path / "checkpoint.npz", init_train_state(params), np.zeros(0),
+                    {"run": dict(settings, **{field: value})})
+    with pytest.raises(DataError, match=rf"checkpoint.npz: invalid recorded run setting: .*"
+                                        rf"{field}") as info:
+        run.resume(tmp_path)
+    assert "\n" not in str(info.value)
