@@ -21,6 +21,7 @@ import optax
 
 from . import _checks as check
 from . import _layout, data, logistic, plots
+from ._loop import PRINT_EVERY
 from .activations import leaky_relu_with
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
@@ -30,6 +31,7 @@ from .train import (
     _accuracy,
     _labels,
     _predict_proba,
+    _takes_gram,
     accuracy,
     fit,
     init_train_state,
@@ -136,11 +138,15 @@ class Stopped(NamedTuple):
     iteration: int
 
 
-def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True):
+def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
+            gram="auto"):
     """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
     write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped it.
 
-    A float64 run turns on jax's x64 mode for the process.
+    A float64 run turns on jax's x64 mode for the process. ``gram``: as :func:`~jaxdnn.fit`
+    (False: the plain loop); the metrics record the path taken. ``on_cost(i, cost)`` is called
+    for every PRINT_EVERY-th iteration after each segment, from the costs the loop returns: a
+    compiled loop without host callbacks is one JAX's compilation cache can keep.
     """
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -170,11 +176,14 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
         while state.iteration < run.iterations:
             n = run.iterations - state.iteration
             n = min(every - state.iteration % every, n) if every else n
+            start = state.iteration
             state, new_costs = train_steps(
                 train_x, train_y, state, n, hidden_activation=run.hidden_activation,
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=dropout_key, optimizer=opt,
-                on_cost=on_cost, donate=True)
+                gram=gram, donate=True)
+            for i in range(-start % PRINT_EVERY, n, PRINT_EVERY) if on_cost else ():
+                on_cost(start + i, float(new_costs[i]))
             costs = np.concatenate([costs, new_costs])
             if every:
                 os.makedirs(out, exist_ok=True)
@@ -183,11 +192,12 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
                 return Stopped(stop.signum, state.iteration)
     if stale and not every:
         os.unlink(checkpoint)  # another run's: not to be left beside these outputs
+    path = "gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram) else "plain"
     return _write_outputs(out, run, state.parameters, costs,
-                          (train_x, train_y, test_x, test_y, classes), figures)
+                          (train_x, train_y, test_x, test_y, classes), figures, path)
 
 
-def _write_outputs(out, run, params, costs, split, figures):
+def _write_outputs(out, run, params, costs, split, figures, path):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
@@ -202,7 +212,7 @@ def _write_outputs(out, run, params, costs, split, figures):
                "learning_rate": run.learning_rate, "l2": run.l2, "keep_prob": run.keep_prob,
                "iterations": run.iterations,
                "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
-               "optimizer": run.optimizer, "dtype": run.dtype, "classes": classes,
+               "optimizer": run.optimizer, "dtype": run.dtype, "path": path, "classes": classes,
                "train_accuracy": _accuracy(p_train, train_y),
                "test_accuracy": _accuracy(p_test, test_y),
                "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))
