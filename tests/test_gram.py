@@ -72,3 +72,15 @@ def test_float32_cat_model_follows_float64_and_reproduces_the_course():
     np.testing.assert_allclose(jaxdnn.accuracy(jaxdnn.predict_labels(train_x, params), train_y),
                                0.985645933, atol=1e-9)
     assert jaxdnn.accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.8
+
+
+@needs_cat_data
+def test_float32_two_layer_model_reproduces_the_course():
+    """The course's two_layer_model in float32, through the Gram loop by default: 1.0 / 0.72."""
+    train_x, train_y, test_x, test_y, _ = jaxdnn.load_cat_data(DATA)
+    before = gram_loop._cache_size()
+    params, _ = jaxdnn.two_layer_model(train_x, train_y, (12288, 7, 1), num_iterations=2500,
+                                       dtype=jnp.float32)
+    assert gram_loop._cache_size() == before + 1
+    assert jaxdnn.accuracy(jaxdnn.predict_labels(train_x, params), train_y) == 1.0
+    assert jaxdnn.accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.72
