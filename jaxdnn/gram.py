@@ -22,7 +22,8 @@ max |Z1|). Then the float32 Gram trajectory follows the float64 one as closely a
 plain loop's (both within 4e-7 relative in cost for 250 iterations). The same arithmetic runs
 with or without ``jax_enable_x64`` (no float64 intermediates), so a float32 run gives the same
 bits either way. ``K``, the carried sums and the final ``S X^T`` stay in the data's dtype:
-making them float64 or compensated changed nothing measurable (docs/benchmarks.md).
+making them float64 or compensated did not move the iteration where float32 leaves float64
+(docs/benchmarks.md).
 """
 
 from functools import partial
