@@ -3,6 +3,7 @@
 A thin shell: it parses, calls the library (:mod:`jaxdnn.run` says what a training run is) and
 prints. Every error a user can cause (a bad argument, a missing or malformed file, a model that
 does not fit the data) ends in one line on stderr and exit code 2; a diverged run exits with 3.
+It keeps compiled programs in JAX's persistent compilation cache (:mod:`jaxdnn._cache`).
 """
 
 import argparse
@@ -13,7 +14,7 @@ import sys
 
 import numpy as np
 
-from . import data, plots, run
+from . import _cache, data, plots, run
 from ._checks import MAX_ITERATIONS
 from .activations import ACTIVATIONS
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
@@ -97,7 +98,8 @@ def cmd_train(args):
     progress = _Progress(settings.iterations, unit)
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
-                             on_cost=progress, figures=figures)
+                             on_cost=progress, figures=figures,
+                             gram=False if args.plain else "auto")
     finally:
         progress.close()
     if isinstance(result, run.Stopped):
@@ -105,6 +107,8 @@ def cmd_train(args):
               f"{result.epoch} of {settings.iterations}; checkpoint saved; continue with: "
               f"jaxdnn train --resume {out}", file=sys.stderr)
         return 128 + result.signum
+    print("Trained through the Gram path (the first layer through X^T X; --plain for the plain "
+          "loop)" if result["path"] == "gram" else "Trained through the plain loop")
     print(f"Train accuracy: {result['train_accuracy']}")
     print(f"Test accuracy: {result['test_accuracy']}")
     if settings.output == "softmax":
@@ -235,6 +239,9 @@ def build_parser():
     train.add_argument("--resume", metavar="DIR",
                        help=f"continue the run whose {run.CHECKPOINT} is in DIR, with its options")
     train.add_argument("--out", help="output folder (default: runs/latest, or the --resume DIR)")
+    train.add_argument("--plain", action="store_true",
+                       help="train on the plain loop even where the Gram path applies (images: "
+                            "more features than examples)")
     train.set_defaults(run=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")
@@ -278,6 +285,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    _cache.enable()
     try:
         return args.run(args)
     except TrainingDiverged as e:

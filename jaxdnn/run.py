@@ -24,6 +24,7 @@ import optax
 
 from . import _checks as check
 from . import _layout, data, logistic, plots
+from ._loop import PRINT_EVERY
 from .activations import ACTIVATIONS, leaky_relu_with
 from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, JaxdnnError, OptionError, ShapeError, TrainingDiverged
@@ -35,6 +36,7 @@ from .train import (
     _accuracy,
     _labels,
     _predict_proba,
+    _takes_gram,
     accuracy,
     fit,
     init_train_state,
@@ -186,11 +188,15 @@ class Stopped(NamedTuple):
     epoch: int
 
 
-def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True):
+def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
+            gram="auto"):
     """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
     write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped it.
 
-    A float64 run turns on jax's x64 mode for the process.
+    A float64 run turns on jax's x64 mode for the process. ``gram``: as :func:`~jaxdnn.fit`
+    (False: the plain loop); the metrics record the path taken. ``on_cost(i, cost)`` is called
+    for every PRINT_EVERY-th iteration after each segment, from the costs the loop returns: a
+    compiled loop without host callbacks is one JAX's compilation cache can keep.
     """
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -237,8 +243,12 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
                 train_x, train_y, state, n * per_epoch, hidden_activation=run.hidden_activation,
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
-                mini_batch_size=run.mini_batch_size or None, monitor=monitor, on_cost=on_cost,
+                mini_batch_size=run.mini_batch_size or None, monitor=monitor, gram=gram,
                 donate=True)
+            # reported here, not from inside the loop: jax caches no program with a callback
+            shown = epoch_costs(new_costs, m, run.mini_batch_size or m)
+            for i in range(-epoch % PRINT_EVERY, n, PRINT_EVERY) if on_cost else ():
+                on_cost(epoch + i, float(shown[i]))
             costs = np.concatenate([costs, new_costs])
             if monitored:
                 curves = np.concatenate([curves, monitored[0][per_epoch - 1::per_epoch]])
@@ -253,11 +263,13 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
         os.unlink(checkpoint)  # another run's: not to be left beside these outputs
     if run.mini_batch_size:
         costs = epoch_costs(costs, m, run.mini_batch_size)
+    path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
+                                  not run.mini_batch_size) else "plain")
     return _write_outputs(out, run, state.parameters, costs, curves,
-                          (train_x, train_y, test_x, test_y, classes), figures)
+                          (train_x, train_y, test_x, test_y, classes), figures, path)
 
 
-def _write_outputs(out, run, params, costs, curves, split, figures):
+def _write_outputs(out, run, params, costs, curves, split, figures, path):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
@@ -272,7 +284,7 @@ def _write_outputs(out, run, params, costs, curves, split, figures):
                "learning_rate": run.learning_rate, "l2": run.l2, "keep_prob": run.keep_prob,
                "mini_batch_size": run.mini_batch_size or None, "iterations": run.iterations,
                "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
-               "optimizer": run.optimizer, "dtype": run.dtype, "classes": classes,
+               "optimizer": run.optimizer, "dtype": run.dtype, "path": path, "classes": classes,
                "train_accuracy": _accuracy(p_train, train_y),
                "test_accuracy": _accuracy(p_test, test_y),
                "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))

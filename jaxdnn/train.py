@@ -12,7 +12,8 @@ heavy-ball momentum) unless an optax ``GradientTransformation`` is given.
 
 Two loops compute the same iterates: :func:`_plain_loop` here, and the Gram loop
 (:mod:`jaxdnn.gram`), which never touches X inside the loop. ``fit(gram="auto")`` takes the Gram
-loop where it is exact (built-in descent, float64) and cheaper (n[0] > m).
+loop where it is exact (built-in descent, no L2 or dropout) and cheaper (n[0] > m):
+:func:`_takes_gram`.
 """
 
 from functools import partial
@@ -187,10 +188,10 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
       monitor: (X, Y) pairs (a test set, say) whose cross-entropy is computed at the end of
         every epoch, inside the loop; then ``fit`` also returns them.
       gram: train the first layer through the Gram matrix of X (:mod:`jaxdnn.gram`): the same
-        iterates, far cheaper when n[0] > m. ``"auto"`` uses it where it is exact and cheaper:
-        full batches, the built-in descent (not an optax optimizer), no L2, no dropout, nothing
-        monitored, n[0] > m, and float64 (in float32 the two loops round differently and drift
-        apart over long runs); ``True`` insists on it.
+        iterates, far cheaper when n[0] > m. ``"auto"`` uses it where it is exact and cheaper
+        (:func:`_takes_gram`): full batches, the built-in descent (not an optax optimizer), no L2
+        or dropout, nothing monitored, and n[0] > m, in float32 and float64; ``True`` insists
+        on it.
       print_cost: print the course's ``Cost after iteration i: c`` every 100 iterations (with
         mini-batches ``Cost after epoch e: c`` every 100 epochs).
       on_cost: instead, any ``on_cost(i, cost)`` called on the host at those points.
@@ -241,13 +242,9 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
 
 def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monitor):
     dtype = state.parameters["W1"].dtype
-    n0, m = X.shape
-    # float32: the carried Z1 and the recovered W1 round differently from the plain loop, and
-    # over thousands of steps the trajectories part (cat model: test accuracy 0.82, not 0.8).
-    use_gram = gram is True or (gram == "auto" and options.optimizer is None and n0 > m
-                                and dtype == jnp.float64 and not options.lambd
-                                and not options.keep_prob and not options.mini_batch_size
-                                and not monitor)
+    use_gram = _takes_gram(np.shape(X), options.optimizer, options.lambd,
+                           bool(options.keep_prob), gram,
+                           not options.mini_batch_size and not monitor)
     carry = (state.parameters, state.opt_state)
     if not donate:  # the loops train in the buffers they are given: give them copies
         carry = jax.tree.map(jnp.array, carry)
@@ -268,6 +265,15 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
     state = TrainState(parameters, opt_state, state.iteration + options.num_iterations)
     return state, costs, monitored
+
+
+def _takes_gram(shape, optimizer=None, lambd=0.0, dropout=False, gram="auto",
+                full_batch=True):
+    """Whether :func:`fit` trains X of ``shape`` (n[0], m) through the Gram loop: ``gram=True``,
+    or ``"auto"`` with full batches (nothing monitored), the built-in descent, no L2, no
+    dropout, and n[0] > m."""
+    return gram is True or (gram == "auto" and full_batch and optimizer is None and not lambd
+                            and not dropout and shape[0] > shape[1])
 
 
 def _static(hidden_activation):

@@ -17,6 +17,9 @@ import report
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
+# The jaxdnn command (in-process and in subprocesses) compiles afresh, into no user's cache; the
+# cache's own tests choose a folder.
+os.environ["JAXDNN_CACHE_DIR"] = "off"
 
 settings.register_profile(
     "dev", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -165,6 +165,24 @@ def test_train_cat_writes_mislabeled_figure(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["layer_dims"] == [12288, 20, 7, 5, 1]
 
 
+@needs_cat_data
+@pytest.mark.parametrize("argv, path", [([], "gram"), (["--plain"], "plain")])
+def test_train_cat_takes_the_gram_path_unless_told_plain(tmp_path, capsys, argv, path):
+    """float32 by default, through the Gram path; the command says which, and so do the
+    metrics."""
+    out = tmp_path / "cat"
+    assert main(["train", "--dataset", "cat", "--data-dir", str(DATA), "--iterations", "300",
+                 "--checkpoint-every", "130", "--out", str(out), *argv]) == 0
+    printed = capsys.readouterr().out
+    said = {"gram": "Trained through the Gram path", "plain": "Trained through the plain loop"}
+    assert [name for name, line in said.items() if line in printed] == [path]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["path"], metrics["dtype"]) == (path, "float32")
+    lines = [line for line in printed.splitlines() if line.startswith("Cost after iteration")]
+    # segments 0-129, 130-259, 260-299: each reports its own multiples of 100
+    assert [line.split()[3] for line in lines] == ["0:", "100:", "200:"]
+
+
 def test_train_without_matplotlib_says_how_to_get_figures(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     out = tmp_path / "noplots"

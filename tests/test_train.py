@@ -126,7 +126,7 @@ def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
     tall_params = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
     tall32 = (tall_X.astype(jnp.float32), wide[1].astype(jnp.float32),
               jax.tree.map(lambda a: a.astype(jnp.float32), tall_params))
-    cases = [(wide, {}, 0), ((tall_X, wide[1], tall_params), {}, 1), (tall32, {}, 0),
+    cases = [(wide, {}, 0), ((tall_X, wide[1], tall_params), {}, 1), (tall32, {}, 1),
              ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
              ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
     for (X, Y, params), kwargs, grams in cases:

@@ -61,3 +61,22 @@ def gradient_errors(hand, reference):
         same = key in hand and a.shape == b.shape
         errors[key] = float(np.linalg.norm(a - b)) / scale if same else np.inf
     return errors
+
+DOT_F32_RTOL = 5e-7
+"""gram._dot in float32 vs the exact product, max error over max |result|, on the cat model's
+W1 X shapes (12288 terms, X in [0, 1]): measured 2.5e-7 (chunks of 128 each round once more or
+less); a plain float32 product measures 9.8e-7 there, so the bound tells the two apart."""
+
+GRAM_F32_COST_RTOL = 1e-6
+"""The cat model's float32 costs vs float64's, each iteration, while neither has left the other
+(the first 250 iterations): the plain float32 loop measures 3.2e-7 and the Gram loop the same.
+Near iteration 266 a ReLU unit crosses its kink at another step in float32 whichever loop runs
+(relative difference 1e-6 then 1e-2 within 20 iterations), after which float32 runs are one
+draw of a chaotic process; before the Gram loop computed its starting Z1 with gram._dot it left
+the float64 costs at iteration 68."""
+
+GRAM_F32_SMOOTH_RTOL = 1e-5
+"""float32 Gram loop vs the float64 plain loop with smooth (tanh) hidden units, 50 iterations at
+learning rate 0.03 on tall random data: no kink to cross, so the difference is rounding carried
+by the steps; measured 1e-7 on the costs and 5e-7 on the parameters (the plain float32 loop:
+the same), worst 1.1e-6 over a few seeds."""
