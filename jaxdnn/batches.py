@@ -13,6 +13,9 @@ one update. With the run's ``key`` split as ``shuffle_key, dropout_key = jax.ran
 * iteration i (counted over the whole run) is batch ``i % batches_per_epoch`` of epoch
   ``i // batches_per_epoch``, so a run can stop and continue anywhere, mid-epoch included.
 
+With ``mini_batch_size == m`` training is full-batch descent (:func:`~jaxdnn.fit`'s own
+program and keys: no shuffle, masks from ``fold_in(key, i)``).
+
 An epoch's cost is the mean of its batches' costs weighted by their sizes, the course's
 ``cost_total / m`` (:func:`epoch_costs`). :func:`batch_loop` runs all the iterations in one
 ``lax.scan``: no host round trip per batch.

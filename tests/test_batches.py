@@ -33,12 +33,15 @@ def python_loop(case, size, epochs, key, learning_rate, lambd, keep_prob, optimi
     """The reference: the course's loop, written with the public chain, one batch at a time."""
     opt, momentum = OPTIMIZERS[optimizer]
     shuffle_key, dropout_key = jax.random.split(key)
+    full_batch = size == case.X.shape[1]  # full-batch descent: unshuffled, its dropout keys
+    if full_batch:
+        dropout_key = key
     params, state = dict(case.parameters), init_train_state(
         case.parameters, momentum=momentum, optimizer=opt).opt_state
     costs, i = [], 0
     for epoch in range(epochs):
-        for Xb, Yb in random_mini_batches(case.X, case.Y, size,
-                                          jax.random.fold_in(shuffle_key, epoch)):
+        for Xb, Yb in ([(case.X, case.Y)] if full_batch else random_mini_batches(
+                case.X, case.Y, size, jax.random.fold_in(shuffle_key, epoch))):
             AL, caches = L_model_forward(Xb, params, case.hidden_activation,
                                          output=case.output, keep_prob=keep_prob,
                                          key=jax.random.fold_in(dropout_key, i))
