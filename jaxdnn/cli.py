@@ -7,16 +7,18 @@ It keeps compiled programs in JAX's persistent compilation cache (:mod:`jaxdnn._
 """
 
 import argparse
+import importlib
 import math
 import os
 import signal
 import sys
 
+import jax
 import numpy as np
 
-from . import _cache, data, plots, run
+from . import _cache, audit, data, plots, run
 from ._checks import MAX_ITERATIONS
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from .init import SCHEMES
 from .io import write_files
@@ -185,6 +187,71 @@ def cmd_compare(args):
     return 0
 
 
+def _user_activation(spec):
+    """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise OptionError(f"--activation takes module:object; got {spec!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise OptionError(f"--activation {spec}: {e}") from None
+    finally:
+        sys.path.pop(0)
+    if not isinstance(found, Activation):
+        raise OptionError(f"--activation {spec} is a {type(found).__name__}, not an Activation "
+                          f"(build it with jaxdnn.custom_activation)")
+    return found if found.name else found._replace(name=name)
+
+
+def cmd_check(args):
+    jax.config.update("jax_enable_x64", True)  # float64 finite differences, whatever --dtype
+    pool = list(args.hidden_activation or ([] if args.activation else sorted(ACTIVATIONS)))
+    if args.activation:
+        pool.insert(0, _user_activation(args.activation))
+    outputs = args.classes if args.output == "softmax" else 1
+    draws = []
+    for draw in audit.run(args.layers, args.features, outputs, args.output, args.dtype,
+                          args.examples, args.draws, pool, args.seed):
+        draws.append(draw)
+        names = ", ".join(a if isinstance(a, str) else a.name for a in draw.hidden_activation)
+        print(f"draw {draw.index} ({names}): " + ", ".join(
+            f"{witness} {max(errors.values()):.1e}" for witness, errors in draw.errors.items()),
+            flush=True)
+    found, failed = audit.worst(draws), []
+    L = len(args.layers) + 1
+    keys = [k for l in range(1, L + 1) for k in (f"dW{l}", f"db{l}", f"dA{l}")]
+    covered = sum("finite differences" in draw.errors for draw in draws)
+    print(f"\nworst relative error over {len(draws)} draws (finite differences on the "
+          f"{covered} with no pre-activation within 1e-4 of 0), [{args.features}, "
+          f"{', '.join(map(str, args.layers))}, {outputs}] {args.output}, {args.examples} "
+          f"examples, {args.dtype}:")
+    print(f"{'leaf':<6}" + "".join(f"{w:>22}" for w in found))
+    for key in keys:
+        cells = []
+        for witness, errors in found.items():
+            if key not in errors:
+                cells.append(f"{'-':>22}")
+                continue
+            error, draw = errors[key]
+            ok = error <= audit.bound(witness, args.dtype)
+            cells.append(f"{error:>16.1e} {'ok' if ok else 'FAIL':>5}")
+            if not ok:
+                failed.append((key, witness, error, draw))
+        print(f"{key:<6}" + "".join(cells))
+    print("bounds: " + ", ".join(f"{w} {audit.bound(w, args.dtype):g}" for w in found))
+    if failed:
+        key, witness, error, draw = max(failed, key=lambda f: (not f[2] <= 0, f[2]))
+        names = ", ".join(a if isinstance(a, str) else a.name for a in draw.hidden_activation)
+        print(f"jaxdnn: FAIL: {key} differs from the {witness} witness by {error:.3g}; "
+              f"counterexample: draw {draw.index} of --seed {args.seed} (hidden activations "
+              f"{names})", file=sys.stderr)
+        return 1
+    print("All gradients agree with every witness.")
+    return 0
+
+
 def cmd_plot_activations(args):
     write_files(args.out, {"activations.png": plots.plot_activations})
     print(f"Wrote {os.path.join(args.out, 'activations.png')}")
@@ -276,6 +343,23 @@ def build_parser():
                          help="slope of leaky_relu here (default 0.1, the study's)")
     compare.add_argument("--out", default="runs/compare")
     compare.set_defaults(run=cmd_compare)
+
+    check = sub.add_parser("check", help="verify the hand-written backward against three "
+                                         "witnesses on random networks")
+    check.add_argument("--layers", type=_sizes, default=[5, 4], help="hidden sizes (default 5,4)")
+    check.add_argument("--features", type=_positive, default=6, help="n[0] (default 6)")
+    check.add_argument("--output", choices=list(OUTPUTS), default="sigmoid")
+    check.add_argument("--classes", type=_positive, default=3, help="softmax classes (default 3)")
+    check.add_argument("--hidden-activation", type=_names,
+                       help="activations drawn per hidden layer (default: all built-in ones)")
+    check.add_argument("--activation", metavar="MODULE:OBJECT",
+                       help="your jaxdnn.custom_activation pair, imported from the current "
+                            "folder, drawn among the hidden activations")
+    check.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    check.add_argument("--examples", type=_positive, default=16, help="m per draw (default 16)")
+    check.add_argument("--draws", type=_positive, default=20, help="random networks (default 20)")
+    check.add_argument("--seed", type=_seed, default=0)
+    check.set_defaults(run=cmd_check)
 
     acts = sub.add_parser("plot-activations", help="the activations and their derivatives")
     acts.add_argument("--out", default="runs")

@@ -11,7 +11,8 @@ Needs hypothesis (``pip install 'jaxdnn[testing]'``). In a test file::
 ``AssertionError`` naming the layer, the gradient leaf (``dW3``), the witness and the error, with
 hypothesis's shrunk counterexample attached. The strategies they draw from are public too:
 :func:`layer_dims`, :func:`activations`, :func:`networks`, :func:`problems` and
-:func:`activation_inputs`; so are the bounds (``CHAIN_RTOL``, ``ELEMENT_RTOL``), keyed by dtype.
+:func:`activation_inputs`. The bounds they assert (``CHAIN_RTOL``, ``ELEMENT_RTOL``, keyed by
+dtype) belong to :mod:`jaxdnn.gradcheck`.
 
 The witnesses (:mod:`jaxdnn.gradcheck`): reverse-mode ``jax.grad``
 (:func:`~jaxdnn.autodiff_errors`) and forward-mode ``jax.jvp`` through the dot-product test
@@ -32,29 +33,15 @@ from hypothesis import strategies as st
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .gradcheck import (
+    CHAIN_RTOL,
+    ELEMENT_RTOL,
+    FLUSH_ATOL,
     _compare,
     _hand_and_reference,
     _probes,
     _transpose_ratios,
     _witness_inputs,
 )
-
-F32, F64 = np.dtype("float32"), np.dtype("float64")
-
-CHAIN_RTOL = {F64: 1e-9, F32: 1e-4}
-"""Hand-written backward vs a witness, relative error per gradient leaf. float64: measured worst
-cases are around 1e-15. float32: through six layers of width 20 and sums over 64 examples the
-measured worst case stays below 1e-5, so 1e-4 leaves a margin of 10x while a real bug (errors of
-order 1) is still caught by a factor of 10^4."""
-
-ELEMENT_RTOL = {F64: 1e-13, F32: 1e-6}
-"""One activation's backward vs jax.vjp of its forward, elementwise, relative to |dZ| + |dA|: the
-two may write g'(Z) differently (tanh: (1 + t)(1 - t) vs 1 - t^2), a few ulps apart."""
-
-FLUSH_ATOL = {F64: np.finfo(F64).tiny, F32: np.finfo(F32).tiny}
-"""Absolute slack of one smallest normal number: XLA on CPU flushes subnormal results to zero
-in one compiled computation and not in another, a difference that says nothing about the
-backward pass."""
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
 """The built-in hidden activations, the ones the strategies draw by default."""
@@ -148,7 +135,7 @@ def activation_inputs(dtype):
     """Pairs (Z, dA) of one 2-D shape: pre-activations in [-30, 30] with exact zeros likely,
     upstream gradients 0 or of magnitude 2**-20 (about 1e-6) to 10."""
     shapes = hnp.array_shapes(min_dims=2, max_dims=2, max_side=8)
-    width = 64 if np.dtype(dtype) == F64 else 32
+    width = 64 if np.dtype(dtype) == np.float64 else 32
     # No subnormals: XLA on CPU flushes them to zero, so two mathematically equal computations
     # could differ there by a flushed 5e-324 that says nothing about the backward pass.
     elements = st.one_of(st.just(0.0), st.floats(-30, 30, width=width, allow_subnormal=False))

@@ -456,3 +456,56 @@ def test_mini_batch_size_beyond_the_training_set_is_one_line(tmp_path, capsys):
     assert main(["train", "--mini-batch-size", "321", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--mini-batch-size 321 is more than the 320" in err
+
+
+SWISH = '''import jax
+import jaxdnn
+
+def forward(Z):
+    return Z * jax.nn.sigmoid(Z), Z
+
+def backward(dA, Z):
+    s = jax.nn.sigmoid(Z)
+    return dA * s * (1 + Z * (1 - s))
+
+def backward_without_product_rule(dA, Z):
+    return dA * jax.nn.sigmoid(Z)
+
+swish = jaxdnn.custom_activation("swish", forward, backward)
+broken = jaxdnn.custom_activation("swish", forward, backward_without_product_rule)
+'''
+
+
+def test_check_verifies_a_users_activation_from_a_scratch_file(tmp_path):
+    (tmp_path / "myact.py").write_text(SWISH)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    good = subprocess.run(["jaxdnn", "check", "--activation", "myact:swish", "--draws", "3",
+                           "--layers", "4,3"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert good.returncode == 0, good.stderr
+    assert "draw 0 (swish" in good.stdout and "All gradients agree" in good.stdout
+    assert "transpose (stable)" in good.stdout and "dW3" in good.stdout
+    bad = subprocess.run(["jaxdnn", "check", "--activation", "myact:broken", "--draws", "3",
+                          "--layers", "4,3"], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=600)
+    assert bad.returncode == 1, bad.stderr
+    assert "FAIL" in bad.stdout and "jaxdnn: FAIL: d" in bad.stderr
+    assert "counterexample: draw " in bad.stderr and "swish" in bad.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--activation", "nomodule"], "module:object"),
+    (["--activation", "json:nothing_here"], "json:nothing_here"),
+    (["--activation", "json:dumps"], "not an Activation"),
+])
+def test_check_refuses_what_is_not_an_activation(capsys, argv, message):
+    assert main(["check", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_check_in_float32_softmax(capsys):
+    assert main(["check", "--dtype", "float32", "--output", "softmax", "--draws", "2",
+                 "--examples", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "softmax, 40 examples, float32" in out and "All gradients agree" in out
