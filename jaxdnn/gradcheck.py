@@ -208,6 +208,9 @@ def _transpose_ratios(X, Y, layers, activations, stable, lambd, keep, key, probe
     result = {}
     for i, (g, V, name) in enumerate(zip(jax.tree.leaves(hand), probes,
                                          jax.tree.leaves(_names(len(layers))), strict=True)):
+        if g.shape != V.shape[1:]:  # a backward that returns the wrong shape
+            result[name] = jnp.asarray(jnp.inf, g.dtype)
+            continue
         Jv_leaf, vg = Jv[i * count:(i + 1) * count], jnp.tensordot(V, g, axes=g.ndim)
         bound = jnp.sqrt(jnp.sum(V * V, axis=tuple(range(1, V.ndim)))) * jnp.linalg.norm(g)
         scale = jnp.maximum(jnp.maximum(jnp.abs(Jv_leaf), jnp.abs(vg)), bound)

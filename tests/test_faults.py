@@ -15,7 +15,7 @@ import jaxdnn
 import jaxdnn.layers
 import jaxdnn.model
 import jaxdnn.outputs
-from jaxdnn import Activation, autodiff_errors, relu, sigmoid
+from jaxdnn import Activation, autodiff_errors, relu, sigmoid, transpose_errors
 from jaxdnn.testing import problems
 
 
@@ -34,6 +34,12 @@ def _linear_backward_db_wrong_axis(dZ, cache):
     A_prev, W, _ = cache
     m = A_prev.shape[1]
     return W.T @ dZ, dZ @ A_prev.T / m, jnp.sum(dZ, axis=0, keepdims=True) / m
+
+
+def _linear_backward_dW_negated(dZ, cache):  # gradient ascent on W: same size, wrong sign
+    A_prev, W, _ = cache
+    m = A_prev.shape[1]
+    return W.T @ dZ, -(dZ @ A_prev.T) / m, jnp.sum(dZ, axis=1, keepdims=True) / m
 
 
 def _relu_backward_mask_lt_zero(dA, Z):  # keeps the gradient at Z == 0: wrong at the kink
@@ -69,6 +75,7 @@ LINEAR_FAULTS = {
     "1/m dropped": _linear_backward_without_1_over_m,
     "dW transposed": _linear_backward_transposed_dW,
     "db over examples": _linear_backward_db_wrong_axis,
+    "dW negated": _linear_backward_dW_negated,
 }
 ACTIVATION_FAULTS = {
     "relu mask Z < 0": ("relu", Activation(relu, _relu_backward_mask_lt_zero)),
@@ -131,35 +138,42 @@ def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=
     return check
 
 
+WITNESSES = {"autodiff": autodiff_errors, "transpose": transpose_errors}
+"""Both witnesses must catch every fault: reverse mode (jax.grad) and forward mode (jax.jvp)."""
+
+
+@pytest.mark.parametrize("witness", sorted(WITNESSES))
 @pytest.mark.parametrize("stable", [False, True], ids=["literal", "stable"])
 @pytest.mark.parametrize("fault", sorted(LINEAR_FAULTS))
-def test_linear_fault_is_caught(fault, stable, monkeypatch):
+def test_linear_fault_is_caught(fault, stable, witness, monkeypatch):
     # the kernel every backward calls: layers' own, and model's import of it (the fused step)
     monkeypatch.setattr(jaxdnn.layers, "_linear_backward", LINEAR_FAULTS[fault])
     monkeypatch.setattr(jaxdnn.model, "_linear_backward", LINEAR_FAULTS[fault])
-    check = chain_property(lambda case: autodiff_errors(
+    check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, stable=stable))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
         check()
 
 
+@pytest.mark.parametrize("witness", sorted(WITNESSES))
 @pytest.mark.parametrize("fault", sorted(ACTIVATION_FAULTS))
-def test_activation_fault_is_caught(fault, monkeypatch):
-    # Only the backward is broken: the reference differentiates the (correct) forward.
+def test_activation_fault_is_caught(fault, witness, monkeypatch):
+    # Only the backward is broken: the references differentiate the (correct) forward.
     name, broken = ACTIVATION_FAULTS[fault]
     monkeypatch.setitem(jaxdnn.activations.ACTIVATIONS, name, broken)
-    check = chain_property(lambda case: autodiff_errors(
+    check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
         check()
 
 
+@pytest.mark.parametrize("witness", sorted(WITNESSES))
 @pytest.mark.parametrize("fault", sorted(OUTPUT_FAULTS))
-def test_output_fault_is_caught(fault, monkeypatch):
-    # The literal chain runs the output's backward; the reference differentiates its forward.
+def test_output_fault_is_caught(fault, witness, monkeypatch):
+    # The literal chain runs the output's backward; the references differentiate its forward.
     broken = jaxdnn.outputs.OUTPUTS["softmax"]._replace(backward=OUTPUT_FAULTS[fault])
     monkeypatch.setitem(jaxdnn.outputs.OUTPUTS, "softmax", broken)
-    check = chain_property(lambda case: autodiff_errors(
+    check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, output="softmax"),
         outputs=("softmax",))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
@@ -191,9 +205,44 @@ def test_dropout_fault_is_caught(fault, monkeypatch):
         chain_property(errors)()
 
 
+@pytest.mark.parametrize("witness", sorted(WITNESSES))
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
-def test_unbroken_chain_passes_the_same_search(output):
+def test_unbroken_chain_passes_the_same_search(output, witness):
     """Control: the same search over the real backward finds nothing."""
-    chain_property(lambda case: autodiff_errors(
+    chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, output=output),
         max_examples=30, outputs=(output,))()
+
+
+def _relative_error_of_norms(a, b):  # compares sizes only: blind to a transposed or swapped dW
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else abs(np.linalg.norm(a) - np.linalg.norm(b)) / scale
+
+
+def test_a_witness_that_stops_witnessing_is_caught(monkeypatch):
+    """The verification tools are guarded too: relative_error replaced by a plausible wrong
+    formula (sizes only) makes the fault search above stop finding a negated dW..."""
+    monkeypatch.setattr(jaxdnn.gradcheck, "relative_error", _relative_error_of_norms)
+    monkeypatch.setattr(jaxdnn.layers, "_linear_backward", _linear_backward_dW_negated)
+    monkeypatch.setattr(jaxdnn.model, "_linear_backward", _linear_backward_dW_negated)
+    check = chain_property(lambda case: autodiff_errors(
+        case.X, case.Y, case.parameters, case.hidden_activation), max_examples=30)
+    try:
+        check()
+    except AssertionError:
+        pytest.fail("the weakened witness still caught the fault: this guard tests nothing")
+    # ... so the exact test of the formula must fail on it, and it does: that guards the suite
+    with pytest.raises(AssertionError):
+        test_relative_error_is_the_documented_formula()
+
+
+def test_relative_error_is_the_documented_formula():
+    rng = np.random.RandomState(0)
+    for shape in [(3, 4), (1, 1), (5, 1)]:
+        a, b = rng.randn(*shape), rng.randn(*shape)
+        expected = np.sqrt(np.sum((a - b) ** 2)) / max(np.sqrt(np.sum(a * a)),
+                                                       np.sqrt(np.sum(b * b)))
+        assert jaxdnn.gradcheck.relative_error(a, b) == pytest.approx(expected, rel=1e-12)
+        assert jaxdnn.gradcheck.relative_error(a, -a) == pytest.approx(2.0)
+    assert jaxdnn.gradcheck.relative_error(np.zeros(3), np.zeros(3)) == 0.0

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given
 from tolerances import finite_difference_noise
 
+import jaxdnn
 from jaxdnn import (
     GRADIENT_CHECK_THRESHOLD,
     L_model_backward,
@@ -76,3 +77,20 @@ def test_gradient_check_refuses_float32():
                            np.ones((1, 2)))
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+def test_gradient_check_is_the_course_formula():
+    """Guards the witness itself: the course's ||g - g_approx|| / (||g|| + ||g_approx||) over all
+    parameters at once, not per leaf, not a norm of per-leaf norms."""
+    rng = np.random.RandomState(3)
+    params = {"W1": rng.randn(3, 2), "b1": rng.randn(3, 1), "W2": rng.randn(1, 3),
+              "b2": rng.randn(1, 1)}
+    X, Y = rng.randn(2, 4), (rng.rand(1, 4) > 0.5).astype(float)
+    grads = {f"d{k}": rng.randn(*v.shape) for k, v in params.items()}
+    approx = {f"d{k}": rng.randn(*v.shape) * 10.0 ** rng.randint(-3, 3)
+              for k, v in params.items()}
+    g = np.concatenate([grads[k].ravel() for k in sorted(approx)])
+    a = np.concatenate([approx[k].ravel() for k in sorted(approx)])
+    expected = np.linalg.norm(g - a) / (np.linalg.norm(g) + np.linalg.norm(a))
+    assert jaxdnn.gradient_check(params, X, Y, grads=grads, approx=approx) == \
+        pytest.approx(expected, rel=1e-12)
