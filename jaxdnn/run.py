@@ -344,7 +344,13 @@ def load(path):
         classes = [f"class {k}" for k in range(max(K, 2))]
     if params["W1"].dtype == np.float64:
         jax.config.update("jax_enable_x64", True)
-    return Model(params, meta.get("hidden_activation", "relu"), output, classes, meta)
+    hidden = meta.get("hidden_activation", "relu")
+    for name in hidden if isinstance(hidden, list) else [hidden]:
+        if not isinstance(name, str) or name not in ACTIVATIONS:
+            raise OptionError(f"{path} was trained with the activation {name!r}, which is not "
+                              f"built in: load it with jaxdnn.load_model and pass the same "
+                              f"jaxdnn.custom_activation pair as hidden_activation")
+    return Model(params, hidden, output, classes, meta)
 
 
 def evaluate(model, dataset=None, data_dir="datasets"):

@@ -509,3 +509,12 @@ def test_check_in_float32_softmax(capsys):
                  "--examples", "40"]) == 0
     out = capsys.readouterr().out
     assert "softmax, 40 examples, float32" in out and "All gradients agree" in out
+
+
+def test_a_model_with_a_custom_activation_says_what_it_needs(tmp_path, capsys):
+    params = initialize_parameters_deep([2, 3, 1], numpy_seed=1)
+    save_model(tmp_path / "model.npz", params, {"hidden_activation": "swish"})
+    assert main(["evaluate", "--params", str(tmp_path / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'swish', which is not built in" in err
+    assert "jaxdnn.custom_activation" in err

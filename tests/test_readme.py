@@ -72,3 +72,9 @@ def test_readme_mini_batch_example_runs():
     costs, curves = (run_example("mini_batch_size=64")[k] for k in ("costs", "curves"))
     assert costs.shape == (30,) and curves.shape == (30, 2)
     assert costs[-1] < costs[0] and curves[-1, 1] < curves[0, 1]
+
+
+def test_readme_custom_activation_example_runs():
+    namespace = run_example("check_activation")
+    namespace["test_swish"]()
+    assert namespace["SWISH"].name == "swish"
