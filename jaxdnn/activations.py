@@ -16,8 +16,9 @@ forward agrees with the backward there):
 
 Layers name their activation by a string (a static, hashable argument under ``jax.jit``) or pass
 an :class:`Activation` directly: your own pair, built with :func:`custom_activation`, works
-everywhere a name does (the chain, training, gradient checks, ``jaxdnn.testing``, the command
-line's ``--hidden-activation module:object``). The table itself is fixed.
+everywhere a name does in Python (the chain, training, prediction, the gradient checks,
+``jaxdnn.testing``) and in ``jaxdnn check --activation module:object``. The table itself is
+fixed.
 
 Every function checks that it got floating arrays (and a backward that dA and its cache have one
 shape); values are not checked: NaN and inf propagate, as in numpy.
