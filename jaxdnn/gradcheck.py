@@ -14,6 +14,8 @@ All return numbers rather than asserting, so a test (or a user) decides what is 
 """
 
 
+from contextlib import contextmanager
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,9 +181,25 @@ def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False
     X, Y, layers, activations, keep = _witness_inputs(X, Y, parameters, hidden_activation,
                                                       output, lambd, keep_prob, key)
     probes = _probes(layers, X.shape[1], count, seed)
-    found = jax.jit(lambda X, Y, layers, key, probes: _transpose_ratios(
-        X, Y, layers, activations, stable, lambd, keep, key, probes))(X, Y, layers, key, probes)
+    with forward_mode():
+        found = jax.jit(lambda X, Y, layers, key, probes: _transpose_ratios(
+            X, Y, layers, activations, stable, lambd, keep, key, probes))(X, Y, layers, key,
+                                                                          probes)
     return {k: float(v) for k, v in found.items()}
+
+
+@contextmanager
+def forward_mode():
+    """Forward mode cannot see through ``jax.custom_vjp``: say so in the package's terms."""
+    try:
+        yield
+    except TypeError as e:
+        if "custom_vjp" not in str(e):
+            raise
+        raise OptionError("the forward pass calls a jax.custom_vjp function, which forward "
+                          "mode (jax.jvp) cannot differentiate: check it with autodiff_errors "
+                          "and gradient_check (finite differences catch a wrong custom rule)"
+                          ) from None
 
 
 def _probes(layers, m, count, seed):

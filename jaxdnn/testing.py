@@ -41,6 +41,7 @@ from .gradcheck import (
     _probes,
     _transpose_ratios,
     _witness_inputs,
+    forward_mode,
 )
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
@@ -202,7 +203,8 @@ def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed
                                          probes))
                 for path, stable in (("literal", False), ("stable", True))}
 
-    found = jax.jit(both)(X, Y, layers, key, probes)  # fresh: fault injection is traced in
+    with forward_mode():
+        found = jax.jit(both)(X, Y, layers, key, probes)  # fresh: fault injection traced in
     return {(path, witness): errors for path, (pair, ratios) in found.items()
             for witness, errors in (("autodiff", _compare(*pair)),
                                     ("transpose", {k: float(v) for k, v in ratios.items()}))}

@@ -94,3 +94,25 @@ def test_gradient_check_is_the_course_formula():
     expected = np.linalg.norm(g - a) / (np.linalg.norm(g) + np.linalg.norm(a))
     assert jaxdnn.gradient_check(params, X, Y, grads=grads, approx=approx) == \
         pytest.approx(expected, rel=1e-12)
+
+
+def test_each_witness_class_on_a_wrong_custom_vjp_rule():
+    """A forward through jax.custom_vjp with a wrong rule, and a backward that calls jax.vjp:
+    reverse mode shares the bug and passes, forward mode refuses to differentiate it, and
+    finite differences catch it. Why there is more than one witness."""
+    @jax.custom_vjp
+    def g(Z):
+        return jax.numpy.tanh(Z)
+
+    g.defvjp(lambda Z: (jax.numpy.tanh(Z), Z),
+             lambda Z, dA: (dA * (1 - jax.numpy.tanh(Z)),))  # 1 - t, not 1 - t^2
+    bad = jaxdnn.custom_activation("bad_tanh", lambda Z: (g(Z), Z),
+                                   lambda dA, Z: jax.vjp(g, Z)[1](dA)[0])
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(3, 5), (rng.rand(1, 5) > 0.5).astype(float)
+    params = jaxdnn.initialize_parameters_deep([3, 4, 1], jax.random.PRNGKey(0), scheme="he",
+                                               dtype="float64")
+    assert max(jaxdnn.autodiff_errors(X, Y, params, bad).values()) < 1e-12  # fooled
+    with pytest.raises(jaxdnn.OptionError, match="custom_vjp"):
+        jaxdnn.transpose_errors(X, Y, params, bad)
+    assert jaxdnn.gradient_check(params, X, Y, bad) > 1e-2  # caught
