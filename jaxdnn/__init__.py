@@ -70,6 +70,7 @@ from .model import (
     compute_cost_from_logits,
     compute_cost_with_regularization,
     cost_and_grads,
+    network_cost,
     update_parameters,
 )
 from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
@@ -141,6 +142,7 @@ __all__ = [
     "load_digits",
     "load_model",
     "load_planar_dataset",
+    "network_cost",
     "nn_model",
     "predict",
     "predict_labels",

@@ -78,3 +78,9 @@ def test_readme_custom_activation_example_runs():
     namespace = run_example("check_activation")
     namespace["test_swish"]()
     assert namespace["SWISH"].name == "swish"
+
+
+def test_readme_network_cost_example_runs():
+    namespace = run_example("network_cost")
+    assert namespace["per_example"]["W1"].shape == (400, 4, 2)
+    assert namespace["grads"]["W1"].shape == (4, 2)
