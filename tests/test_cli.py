@@ -479,15 +479,17 @@ broken = jaxdnn.custom_activation("swish", forward, backward_without_product_rul
 def test_check_verifies_a_users_activation_from_a_scratch_file(tmp_path):
     (tmp_path / "myact.py").write_text(SWISH)
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    good = subprocess.run(["jaxdnn", "check", "--activation", "myact:swish", "--draws", "3",
-                           "--layers", "4,3"], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=600)
+
+    def check(pair):
+        return subprocess.run(["jaxdnn", "check", "--activation", f"myact:{pair}", "--draws",
+                               "3", "--layers", "4,3"], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=600)
+
+    good = check("swish")
     assert good.returncode == 0, good.stderr
     assert "draw 0 (swish" in good.stdout and "All gradients agree" in good.stdout
     assert "transpose (stable)" in good.stdout and "dW3" in good.stdout
-    bad = subprocess.run(["jaxdnn", "check", "--activation", "myact:broken", "--draws", "3",
-                          "--layers", "4,3"], capture_output=True, text=True, env=env,
-                         cwd=tmp_path, timeout=600)
+    bad = check("broken")
     assert bad.returncode == 1, bad.stderr
     assert "FAIL" in bad.stdout and "jaxdnn: FAIL: d" in bad.stderr
     assert "counterexample: draw " in bad.stderr and "swish" in bad.stderr
