@@ -47,18 +47,22 @@ def atomic_write(path, write):
 
 def write_files(folder, files):
     """Write every ``name: write(file)`` of ``files`` into ``folder``, all or none: into a
-    staging folder beside it first, then each moved in by an atomic rename. A failure while
-    writing leaves ``folder`` as it was."""
-    parent = os.path.dirname(os.path.abspath(folder))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".jaxdnn-staging-")
+    staging folder inside it first (the target's own filesystem, even when ``folder`` is a mount
+    point or a link to another one), then each moved in by an atomic rename. A failure while
+    writing leaves ``folder`` as it was (and removes it if it was created here)."""
+    created = not os.path.isdir(folder)
+    os.makedirs(folder, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=folder, prefix=".jaxdnn-staging-")
     try:
         for name, write in files.items():
             with open(os.path.join(staging, name), "wb") as f:
                 _write_synced(f, write)
-        os.makedirs(folder, exist_ok=True)
         for name in files:
             os.replace(os.path.join(staging, name), os.path.join(folder, name))
+    except BaseException:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -10,11 +10,13 @@ The settings are recorded in each checkpoint, so ``resume(folder)`` continues it
 defaults are the course's, from :data:`~jaxdnn.models.COURSE_MODELS`.
 """
 
+import fcntl
 import inspect
 import json
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple
 
@@ -188,6 +190,43 @@ class Stopped(NamedTuple):
     epoch: int
 
 
+LOCK = ".jaxdnn.lock"
+
+
+@contextmanager
+def _exclusive(out):
+    """Hold an OS lock on ``out`` for the run: a second run into the same folder is refused
+    (the kernel releases the lock of a run that crashed or was killed). ``out`` must be a
+    writable folder or a path where one can be made; one made here is removed again if the run
+    leaves nothing in it."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise OptionError(f"--out {out} exists and is not a folder")
+    created = not os.path.exists(out)
+    path = os.path.join(out, LOCK)
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OptionError(f"cannot write into --out {out}: {e.strerror}") from None
+    held = False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = os.path.exists(path) and os.fstat(fd).st_ino == os.stat(path).st_ino
+        except BlockingIOError:
+            pass
+        if not held:  # locked, or unlinked by a run that ended meanwhile
+            raise OptionError(f"another jaxdnn run is writing to {out}: wait for it, or choose "
+                              f"another --out")
+        yield
+    finally:
+        if held:
+            os.unlink(path)
+        os.close(fd)
+        if created and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)
+
+
 def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
             gram="auto"):
     """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
@@ -200,6 +239,11 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
     """
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
+    with _exclusive(out):
+        return _execute(run, out, data_dir, resume_from, on_cost, figures, gram)
+
+
+def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
     checkpoint = os.path.join(out, CHECKPOINT)
     same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
     stale = not same and _finished(checkpoint)

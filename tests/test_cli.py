@@ -520,3 +520,45 @@ def test_a_model_with_a_custom_activation_says_what_it_needs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'swish', which is not built in" in err
     assert "jaxdnn.custom_activation" in err
+
+
+def test_a_second_run_into_the_same_out_is_refused_while_the_first_holds_it(tmp_path, capsys):
+    import fcntl
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".jaxdnn.lock", "w") as held:  # what a running jaxdnn train holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["train", "--iterations", "5", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "another jaxdnn run is writing to" in err
+        assert os.listdir(out) == [".jaxdnn.lock"]  # nothing of its own written
+    # a lock left by a run that was killed is not held: the next run goes ahead, and tidies up
+    assert main(["train", "--iterations", "5", "--out", str(out)]) == 0
+    assert ".jaxdnn.lock" not in os.listdir(out) and "model.npz" in os.listdir(out)
+
+
+def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("mine")
+    assert main(["train", "--iterations", "5", "--out", str(target)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert target.read_text() == "mine"
+
+
+def test_outputs_are_staged_inside_out_even_through_a_link(tmp_path):
+    """Staged on the target's own filesystem: a link to a folder elsewhere (another mount, say)
+    gets its staging folder inside, and its parent never sees one."""
+    from jaxdnn.io import write_files
+    real, link = tmp_path / "elsewhere", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real)
+    seen = []
+
+    def write(f):
+        seen.append(sorted(os.listdir(real)))
+        f.write(b"x")
+
+    write_files(str(link), {"a.txt": write})
+    assert seen[0][0].startswith(".jaxdnn-staging-")  # the staging folder, inside the target
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "link"]
+    assert os.listdir(real) == ["a.txt"]

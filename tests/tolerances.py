@@ -26,6 +26,12 @@ GRAM_RTOL = 1e-9
 Z1 + u (X^T X + 1 1^T) instead of recomputed as W1 X + b1 rounds differently, ~1e-14 per step,
 amplified by the network's Lipschitz constant."""
 
+GRAM_TRACE_RTOL = 1e-8
+"""The momentum trace after a Gram segment vs the plain loop's, float64: the trace is a running
+sum of gradients, far smaller than the weights, so the same absolute rounding as in GRAM_RTOL is
+larger relative to it (a CI run drew 1.8e-9 on a W1 trace whose weights agreed to 1e-9); a bug in
+the trace (a wrong momentum, a trace not carried) is off by order 1."""
+
 def finite_difference_noise(n_parameters, cost, epsilon=1e-7):
     """The rounding floor of float64 central differences, as an absolute error on the whole
     gradient: each cost is computed to about eps |J| (eps = 2.2e-16), so each quotient
