@@ -21,6 +21,7 @@ import numpy as np
 
 from .gradcheck import (
     CHAIN_RTOL,
+    GRADIENT_FLOOR,
     _compare,
     _finite_differences,
     _hand_and_reference,
@@ -61,12 +62,12 @@ def draw_problem(rng, dims, m, output, dtype):
 
 
 @cache
-def _program(activations):
+def _program(activations, floor):
     """The witnesses of both paths for one architecture, compiled once per shape."""
     def both(X, Y, layers, probes):
         return {stable: (_hand_and_reference(X, Y, layers, activations, stable, 0.0, (), None),
                          _transpose_ratios(X, Y, layers, activations, stable, 0.0, (), None,
-                                           probes))
+                                           probes, floor))
                 for stable in (False, True)}
     return jax.jit(both)
 
@@ -100,11 +101,12 @@ def run(hidden, features, outputs, output, dtype, m, draws, names, seed=0):
         activations = layer_activations(chosen, len(dims) - 1, output)
         X, Y, layers = draw_problem(rng, dims, m, output, dtype)
         probes = _probes(layers, m, 4, rng.randint(2**31))
-        found = _program(activations)(X, Y, layers, probes)
+        floor = GRADIENT_FLOOR[np.dtype(dtype)]
+        found = _program(activations, floor)(X, Y, layers, probes)
         errors = {}
         for stable, (pair, ratios) in found.items():
             path = "stable" if stable else "literal"
-            errors[f"autodiff ({path})"] = _compare(*pair)
+            errors[f"autodiff ({path})"] = _compare(*pair, floor)
             errors[f"transpose ({path})"] = {k: float(v) for k, v in ratios.items()}
         if jax.config.jax_enable_x64:
             fd = _finite_difference_errors(X, Y, layers, activations, found[False][0][0])

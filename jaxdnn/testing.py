@@ -36,6 +36,7 @@ from .gradcheck import (
     CHAIN_RTOL,
     ELEMENT_RTOL,
     FLUSH_ATOL,
+    GRADIENT_FLOOR,
     _compare,
     _hand_and_reference,
     _probes,
@@ -188,7 +189,8 @@ def assert_backward_matches_vjp(activation, Z, dA):
 
 
 def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0):
-    """Every gradient leaf's relative error against each witness, for the literal and the
+    """Every gradient leaf's relative error against each witness (leaves smaller than
+    :data:`~jaxdnn.gradcheck.GRADIENT_FLOOR` judged against that floor), for the literal and the
     stable path, in one compiled call: ``{(path, witness): {"dW1": err, ...}}``, path
     ``"literal"`` or ``"stable"``, witness ``"autodiff"`` (:func:`autodiff_errors`) or
     ``"transpose"`` (:func:`transpose_errors`)."""
@@ -196,17 +198,18 @@ def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed
         case.X, case.Y, case.parameters, case.hidden_activation, case.output, lambd, keep_prob,
         key)
     probes = _probes(layers, X.shape[1], tangents, seed)
+    floor = GRADIENT_FLOOR[np.dtype(X.dtype)]
 
     def both(X, Y, layers, key, probes):
         return {path: (_hand_and_reference(X, Y, layers, activations, stable, lambd, keep, key),
                        _transpose_ratios(X, Y, layers, activations, stable, lambd, keep, key,
-                                         probes))
+                                         probes, floor))
                 for path, stable in (("literal", False), ("stable", True))}
 
     with forward_mode():
         found = jax.jit(both)(X, Y, layers, key, probes)  # fresh: fault injection traced in
     return {(path, witness): errors for path, (pair, ratios) in found.items()
-            for witness, errors in (("autodiff", _compare(*pair)),
+            for witness, errors in (("autodiff", _compare(*pair, floor)),
                                     ("transpose", {k: float(v) for k, v in ratios.items()}))}
 
 

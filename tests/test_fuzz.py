@@ -514,6 +514,26 @@ TARGETS = {
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         parameters=PARAMS),
+    "transpose_errors": fuzz_target(
+        lambda a: jaxdnn.transpose_errors(a["X"], a["Y"], a["parameters"],
+                                          tangents=a["tangents"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "tangents": 2},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS, tangents=(ITERATION_FAULTS, "tangents")),
+    "network_cost": fuzz_target(
+        lambda a: jaxdnn.network_cost(a["X"], a["Y"], a["parameters"], a["hidden_activation"],
+                                      lambd=a["lambd"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "hidden_activation": "relu",
+                   "lambd": 0.0},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        parameters=PARAMS, hidden_activation=HIDDEN, lambd=(LAMBD_FAULTS, "lambd")),
+    "random_mini_batches": fuzz_target(
+        lambda a: jaxdnn.random_mini_batches(a["X"], a["Y"], a["mini_batch_size"], a["key"]),
+        lambda p: {"X": p.X, "Y": p.Y, "mini_batch_size": 1, "key": 0},
+        X=(array_faults(rows=False, values=False), r"\bX\b"),
+        mini_batch_size=(MINI_BATCH_FAULTS, "mini_batch_size"),
+        key=([("negative", lambda v, p: -1), ("text", lambda v, p: "0"),
+              ("a float", lambda v, p: 0.5)], "key")),
     "gradient_check": fuzz_target(
         lambda a: jaxdnn.gradient_check(a["parameters"], a["X"], a["Y"]),
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
