@@ -690,6 +690,7 @@ CLI_FAULTS = {
         "--l2": ["-1", "nan", "inf", "x"],
         "--keep-prob": ["0", "1.5", "-1", "x", ""],
         "--checkpoint-every": ["-1", "x", "3000000000"],
+        "--mini-batch-size": ["0", "-1", "x", "1.5", "100000"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],
     },
@@ -701,6 +702,9 @@ CLI_FAULTS = {
     "compare": {"--seeds": ["0", "-3", "x"], "--hidden-activation": ["swish", "relu,swish", ""],
                 "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--leaky-slope": ["0", "x"],
                 "--iterations": ["0", "-1", "3000000000"], "--dataset": ["mnist"]},
+    "check": {"--layers": ["0", "a"], "--examples": ["0", "x"], "--draws": ["0"],
+              "--dtype": ["float16"], "--output": ["tanh"], "--hidden-activation": ["swish"],
+              "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x"]},
 }
 CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
              for option, values in options.items() for value in values]
