@@ -86,9 +86,10 @@ class _Progress:
 
 
 def cmd_train(args):
-    given = {name: getattr(args, name) for name in run.RUN_OPTIONS}
-    settings, resume_from = (run.resume(args.resume, **given) if args.resume
-                             else (run.new_run(**given), None))
+    settings, resume_from = _settings(args)
+    user = settings.hidden_activation if run.is_user_activation(settings.hidden_activation) \
+        else None
+    activation = _user_activation(user, "--hidden-activation") if user else None
     out = args.out or args.resume or "runs/latest"
     try:
         plots.require_matplotlib()
@@ -101,13 +102,14 @@ def cmd_train(args):
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
                              on_cost=progress, figures=figures,
-                             gram=False if args.plain else "auto")
+                             gram=False if args.plain else "auto", activation=activation)
     finally:
         progress.close()
     if isinstance(result, run.Stopped):
         print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at {unit} "
               f"{result.epoch} of {settings.iterations}; checkpoint saved; continue with: "
-              f"jaxdnn train --resume {out}", file=sys.stderr)
+              f"jaxdnn train --resume {out}" + (f" --hidden-activation {user}" if user else ""),
+              file=sys.stderr)
         return 128 + result.signum
     print("Trained through the Gram path (the first layer through X^T X; --plain for the plain "
           "loop)" if result["path"] == "gram" else "Trained through the plain loop")
@@ -123,6 +125,24 @@ def cmd_train(args):
             print("  " + " ".join(f"{n:4d}" for n in row))
     print(f"Wrote {', '.join(result['files'])} to {out}")
     return 0
+
+
+def _settings(args):
+    """The run to train and the checkpoint it resumes from. A resumed run with a user's
+    activation needs it named again on the command line: code a file names is not imported."""
+    given = {name: getattr(args, name) for name in run.RUN_OPTIONS}
+    if not args.resume:
+        return run.new_run(**given), None
+    named = given.pop("hidden_activation")
+    settings, resume_from = run.resume(args.resume, **given)
+    recorded = settings.hidden_activation
+    if run.is_user_activation(recorded) and named != recorded:
+        raise OptionError(f"{args.resume} trains with your activation {recorded}: resume with "
+                          f"--hidden-activation {recorded} (jaxdnn imports no code a file names)")
+    if named is not None and named != recorded:
+        raise OptionError("--resume continues the run recorded in its checkpoint; "
+                          "--hidden-activation cannot change it")
+    return settings, resume_from
 
 
 def cmd_evaluate(args):
@@ -187,20 +207,29 @@ def cmd_compare(args):
     return 0
 
 
-def _user_activation(spec):
+def _hidden_activation(text):
+    """A built-in activation's name, or a user's ``module:object`` (imported when the run
+    starts)."""
+    if text in ACTIVATIONS or run.is_user_activation(text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(sorted(ACTIVATIONS))}, or "
+                                     f"MODULE:OBJECT; got {text!r}")
+
+
+def _user_activation(spec, option="--activation"):
     """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder."""
     module, _, name = spec.partition(":")
     if not module or not name:
-        raise OptionError(f"--activation takes module:object; got {spec!r}")
+        raise OptionError(f"{option} takes module:object; got {spec!r}")
     sys.path.insert(0, os.getcwd())
     try:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
-        raise OptionError(f"--activation {spec}: {e}") from None
+        raise OptionError(f"{option} {spec}: {e}") from None
     finally:
         sys.path.pop(0)
     if not isinstance(found, Activation):
-        raise OptionError(f"--activation {spec} is a {type(found).__name__}, not an Activation "
+        raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
                           f"(build it with jaxdnn.custom_activation)")
     return found if found.name else found._replace(name=name)
 
@@ -273,7 +302,9 @@ def build_parser():
     train.add_argument("--dataset", choices=DATASET_NAMES, help="default: planar")
     train.add_argument("--data-dir", default="datasets", help="folder of the cat .h5 files")
     train.add_argument("--layers", type=_sizes, help="hidden sizes, e.g. 20,7,5")
-    train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS))
+    train.add_argument("--hidden-activation", type=_hidden_activation, metavar="NAME",
+                       help=f"one of {', '.join(sorted(ACTIVATIONS))}, or MODULE:OBJECT, your "
+                            f"jaxdnn.custom_activation pair imported from the current folder")
     train.add_argument("--learning-rate", type=_rate)
     train.add_argument("--iterations", "--epochs", type=_count,
                        help="passes over the data: iterations of full-batch descent, or epochs "
