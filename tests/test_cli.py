@@ -72,7 +72,7 @@ def test_train_other_2d_sets(tmp_path, dataset, capsys):
     (["train", "--learning-rate", "inf"], "must be finite and positive"),
     (["train", "--iterations", "-5"], "must not be negative"),
     (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
-    (["train", "--hidden-activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--hidden-activation", "swish"], "or MODULE:OBJECT; got 'swish'"),
     (["train", "--init", "xavier"], "invalid choice: 'xavier'"),
     (["train", "--dataset", "cat", "--data-dir", "/nonexistent"],
      "/nonexistent/train_catvnoncat.h5 not found"),
