@@ -382,6 +382,14 @@ def _real_kind(dtype):
     return bool(jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
 
 
+def nonnegative(x, name):
+    """A concrete real number, finite and not negative; returns it as a float."""
+    value = real(x, name)
+    if value is None or not (math.isfinite(value) and value >= 0):
+        raise OptionError(f"{name} must be a finite number, not negative; got {x!r}")
+    return value
+
+
 def penalty(lambd, name="lambd", *, concrete=False):
     """The L2 penalty's weight: a real number that, when known, is finite and not negative
     (``concrete``: it must be known, as training compiles it in)."""

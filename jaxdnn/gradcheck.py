@@ -123,7 +123,7 @@ def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
 
 
 def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                    output="sigmoid", lambd=0.0, keep_prob=1.0, key=None):
+                    output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, floor=0.0):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
 
     Args:
@@ -133,6 +133,9 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
       lambd: the L2 penalty's weight (the cost of ``compute_cost_with_regularization``).
       keep_prob, key: inverted dropout as :func:`~jaxdnn.L_model_forward` draws it; both sides
         use the same masks.
+      floor: judge each leaf against a norm of at least this (:data:`GRADIENT_FLOOR` of the
+        dtype: a leaf that is truly 0 comes out of both sides as rounding noise); 0: purely
+        relative.
 
     Returns:
       ``{"dW1": err, "db1": err, "dA1": err, ...}``: :func:`relative_error` per key of the
@@ -144,7 +147,7 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
     # cached trace when a function the backward calls has been swapped out (fault injection).
     hand, reference = jax.jit(lambda X, Y, layers, key: _hand_and_reference(
         X, Y, layers, activations, stable, lambd, keep, key))(X, Y, layers, key)
-    return _compare(hand, reference)
+    return _compare(hand, reference, check.nonnegative(floor, "floor"))
 
 
 def _witness_inputs(X, Y, parameters, hidden_activation, output, lambd, keep_prob, key):
@@ -181,7 +184,8 @@ def _compare(hand, reference, floor=0.0):
 
 
 def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
-                     output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0):
+                     output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0,
+                     floor=0.0):
     """The dot-product test of each hand-written gradient against forward-mode autodiff.
 
     For ``tangents`` random directions v of each leaf (standard normal entries from
@@ -190,16 +194,18 @@ def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False
     loss's). The error of a leaf is the largest ``|J v - <v, g>| / max(|J v|, |<v, g>|,
     ||v|| ||g||)`` over its directions: rounding in a dot product is bounded by ||v|| ||g||.
 
-    Arguments as :func:`autodiff_errors`; returns ``{"dW1": err, ...}`` like it.
+    Arguments as :func:`autodiff_errors` (``floor`` stands in for ||g|| when larger); returns
+    ``{"dW1": err, ...}`` like it.
     """
     count = check.count(tangents, "tangents")
+    floor = check.nonnegative(floor, "floor")
     X, Y, layers, activations, keep = _witness_inputs(X, Y, parameters, hidden_activation,
                                                       output, lambd, keep_prob, key)
     probes = _probes(layers, X.shape[1], count, seed)
     with forward_mode():
         found = jax.jit(lambda X, Y, layers, key, probes: _transpose_ratios(
-            X, Y, layers, activations, stable, lambd, keep, key, probes))(X, Y, layers, key,
-                                                                          probes)
+            X, Y, layers, activations, stable, lambd, keep, key, probes, floor))(
+                X, Y, layers, key, probes)
     return {k: float(v) for k, v in found.items()}
 
 

@@ -115,7 +115,8 @@ def check_run(run):
         value = getattr(run, field)
         if not isinstance(value, str) or value not in valid:
             raise OptionError(f"{field} must be one of {', '.join(valid)}; got {value!r}")
-    if not (run.hidden_activation in ACTIVATIONS or is_user_activation(run.hidden_activation)):
+    hidden = run.hidden_activation
+    if not (isinstance(hidden, str) and (hidden in ACTIVATIONS or is_user_activation(hidden))):
         raise OptionError(f"hidden_activation must be one of {', '.join(ACTIVATIONS)}, or a "
                           f"user's module:object; got {run.hidden_activation!r}")
     if not isinstance(run.hidden, list) or not run.hidden:

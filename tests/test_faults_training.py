@@ -374,7 +374,7 @@ def test_finite_difference_property_holds():
 
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
 def test_fused_step_search_passes_unbroken(output):
-    chain_property(lambda case: jaxdnn.autodiff_errors(
+    chain_property(lambda case: WITNESSES["autodiff"](
         case.X, case.Y, case.parameters, case.hidden_activation, output=output, stable=True),
         max_examples=8, outputs=(output,))()
 

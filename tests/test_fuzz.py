@@ -192,6 +192,9 @@ ON_COST_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
 LAMBD_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("negative", -0.1), ("NaN", float("nan")), ("inf", float("inf")), ("text", "0.1"),
     ("None", None), ("a bool", True), ("an array", np.array([0.1, 0.2]))]]
+FLOOR_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("negative", -1e-6), ("NaN", float("nan")), ("inf", float("inf")), ("text", "1e-6"),
+    ("None", None), ("a bool", True)]]
 OUTPUT_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("unknown", "tanh"), ("None", None), ("a number", 3), ("a list", ["softmax"])]]
 SOFTMAX_LABEL_FAULTS = [  # the problems' softmax heads have K = 3 classes
@@ -510,16 +513,18 @@ TARGETS = {
         lambda p: {"layer_dims": [p.X.shape[0], 3, 1], "numpy_seed": 1},
         numpy_seed=(SEED_FAULTS, "numpy_seed")),
     "autodiff_errors": fuzz_target(
-        lambda a: jaxdnn.autodiff_errors(a["X"], a["Y"], a["parameters"]),
-        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
+        lambda a: jaxdnn.autodiff_errors(a["X"], a["Y"], a["parameters"], floor=a["floor"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "floor": 1e-6},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
-        parameters=PARAMS),
+        parameters=PARAMS, floor=(FLOOR_FAULTS, "floor")),
     "transpose_errors": fuzz_target(
         lambda a: jaxdnn.transpose_errors(a["X"], a["Y"], a["parameters"],
-                                          tangents=a["tangents"]),
-        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "tangents": 2},
+                                          tangents=a["tangents"], floor=a["floor"]),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "tangents": 2,
+                   "floor": 0.0},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
-        parameters=PARAMS, tangents=(ITERATION_FAULTS, "tangents")),
+        parameters=PARAMS, tangents=(ITERATION_FAULTS, "tangents"),
+        floor=(FLOOR_FAULTS, "floor")),
     "network_cost": fuzz_target(
         lambda a: jaxdnn.network_cost(a["X"], a["Y"], a["parameters"], a["hidden_activation"],
                                       lambd=a["lambd"]),
