@@ -27,15 +27,18 @@ def _write(path, **datasets):
 
 @pytest.fixture
 def h5file(tmp_path):
-    """A file of 103 examples: 4 x 3 x 3 uint8 images, float32 rows of 36, labels as 0/1,
-    class ids 0..2 and one-hot rows."""
+    """A file of 103 examples: 4 x 3 x 3 uint8 images, float32 rows of 36 (also chunked and
+    compressed), labels as 0/1, class ids 0..2 and one-hot rows."""
     rng = np.random.default_rng(0)
     m = 103
     ids = rng.integers(0, 3, m)
-    return _write(tmp_path / "data.h5", pixels=rng.integers(0, 256, (m, 4, 3, 3), np.uint8),
+    path = _write(tmp_path / "data.h5", pixels=rng.integers(0, 256, (m, 4, 3, 3), np.uint8),
                   rows=rng.standard_normal((m, 36)).astype(np.float32),
                   labels=(rng.random(m) > 0.5).astype(np.int64), ids=ids,
                   one_hot=np.eye(3, dtype=np.uint8)[ids])
+    with h5py.File(path, "a") as f:
+        f.create_dataset("gzip_rows", data=f["rows"][()], chunks=(10, 36), compression="gzip")
+    return path
 
 
 def _parameters(dims, dtype, seed=0):
@@ -46,7 +49,7 @@ def _parameters(dims, dtype, seed=0):
 CASES = {  # x, y, output, classes, options; 103 examples in batches of 16: 6 full + 7 left over
     "pixels, sigmoid, gd": ("pixels", "labels", "sigmoid", 1,
                             dict(learning_rate=0.1)),
-    "rows, softmax ids, adam, dropout, L2": ("rows", "ids", "softmax", 3,
+    "gzip rows, softmax ids, adam, dropout, L2": ("gzip_rows", "ids", "softmax", 3,
                                              dict(optimizer=optax.adam(0.01), keep_prob=0.8,
                                                   lambd=0.3)),
     "rows, one-hot, momentum": ("rows", "one_hot", "softmax", 3,
@@ -83,16 +86,24 @@ def test_streamed_training_equals_fit_in_memory(h5file, case):
     _compare(*_both(h5file, case, np.float64), np.float64)
 
 
+def test_both_ways_of_reading_are_in_the_cases(h5file):
+    """Contiguous data sets are read through a memory map, chunked ones with h5py; CASES
+    has both."""
+    ways = {x: stream._Rows(H5Examples(h5file, x, "labels"))._map is not None
+            for x, *_ in CASES.values()}
+    assert ways == {"pixels": True, "rows": True, "gzip_rows": False}
+
+
 def test_streamed_float32_and_a_chunk_of_fewer_batches(h5file):
     """Chunks of 4 full batches: each epoch streams 4, then 2, then the ragged one."""
     _compare(*_both(h5file, "pixels, sigmoid, gd", np.float32, chunk_batches=4), np.float32)
 
 
-def _rows_left_sorted(dataset, examples, columns, dtype):
+def _rows_left_sorted(read, examples, columns, dtype):
     k, b = columns.shape
-    sorted_columns = np.sort(columns.ravel()).reshape(k, b)
-    return stream._decode(dataset[np.sort(columns.ravel())].reshape(k * b, -1), examples,
-                          sorted_columns.ravel(), dtype).reshape(k, b, -1).transpose(0, 2, 1)
+    sorted_columns = np.sort(columns.ravel())
+    return stream._decode(read(sorted_columns).reshape(k * b, -1), examples, sorted_columns,
+                          dtype).reshape(k, b, -1).transpose(0, 2, 1)
 
 
 def _labels_left_sorted(examples, columns, classes, dtype):
@@ -204,7 +215,7 @@ def _text_file(path):
     (lambda p: H5Examples(_text_file(p.parent / "t.txt")), DataError,
      r"t\.txt is not a readable HDF5 file"),
     (lambda p: H5Examples(p, "nope", "labels"), DataError,
-     r"data\.h5: no data set 'nope' \(the file holds ids, labels, one_hot, pixels, rows\)"),
+     r"data\.h5: no data set 'nope' \(the file holds gzip_rows, ids, labels, one_hot, "),
     (lambda p: H5Examples(p, "rows", 3), InputTypeError, "y must name a data set"),
     (lambda p: H5Examples(p, "labels", "labels"), DataError,
      r"'labels' in .*data\.h5 has shape \(103,\) but needs \(m, \.\.\.\)"),
