@@ -21,7 +21,6 @@ Memory: the labels ``(k, m)``, one permutation of m, and a few chunks (``chunk_b
 the training dtype), never the inputs whole.
 """
 
-import mmap
 import queue
 import threading
 from functools import partial
@@ -157,51 +156,14 @@ _PIXELS = {np.dtype(t): (np.arange(256) / 255).astype(t) for t in (np.float32, n
 """Each pixel value's input, by training dtype."""
 
 
-class _Rows:
-    """Reads rows of the inputs' data set: through a read-only memory map of the file where
-    the data set is stored contiguously and unfiltered (one numpy gather: h5py's per-row
-    selection costs a few microseconds a row, ten times more on narrow rows), else with h5py.
-    The map reads page by page (``MADV_RANDOM``) and drops its pages after every read
-    (``MADV_DONTNEED``), so it keeps no more than one read's rows resident."""
-
-    def __init__(self, examples):
-        self.examples, self._file = examples, _open(examples)
-        self.dataset, self._map = _dataset(examples, self._file, examples.x), None
-        offset = self.dataset.id.get_offset()
-        if self.dataset.chunks is None and not self.dataset.compression and offset is not None:
-            with open(examples.path, "rb") as f:
-                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            self._map.madvise(mmap.MADV_RANDOM)
-            self._array = np.frombuffer(self._map, self.dataset.dtype, offset=offset,
-                                        count=self.dataset.size).reshape(self.dataset.shape)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self._map is not None:
-            del self._array  # the map closes once no array views it
-            self._map.close()
-        self._file.close()
-
-    def __call__(self, indices):
-        """The rows ``indices`` (increasing), as stored: (len(indices), ...)."""
-        if self._map is None:
-            return self.dataset[indices]
-        rows = self._array[indices]
-        self._map.madvise(mmap.MADV_DONTNEED)
-        return rows
-
-
-def _read_block(read, examples, columns, dtype):
-    """The examples ``columns`` (k, b) as a block of inputs (k, n, b) in ``dtype``: the rows
-    read in increasing order (``read``: a :class:`_Rows`), then put back in the order asked
-    for."""
+def _read_block(dataset, examples, columns, dtype):
+    """The examples ``columns`` (k, b) as a block of inputs (k, n, b) in ``dtype``: one h5py
+    read of the rows in increasing order, then the rows put back in the order asked for."""
     k, b = columns.shape
     wanted = columns.ravel()
     order = np.argsort(wanted)
     try:
-        rows = read(wanted[order])
+        rows = dataset[wanted[order]]
     except (OSError, RuntimeError, ValueError) as err:
         raise DataError(f"{examples._name(examples.x)}: reading examples failed ({err})") from None
     block = np.empty((k * b, examples.n), dtype)
@@ -356,10 +318,11 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
     shuffle_key, dropout_key = jax.random.split(key)
 
     def produce():
-        with _Rows(examples) as read:
+        with _open(examples) as f:
+            dataset = _dataset(examples, f, examples.x)
             for first, columns in _blocks(examples, size, chunk, epochs, shuffle_key):
                 yield first, jax.device_put((
-                    _read_block(read, examples, columns, dtype),
+                    _read_block(dataset, examples, columns, dtype),
                     _label_block(examples, columns, classes, dtype)))
 
     carry = jax.tree.map(jnp.array, (parameters, _initial_opt_state(parameters, momentum,

@@ -86,23 +86,10 @@ def test_streamed_training_equals_fit_in_memory(h5file, case):
     _compare(*_both(h5file, case, np.float64), np.float64)
 
 
-def test_both_ways_of_reading_are_in_the_cases(h5file):
-    """Contiguous data sets are read through a memory map, chunked ones with h5py; CASES
-    has both."""
-    ways = {x: stream._Rows(H5Examples(h5file, x, "labels"))._map is not None
-            for x, *_ in CASES.values()}
-    assert ways == {"pixels": True, "rows": True, "gzip_rows": False}
-
-
-def test_streamed_float32_and_a_chunk_of_fewer_batches(h5file):
-    """Chunks of 4 full batches: each epoch streams 4, then 2, then the ragged one."""
-    _compare(*_both(h5file, "pixels, sigmoid, gd", np.float32, chunk_batches=4), np.float32)
-
-
-def _rows_left_sorted(read, examples, columns, dtype):
+def _rows_left_sorted(dataset, examples, columns, dtype):
     k, b = columns.shape
     sorted_columns = np.sort(columns.ravel())
-    return stream._decode(read(sorted_columns).reshape(k * b, -1), examples, sorted_columns,
+    return stream._decode(dataset[sorted_columns].reshape(k * b, -1), examples, sorted_columns,
                           dtype).reshape(k, b, -1).transpose(0, 2, 1)
 
 
