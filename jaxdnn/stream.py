@@ -347,14 +347,16 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
 def _check_labels(examples, output, K):
     """The labels must fit ``output`` with K = n[L] outputs. Returns K when they are class ids
     to turn into one-hot rows, else 0."""
-    name = examples._name(examples.y)
-    if output.one_hot and examples.labels.shape[0] == 1:
-        if K < 2:
-            raise ShapeError(f"a softmax output needs K >= 2 classes, the rows of the last W "
-                             f"in parameters; got {K}")
+    name, k = examples._name(examples.y), examples.labels.shape[0]
+    if output.one_hot and K < 2:
+        raise ShapeError(f"a softmax output needs K >= 2 classes, the rows of the last W in "
+                         f"parameters; got {K}")
+    if output.one_hot and k == 1:
         check.class_ids(examples.labels, name, K)
         return K
-    check.targets(examples.labels, output, (K, examples.m), name,
-                  but=f"the network has {K} outputs: {name} needs one label row of {K} per "
-                      f"example")
+    if k != K:
+        raise ShapeError(f"{name} holds {k} labels per example but the network has {K} outputs "
+                         f"(the rows of the last W): it needs shape ({examples.m}, {K})"
+                         + (f" or class ids ({examples.m},)" if output.one_hot else ""))
+    check.targets(examples.labels, output, (K, examples.m), name)
     return 0

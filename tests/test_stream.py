@@ -227,7 +227,7 @@ def test_bad_files_are_refused_when_opened(h5file, make, error, message):
     ("rows", "ids", dict(parameters=[36, 2, 2], output="softmax"), DataError,
      r"'ids' in .*data\.h5 must hold class ids 0\.\.1; found 2"),
     ("rows", "one_hot", dict(parameters=[36, 2, 1]), ShapeError,
-     r"'one_hot' in .*data\.h5 has shape \(3, 103\) but the network has 1 outputs"),
+     r"'one_hot' in .*data\.h5 holds 3 labels per example but the network has 1 outputs"),
     ("rows", "labels", dict(mini_batch_size=103), OptionError,
      "mini_batch_size must be between 1 and m - 1 = 102"),
     ("rows", "labels", dict(mini_batch_size=None), OptionError, "mini_batch_size"),
