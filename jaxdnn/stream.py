@@ -53,6 +53,7 @@ class H5Examples:
     Attributes:
       path, x, y: as given.
       m: the number of examples.
+      shape, dtype: of the inputs' data set, as stored.
       n: the features of one example (the product of ``x``'s trailing sizes).
       labels: ``(k, m)``, as stored (read whole).
 
@@ -90,7 +91,8 @@ class H5Examples:
                                 f"(MAX_FILE_BYTES): labels are read whole")
             if ys.dtype.kind not in "biuf":
                 raise DataError(f"{self._name(y)} has dtype {ys.dtype} but needs numbers")
-            self.labels = np.asarray(ys[()]).reshape(self.m, -1).T
+            self.labels = _read(self, y, lambda: ys[()]).reshape(self.m, -1).T
+            self.shape = xs.shape
         check.finite(self.labels, self._name(y))
 
     def _name(self, key):
@@ -112,9 +114,9 @@ class H5Examples:
                             f"{check.MAX_FILE_BYTES:,} (MAX_FILE_BYTES): train on it with "
                             f"fit_stream instead")
         with _open(self) as f:
-            X = _decode(_dataset(self, f, self.x)[()].reshape(self.m, self.n),
-                        self, np.arange(self.m), np.float64 if self.dtype == np.uint8
-                        else self.dtype)
+            dataset = _inputs(self, f)
+            X = _decode(_read(self, self.x, lambda: dataset[()]).reshape(self.m, self.n), self,
+                        np.arange(self.m), np.float64 if self.dtype == np.uint8 else self.dtype)
         return X.T, self.labels
 
 
@@ -136,6 +138,24 @@ def _dataset(examples, f, key):
         found = ", ".join(sorted(f.keys())) or "nothing"
         raise DataError(f"{examples.path}: no data set {key!r} (the file holds {found})")
     return dataset
+
+
+def _inputs(examples, f):
+    """The inputs' data set, which must still have the shape and dtype it had when opened."""
+    dataset = _dataset(examples, f, examples.x)
+    if (dataset.shape, dataset.dtype) != (examples.shape, examples.dtype):
+        raise DataError(f"{examples._name(examples.x)} changed since it was opened: "
+                        f"{dataset.shape} {dataset.dtype}, was {examples.shape} "
+                        f"{examples.dtype}")
+    return dataset
+
+
+def _read(examples, key, read):
+    """``read()`` of the data set ``key``: a DataError naming it when h5py fails."""
+    try:
+        return np.asarray(read())
+    except (OSError, RuntimeError, ValueError) as err:
+        raise DataError(f"{examples._name(key)}: reading failed ({err})") from None
 
 
 def _decode(rows, examples, index, dtype):
@@ -162,10 +182,7 @@ def _read_block(dataset, examples, columns, dtype):
     k, b = columns.shape
     wanted = columns.ravel()
     order = np.argsort(wanted)
-    try:
-        rows = dataset[wanted[order]]
-    except (OSError, RuntimeError, ValueError) as err:
-        raise DataError(f"{examples._name(examples.x)}: reading examples failed ({err})") from None
+    rows = _read(examples, examples.x, lambda: dataset[wanted[order]])
     block = np.empty((k * b, examples.n), dtype)
     block[order] = _decode(rows.reshape(k * b, -1), examples, wanted[order], dtype)
     return block.reshape(k, b, examples.n).transpose(0, 2, 1)
@@ -319,7 +336,7 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
 
     def produce():
         with _open(examples) as f:
-            dataset = _dataset(examples, f, examples.x)
+            dataset = _inputs(examples, f)
             for first, columns in _blocks(examples, size, chunk, epochs, shuffle_key):
                 yield first, jax.device_put((
                     _read_block(dataset, examples, columns, dtype),

@@ -183,6 +183,21 @@ def test_a_non_finite_input_is_named_by_its_example(tmp_path):
     assert not _prefetch_threads()
 
 
+def test_a_file_changed_after_opening_is_refused_when_read(tmp_path):
+    """The inputs are read again when training starts: another shape there is a DataError,
+    raised from the thread as itself, not a numpy broadcasting error."""
+    path = _write(tmp_path / "c.h5", x=np.ones((40, 6)), y=np.ones(40))
+    examples = H5Examples(path, "x", "y")
+    _write(path, x=np.ones((40, 7)), y=np.ones(40))
+    with pytest.raises(DataError, match=r"'x' in .*c\.h5 changed since it was opened: "
+                                        r"\(40, 7\) float64, was \(40, 6\) float64"):
+        fit_stream(examples, _parameters([6, 2, 1], np.float64), mini_batch_size=8,
+                   num_epochs=1, key=jax.random.PRNGKey(0))
+    with pytest.raises(DataError, match="changed since it was opened"):
+        examples.load()
+    assert not _prefetch_threads()
+
+
 def test_divergence_is_reported_with_its_iteration(h5file):
     with pytest.raises(TrainingDiverged) as caught:
         fit_stream(H5Examples(h5file, "rows", "labels"), _parameters([36, 8, 1], np.float64),
