@@ -5,12 +5,15 @@ import subprocess
 import sys
 import textwrap
 import threading
+from types import SimpleNamespace
 
 import h5py
 import jax
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tolerances import STREAM_RTOL
 
 import jaxdnn
@@ -84,6 +87,35 @@ def _both(h5file, case, dtype, chunk_batches=3, epochs=2, **more):
 def test_streamed_training_equals_fit_in_memory(h5file, case):
     """Chunks of 3 batches (6 full batches: two chunks) and the ragged batch of 7, 2 epochs."""
     _compare(*_both(h5file, case, np.float64), np.float64)
+
+
+@settings(max_examples=25)
+@given(m=st.integers(2, 300), data=st.data(), chunk=st.integers(1, 9), epochs=st.integers(0, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_blocks_are_random_mini_batches_batches_in_order(m, data, chunk, epochs, seed):
+    """The schedule alone (no training), against the course's random_mini_batches: every block
+    holds at most ``chunk`` batches of B examples, or the ragged batch alone; their iterations
+    follow each other; and epoch e's blocks, in order, are random_mini_batches of epoch e."""
+    size = data.draw(st.integers(1, m - 1), label="mini_batch_size")
+    key = jax.random.PRNGKey(seed)
+    shuffle_key, _ = jax.random.split(key)
+    examples = SimpleNamespace(m=m)
+    blocks = list(stream._blocks(examples, size, chunk, epochs, shuffle_key))
+    per_epoch = -(-m // size)
+    assert [first for first, _ in blocks] == list(np.cumsum(
+        [0] + [len(columns) for _, columns in blocks])[:-1])
+    batches = [batch for _, columns in blocks for batch in columns]
+    assert len(batches) == epochs * per_epoch
+    for first, columns in blocks:
+        assert len(columns) <= chunk
+        if columns.shape[1] != size:  # the ragged batch: alone, its epoch's last
+            assert columns.shape == (1, m % size) and (first + 1) % per_epoch == 0
+    everything = np.arange(m)[None]
+    for e in range(epochs):
+        expected = jaxdnn.random_mini_batches(everything, everything, size,
+                                              jax.random.fold_in(shuffle_key, e))
+        got = batches[e * per_epoch:(e + 1) * per_epoch]
+        assert [list(b) for b in got] == [list(x[0]) for x, _ in expected]
 
 
 def _rows_left_sorted(dataset, examples, columns, dtype):
