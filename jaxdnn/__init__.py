@@ -75,6 +75,7 @@ from .model import (
 )
 from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
 from .outputs import OUTPUTS, Output, get_output
+from .stream import H5Examples, fit_stream
 from .train import (
     TrainState,
     accuracy,
@@ -95,6 +96,7 @@ __all__ = [
     "DATASETS",
     "DataError",
     "GRADIENT_CHECK_THRESHOLD",
+    "H5Examples",
     "InputTypeError",
     "JaxdnnError",
     "LEAKY_RELU_SLOPE",
@@ -120,6 +122,7 @@ __all__ = [
     "epoch_costs",
     "finite_difference_gradients",
     "fit",
+    "fit_stream",
     "flatten_images",
     "custom_activation",
     "get_activation",

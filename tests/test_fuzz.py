@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 
+import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -306,6 +307,59 @@ PATH_FAULTS = [
 ]
 
 
+def _h5_file(contents):
+    """An h5 file holding ``contents`` (data set name -> array)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "examples.h5")
+    with h5py.File(path, "w") as f:
+        for key, value in contents.items():
+            f[key] = value
+    return path
+
+
+def _h5_contents(p):
+    """The problem's examples, twice over (m >= 2, so a batch can be smaller than m), in the
+    layout H5Examples reads: x (m, n[0]), y (m, n[L])."""
+    return {"x": np.hstack([p.X, p.X]).T, "y": np.hstack([p.Y, p.Y]).T}
+
+
+def _h5_examples(p):
+    return jaxdnn.H5Examples(_h5_file(_h5_contents(p)), "x", "y")
+
+
+def _content_fault(key, make):
+    return lambda v, p: {**v, key: make(v[key], p)}
+
+
+H5_CONTENT_FAULTS = [
+    ("x 1-D", _content_fault("x", lambda v, p: v[:, 0])),
+    ("x no rows", _content_fault("x", lambda v, p: v[:0])),
+    ("x int16", _content_fault("x", lambda v, p: v.astype(np.int16))),
+    ("x complex", _content_fault("x", lambda v, p: v.astype(np.complex128))),
+    ("x text", _content_fault("x", lambda v, p: v.astype("S8"))),
+    ("y one label more", _content_fault("y", lambda v, p: np.vstack([v, v[:1]]))),
+    ("y 3-D", _content_fault("y", lambda v, p: v[:, None])),
+    ("y text", _content_fault("y", lambda v, p: v.astype("S8"))),
+    ("y NaN", _content_fault("y", lambda v, p: np.where(np.arange(len(v))[:, None] == 0,
+                                                         np.nan, v))),
+    ("no y", lambda v, p: {"x": v["x"]}),
+]
+H5_NAME_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("missing", "nope"), ("None", None), ("a number", 3), ("a list", ["x"])]]
+H5_LABEL_FAULTS = [
+    ("label 2", lambda v, p: _h5_with(p, y=np.full((2 * p.X.shape[1], p.Y.shape[0]), 2))),
+    ("label 0.5", lambda v, p: _h5_with(p, y=np.full((2 * p.X.shape[1], p.Y.shape[0]), 0.5))),
+    ("one label column more", lambda v, p: _h5_with(p, y=np.zeros((2 * p.X.shape[1],
+                                                                  p.Y.shape[0] + 1)))),
+    ("one feature more", lambda v, p: _h5_with(p, x=np.ones((2 * p.X.shape[1],
+                                                              p.X.shape[0] + 1)))),
+    ("a path", lambda v, p: v.path), ("None", lambda v, p: None),
+]
+
+
+def _h5_with(p, **replace):
+    return jaxdnn.H5Examples(_h5_file({**_h5_contents(p), **replace}), "x", "y")
+
+
 # --- the public API: name -> (call, arguments of a valid call, {argument: (faults, names)}) ----
 
 def fuzz_target(call, arguments, **slots):
@@ -544,6 +598,29 @@ TARGETS = {
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         parameters=PARAMS),
+    "H5Examples": fuzz_target(
+        lambda a: jaxdnn.H5Examples(a["path"] or _h5_file(a["contents"]), a["x"], a["y"]),
+        lambda p: {"path": None, "contents": _h5_contents(p), "x": "x", "y": "y"},
+        path=(PATH_FAULTS, r"HDF5|data file|regular file"),
+        contents=(H5_CONTENT_FAULTS, r"'[xy]' in|data set '[xy]'"),
+        x=(H5_NAME_FAULTS, r"\bx\b|'nope'"), y=(H5_NAME_FAULTS, r"\by\b|'nope'")),
+    "fit_stream": fuzz_target(
+        lambda a: jaxdnn.fit_stream(**a),
+        lambda p: {"examples": _h5_examples(p), "parameters": p.parameters,
+                   "mini_batch_size": 1, "num_epochs": 1, "key": jax.random.PRNGKey(0),
+                   "learning_rate": 0.1, "momentum": 0.0, "optimizer": None, "lambd": 0.0,
+                   "on_cost": None, "output": "sigmoid", "chunk_bytes": 2**20},
+        examples=(H5_LABEL_FAULTS, r"examples|'[xy]' in|W1"),
+        parameters=PARAMS, hidden_activation=HIDDEN,
+        mini_batch_size=([fault for fault in MINI_BATCH_FAULTS if fault[0] != "more than m"]
+                         + [("m", lambda v, p: 2 * p.X.shape[1]), ("None", lambda v, p: None)],
+                         "mini_batch_size"),
+        num_epochs=(COUNT_FAULTS, "num_epochs"), key=(KEY_FAULTS, "key"),
+        learning_rate=(RATE_FAULTS, "learning_rate"), momentum=(MOMENTUM_FAULTS, "momentum"),
+        optimizer=(OPTIMIZER_FAULTS, "optimizer"), lambd=(LAMBD_FAULTS, "lambd"),
+        on_cost=(ON_COST_FAULTS, "on_cost"), output=(OUTPUT_FAULTS, "output"),
+        chunk_bytes=([fault for fault in COUNT_FAULTS if fault[0] != "None"]
+                     + [("zero", lambda v, p: 0)], "chunk_bytes")),
     "save_model": fuzz_target(
         lambda a: jaxdnn.save_model(a["path"], a["parameters"], a["metadata"]),
         lambda p: {"path": os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "m.npz"),

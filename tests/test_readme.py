@@ -84,3 +84,13 @@ def test_readme_network_cost_example_runs():
     namespace = run_example("network_cost")
     assert namespace["per_example"]["W1"].shape == (400, 4, 2)
     assert namespace["grads"]["W1"].shape == (4, 2)
+
+
+def test_readme_stream_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = run_example("fit_stream")
+    costs, same = namespace["costs"], namespace["same_costs"]
+    assert costs.shape == (5,) and costs[-1] < costs[0]
+    np.testing.assert_allclose(costs, same, rtol=1e-12)
+    for key, value in namespace["in_memory"].items():
+        np.testing.assert_allclose(namespace["streamed"][key], value, rtol=1e-12, atol=1e-15)

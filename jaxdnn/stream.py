@@ -1,0 +1,379 @@
+"""Mini-batch training on examples read from an HDF5 file a chunk at a time.
+
+The file's layout, the cat files' own: one example per row of the first axis.
+
+* ``x``: ``(m, ...)`` with n = the product of the trailing sizes (``(m, 64, 64, 3)`` images,
+  ``(m, n)`` tables): uint8 pixels, scaled to [0, 1] as :func:`~jaxdnn.flatten_images` does
+  (``x / 255``), or floating values, used as they are.
+* ``y``: ``(m,)`` or ``(m, k)``: row i is example i's label column (0/1; for a softmax, class
+  ids or one-hot rows). Labels are small and read whole, and checked before training.
+
+:func:`fit_stream` trains exactly as :func:`~jaxdnn.fit` with the same ``mini_batch_size``,
+``num_epochs`` and ``key`` trains on the data in memory (:meth:`H5Examples.load`): epoch e's
+order is ``jax.random.permutation(fold_in(shuffle_key, e), m)``, cut into batches of B, the last
+one the ``m % B`` left over (:mod:`jaxdnn.batches`). A background thread reads a chunk of K
+batches while the device trains on the previous one: the rows of a chunk are read with h5py in
+increasing order (one selection per chunk), then put back in the epoch's order, and handed over
+as a block ``(K, n, B)``; one compiled call scans the K batches. Per epoch the full batches come
+in chunks of K (the last may hold fewer) and the ragged batch, if any, as a block of one.
+
+Memory: the labels ``(k, m)``, one permutation of m, and a few chunks (``chunk_bytes`` each, in
+the training dtype), never the inputs whole.
+"""
+
+import queue
+import threading
+from functools import partial
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _checks as check
+from ._loop import PRINT_EVERY, Options, cost_printer, guarded_scan, train_step
+from .batches import batches_per_epoch, epoch_costs
+from .errors import DataError, InputTypeError, OptionError, ShapeError, TrainingDiverged
+from .model import layer_activations
+from .outputs import get_output
+from .train import _initial_opt_state, _static
+
+CHUNK_BYTES = 2**25
+"""The default size of a chunk (32 MiB): the inputs of the K batches one compiled call trains."""
+
+
+class H5Examples:
+    """Examples in an HDF5 file, checked when opened, to train on with :func:`fit_stream`.
+
+    Args:
+      path: the file.
+      x: the inputs' data set, ``(m, ...)``: uint8 pixels (scaled by 1/255) or floats.
+      y: the labels' data set, ``(m,)`` or ``(m, k)``.
+
+    Attributes:
+      path, x, y: as given.
+      m: the number of examples.
+      shape, dtype: of the inputs' data set, as stored.
+      n: the features of one example (the product of ``x``'s trailing sizes).
+      labels: ``(k, m)``, as stored (read whole).
+
+    Raises:
+      DataError: the file is missing or not HDF5, a data set is missing, or their shapes and
+        dtypes do not fit the layout, naming the file and the data set.
+    """
+
+    def __init__(self, path, x="train_set_x", y="train_set_y"):
+        self.path = check.path(path, "path")
+        for name, value in (("x", x), ("y", y)):
+            if not isinstance(value, str):
+                raise InputTypeError(f"{name} must name a data set of {path} (a str); got "
+                                     f"{type(value).__name__}")
+        self.x, self.y = x, y
+        check.regular_file(path, "data file")
+        with _open(self) as f:
+            xs, ys = _dataset(self, f, x), _dataset(self, f, y)
+            if xs.ndim < 2 or 0 in xs.shape:
+                raise DataError(f"{self._name(x)} has shape {xs.shape} but needs (m, ...): one "
+                                f"example per row, every size > 0")
+            if xs.dtype != np.uint8 and xs.dtype.kind != "f":
+                raise DataError(f"{self._name(x)} has dtype {xs.dtype} but needs uint8 pixels "
+                                f"or floating-point values")
+            self.m, self.n, self.dtype = xs.shape[0], int(np.prod(xs.shape[1:])), xs.dtype
+            if self.m >= 2**31:
+                raise DataError(f"{self._name(x)} holds {self.m} examples; at most 2**31 - 1 "
+                                f"(they are counted in int32)")
+            if ys.ndim not in (1, 2) or ys.shape[0] != self.m or 0 in ys.shape:
+                raise DataError(f"{self._name(y)} has shape {ys.shape} but needs ({self.m},) or "
+                                f"({self.m}, k): one label row per example of {self._name(x)}")
+            if ys.size * ys.dtype.itemsize > check.MAX_FILE_BYTES:
+                raise DataError(f"{self._name(y)} declares {ys.size * ys.dtype.itemsize:,} "
+                                f"bytes, above the limit of {check.MAX_FILE_BYTES:,} "
+                                f"(MAX_FILE_BYTES): labels are read whole")
+            if ys.dtype.kind not in "biuf":
+                raise DataError(f"{self._name(y)} has dtype {ys.dtype} but needs numbers")
+            self.labels = _read(self, y, lambda: ys[()]).reshape(self.m, -1).T
+            self.shape = xs.shape
+        check.finite(self.labels, self._name(y))
+
+    def _name(self, key):
+        return f"{key!r} in {self.path}"
+
+    def __repr__(self):
+        return f"H5Examples({str(self.path)!r}, x={self.x!r}, y={self.y!r})"
+
+    def load(self):
+        """The whole data set in memory, as :func:`~jaxdnn.fit` takes it: ``(X, Y)``, X
+        ``(n, m)`` (float64 for pixels, else the file's dtype), Y ``(k, m)`` as stored.
+
+        Raises:
+          DataError: the inputs are above :data:`~jaxdnn._checks.MAX_FILE_BYTES`.
+        """
+        nbytes = self.m * self.n * self.dtype.itemsize
+        if nbytes > check.MAX_FILE_BYTES:
+            raise DataError(f"{self._name(self.x)} holds {nbytes:,} bytes, above the limit of "
+                            f"{check.MAX_FILE_BYTES:,} (MAX_FILE_BYTES): train on it with "
+                            f"fit_stream instead")
+        with _open(self) as f:
+            dataset = _inputs(self, f)
+            X = _decode(_read(self, self.x, lambda: dataset[()]).reshape(self.m, self.n), self,
+                        np.arange(self.m), np.float64 if self.dtype == np.uint8 else self.dtype)
+        return X.T, self.labels
+
+
+def _open(examples):
+    """``h5py.File(examples.path)``, a DataError when it is not a readable HDF5 file."""
+    try:
+        return h5py.File(examples.path, "r")
+    except OSError as err:
+        raise DataError(f"{examples.path} is not a readable HDF5 file (truncated, or another "
+                        f"format): {err}") from None
+
+
+def _dataset(examples, f, key):
+    try:
+        dataset = f.get(key)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise DataError(f"{examples._name(key)}: cannot read it ({err})") from None
+    if not isinstance(dataset, h5py.Dataset) or dataset.shape is None:
+        found = ", ".join(sorted(f.keys())) or "nothing"
+        raise DataError(f"{examples.path}: no data set {key!r} (the file holds {found})")
+    return dataset
+
+
+def _inputs(examples, f):
+    """The inputs' data set, which must still have the shape and dtype it had when opened."""
+    dataset = _dataset(examples, f, examples.x)
+    if (dataset.shape, dataset.dtype) != (examples.shape, examples.dtype):
+        raise DataError(f"{examples._name(examples.x)} changed since it was opened: "
+                        f"{dataset.shape} {dataset.dtype}, was {examples.shape} "
+                        f"{examples.dtype}")
+    return dataset
+
+
+def _read(examples, key, read):
+    """``read()`` of the data set ``key``: a DataError naming it when h5py fails."""
+    try:
+        return np.asarray(read())
+    except (OSError, RuntimeError, ValueError) as err:
+        raise DataError(f"{examples._name(key)}: reading failed ({err})") from None
+
+
+def _decode(rows, examples, index, dtype):
+    """Rows ``(b, n)`` as stored -> the training ``dtype``: pixels / 255 (rounded once, as
+    ``(x / 255).astype(dtype)`` is), floats cast; a non-finite value is a DataError naming the
+    example (``index[r]`` is row r's)."""
+    if rows.dtype == np.uint8:
+        return _PIXELS[np.dtype(dtype)][rows]
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"{examples._name(examples.x)}: example {index[r]} holds "
+                        f"{rows[r, c]} (feature {c}); inputs must be finite")
+    return rows.astype(dtype, copy=False)
+
+
+_PIXELS = {np.dtype(t): (np.arange(256) / 255).astype(t) for t in (np.float32, np.float64)}
+"""Each pixel value's input, by training dtype."""
+
+
+def _read_block(dataset, examples, columns, dtype):
+    """The examples ``columns`` (k, b) as a block of inputs (k, n, b) in ``dtype``: one h5py
+    read of the rows in increasing order, then the rows put back in the order asked for."""
+    k, b = columns.shape
+    wanted = columns.ravel()
+    order = np.argsort(wanted)
+    rows = _read(examples, examples.x, lambda: dataset[wanted[order]])
+    block = np.empty((k * b, examples.n), dtype)
+    block[order] = _decode(rows.reshape(k * b, -1), examples, wanted[order], dtype)
+    return block.reshape(k, b, examples.n).transpose(0, 2, 1)
+
+
+def _label_block(examples, columns, classes, dtype):
+    """The labels of ``columns`` (k, b) as a block (k, n[L], b); class ids become one-hot rows
+    of ``classes`` (0: the labels are used as they are)."""
+    Y = examples.labels
+    if classes:
+        return (np.arange(classes)[None, :, None] == Y[0][columns][:, None, :]).astype(dtype)
+    return Y[:, columns].transpose(1, 0, 2).astype(dtype)
+
+
+def _blocks(examples, size, chunk, num_epochs, shuffle_key):
+    """``(first iteration, columns (k, b))`` of every block of the run, in order."""
+    full, rest = divmod(examples.m, size)
+    per_epoch = batches_per_epoch(examples.m, size)
+    for epoch in range(num_epochs):
+        order = np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, epoch),
+                                                  examples.m))
+        first = epoch * per_epoch
+        for b in range(0, full, chunk):
+            k = min(chunk, full - b)
+            yield first + b, order[b * size:(b + k) * size].reshape(k, size)
+        if rest:
+            yield first + full, order[full * size:][None]
+
+
+class _Prefetch:
+    """Runs ``produce()``, a generator, in a background thread, ``depth`` items ahead of the
+    caller's iteration. An exception raised there is raised as itself in the caller; leaving
+    the ``with`` block (an error or KeyboardInterrupt included) stops and joins the thread."""
+
+    _END = object()
+
+    def __init__(self, produce, depth=1):
+        self._produce, self._queue, self._stop = produce, queue.Queue(depth), threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jaxdnn-prefetch", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        while self._thread.is_alive():  # it may be waiting to hand over an item
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+    def _run(self):
+        try:
+            for item in self._produce():
+                if not self._put(item):
+                    return
+        except BaseException as error:  # handed over, raised in the caller
+            self._put(error)
+            return
+        self._put(self._END)
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def __iter__(self):
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+@partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
+def _segment(Xs, Ys, parameters, opt_state, start, learning_rate, momentum, key, options):
+    """Iterations ``start, ..., start + k - 1`` on the batches ``Xs[j], Ys[j]`` of the blocks
+    ``Xs`` (k, n[0], b) and ``Ys`` (k, n[L], b); dropout masks from ``fold_in(key, i)``."""
+    def step(carry, i):
+        j = i - start
+        return train_step(Xs[j], Ys[j], carry, i, key, learning_rate, momentum, options)
+
+    carry, costs, diverged = guarded_scan(step, (parameters, opt_state), start, Xs.shape[0])
+    return *carry, costs, diverged
+
+
+def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
+               hidden_activation="relu", output="sigmoid", learning_rate=0.0075, momentum=0.0,
+               lambd=0.0, keep_prob=1.0, optimizer=None, print_cost=False, on_cost=None,
+               chunk_bytes=CHUNK_BYTES):
+    """Train ``parameters`` on mini-batches of ``examples`` streamed from their file: the same
+    iterates as :func:`~jaxdnn.fit` on ``examples.load()`` with the same options.
+
+    Args:
+      examples: an :class:`H5Examples`.
+      parameters: the initial course dict; its dtype is the training dtype.
+      mini_batch_size: B, 1 to m - 1 examples per batch.
+      num_epochs, key: as :func:`~jaxdnn.fit` takes them with mini-batches.
+      chunk_bytes: the inputs one compiled call trains on, K = chunk_bytes // (n B itemsize)
+        batches (at least one); a few chunks are in memory at a time.
+      hidden_activation, output, learning_rate, momentum, lambd, keep_prob, optimizer,
+        print_cost, on_cost: as :func:`~jaxdnn.fit` takes them.
+
+    Returns:
+      ``(parameters, costs)``: the trained dict and every epoch's cost, as :func:`~jaxdnn.fit`.
+
+    Raises:
+      As :func:`~jaxdnn.fit`, and DataError for labels unfit for ``output`` or a non-finite
+      input met while reading (naming the file, the data set and the example).
+    """
+    if not isinstance(examples, H5Examples):
+        raise InputTypeError(f"examples must be an H5Examples(path, x=..., y=...); got "
+                             f"{type(examples).__name__}")
+    layers = check.parameters(parameters)
+    out = get_output(output)
+    if layers[0][0].shape[1] != examples.n:
+        raise ShapeError(f"{examples._name(examples.x)} holds examples of {examples.n} features "
+                         f"but W1 has shape {tuple(layers[0][0].shape)}: W1 needs "
+                         f"{examples.n} columns")
+    classes = _check_labels(examples, out, layers[-1][0].shape[0])
+    check.finite_parameters(parameters)
+    if mini_batch_size is None or check.mini_batch_size(mini_batch_size, examples.m) >= examples.m:
+        raise OptionError(f"mini_batch_size must be between 1 and m - 1 = {examples.m - 1}; got "
+                          f"{mini_batch_size} (one batch of all m examples: load() them and fit)")
+    size = int(mini_batch_size)
+    per_epoch = batches_per_epoch(examples.m, size)
+    epochs = check.count(num_epochs, "num_epochs")
+    check.training(epochs * per_epoch, learning_rate, momentum, optimizer, False, on_cost, lambd)
+    if not check.is_key(key):
+        raise InputTypeError(f"mini-batch training shuffles the examples with "
+                             f"key=jax.random.PRNGKey(...); got key={key!r}")
+    dtype = layers[0][0].dtype
+    row_bytes = size * examples.n * dtype.itemsize
+    if check.count(chunk_bytes, "chunk_bytes") < 1:
+        raise OptionError("chunk_bytes must be positive")
+    if row_bytes > check.MAX_FILE_BYTES:
+        raise OptionError(f"a batch of {size} examples of {examples.n} features is "
+                          f"{row_bytes:,} bytes, above the limit of {check.MAX_FILE_BYTES:,} "
+                          f"(MAX_FILE_BYTES): choose a smaller mini_batch_size")
+    chunk = max(1, min(chunk_bytes // row_bytes, examples.m // size))
+    options = Options(layer_activations(_static(hidden_activation), len(layers), output),
+                      epochs * per_epoch, optimizer, None, float(lambd),
+                      check.keep_prob(keep_prob, key, len(layers)), size)
+    on_cost = on_cost or (cost_printer("Cost after epoch {}: {:f}") if print_cost else None)
+    shuffle_key, dropout_key = jax.random.split(key)
+
+    def produce():
+        with _open(examples) as f:
+            dataset = _inputs(examples, f)
+            for first, columns in _blocks(examples, size, chunk, epochs, shuffle_key):
+                yield first, jax.device_put((
+                    _read_block(dataset, examples, columns, dtype),
+                    _label_block(examples, columns, classes, dtype)))
+
+    carry = jax.tree.map(jnp.array, (parameters, _initial_opt_state(parameters, momentum,
+                                                                       optimizer)))
+    scalars = jnp.asarray(learning_rate, dtype), jnp.asarray(momentum, dtype)
+    costs = []
+    with _Prefetch(produce) as blocks:
+        for first, (Xs, Ys) in blocks:
+            *carry, batch_costs, diverged = _segment(Xs, Ys, *carry, jnp.int32(first), *scalars,
+                                                     dropout_key, options=options)
+            costs.extend(np.asarray(batch_costs).tolist())
+            if int(diverged) >= 0:
+                raise TrainingDiverged(int(diverged), carry[0], np.asarray(costs[:int(diverged)
+                                                                                 + 1]))
+            if on_cost is not None and len(costs) % per_epoch == 0:
+                epoch = len(costs) // per_epoch - 1
+                if epoch % PRINT_EVERY == 0:
+                    on_cost(epoch, float(epoch_costs(costs[-per_epoch:], examples.m, size)[0]))
+    return carry[0], epoch_costs(costs, examples.m, size)
+
+
+def _check_labels(examples, output, K):
+    """The labels must fit ``output`` with K = n[L] outputs. Returns K when they are class ids
+    to turn into one-hot rows, else 0."""
+    name, k = examples._name(examples.y), examples.labels.shape[0]
+    if output.one_hot and K < 2:
+        raise ShapeError(f"a softmax output needs K >= 2 classes, the rows of the last W in "
+                         f"parameters; got {K}")
+    if output.one_hot and k == 1:
+        check.class_ids(examples.labels, name, K)
+        return K
+    if k != K:
+        raise ShapeError(f"{name} holds {k} labels per example but the network has {K} outputs "
+                         f"(the rows of the last W): it needs shape ({examples.m}, {K})"
+                         + (f" or class ids ({examples.m},)" if output.one_hot else ""))
+    check.targets(examples.labels, output, (K, examples.m), name)
+    return 0
