@@ -1,0 +1,113 @@
+"""Data parallelism (jaxdnn.mesh): training sharded over 1, 2, 4 and 8 CPU host devices equals
+one device's, in a subprocess (tests/mesh_worker.py) because the device count is fixed when JAX
+starts; the multi-host path through jax.distributed with one process; bad meshes."""
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from tolerances import SAME_MATH_RTOL
+
+import jaxdnn
+from jaxdnn import InputTypeError, OptionError
+
+WORKER = os.path.join(os.path.dirname(__file__), "mesh_worker.py")
+
+
+def worker(*argv):
+    result = subprocess.run([sys.executable, WORKER, *argv], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def on_devices():
+    return worker("devices")
+
+
+def test_training_on_1_2_4_8_devices_equals_one_device(on_devices):
+    """float64 parameters and every cost to 1e-12 relative, sigmoid and softmax, m = 37 (no
+    device count divides it), 40 and 3 (fewer examples than devices), mini-batches with Adam,
+    dropout with L2 and momentum, the Gram path; each run really sharded: its parameters on n
+    devices, its program's X one device's block of ceil(m / n) columns, all-reduces in it."""
+    cases = on_devices["cases"]
+    assert {(c["case"], c["devices"]) for c in cases} >= {
+        (f"{output}, m=37", n) for output in ("sigmoid", "softmax") for n in (1, 2, 4, 8)}
+    for c in cases:
+        assert c["parameters"] <= SAME_MATH_RTOL and c["costs"] <= SAME_MATH_RTOL, c
+        assert c["placed_on"] == c["devices"], c
+        m = int(c["case"].split("m=")[1].split()[0])
+        assert c["x_block"] == [5, math.ceil(m / c["devices"])], c
+        assert ("all-reduce" in c["collectives"]) == (c["devices"] > 1), c
+
+
+def test_the_equality_catches_padding_that_reaches_the_sums(on_devices):
+    """Fault injection: with the zero columns of a ragged m left in (not sliced off), the same
+    comparison is off by far more than its bound."""
+    assert on_devices["fault"]["parameters"] > 1e-3
+    assert on_devices["fault"]["costs"] > 1e-4
+
+
+def test_network_cost_gradient_on_sharded_inputs(on_devices):
+    """jax.grad of the custom_vjp bridge with X and Y sharded over 8 devices equals the
+    unsharded gradient, in X, Y and the parameters, and XLA all-reduces the parameter sums."""
+    found = on_devices["network_cost"]
+    for leaf in ("dX", "dY", "d parameters"):
+        assert found[leaf] <= SAME_MATH_RTOL, found
+    assert found["dX placed_on"] == 8 and "all-reduce" in found["collectives"]
+
+
+def test_the_multi_host_path_with_one_process(tmp_path):
+    """jax.distributed.initialize (one process on localhost), a mesh over the global devices,
+    the process's columns from local_columns assembled by make_array_from_process_local_data:
+    the same parameters as one device, and the model file written once by process 0."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    found = worker("distributed", str(port), str(tmp_path))
+    assert found["processes"] == 1 and found["devices"] == 8 and found["columns"] == [0, 37]
+    assert found["parameters"] <= SAME_MATH_RTOL and found["costs"] <= SAME_MATH_RTOL, found
+    assert found["saved"] == 0.0
+
+
+# --- in this process (one device unless XLA_FLAGS says otherwise) -------------------------------
+
+def test_more_devices_than_jax_sees_is_an_option_error_with_the_flag():
+    n = jax.device_count() + 1
+    with pytest.raises(OptionError, match=rf"devices={n}.*xla_force_host_platform_device_count"):
+        jaxdnn.data_mesh(n)
+
+
+@pytest.mark.parametrize("mesh, error, match", [
+    (0, OptionError, "at least 1"), (-1, OptionError, "devices"), ("2", InputTypeError, "mesh"),
+    (2.0, InputTypeError, "mesh"), (True, InputTypeError, "mesh"),
+])
+def test_bad_meshes_are_refused_naming_them(mesh, error, match):
+    X, Y = np.ones((2, 4)), np.ones((1, 4))
+    params = jaxdnn.initialize_parameters_deep([2, 1], jax.random.PRNGKey(0))
+    with pytest.raises(error, match=match):
+        jaxdnn.fit(X, Y, params, num_iterations=1, mesh=mesh)
+
+
+def test_a_2d_mesh_is_refused():
+    mesh = jax.make_mesh((1, 1), ("a", "b"))
+    with pytest.raises(OptionError, match="1-D"):
+        jaxdnn.local_columns(4, mesh)
+
+
+def test_one_device_mesh_is_the_plain_run():
+    X, Y = jaxdnn.load_planar_dataset()
+    params = jaxdnn.initialize_parameters_deep([2, 4, 1], numpy_seed=2)
+    reference, costs = jaxdnn.fit(X, Y, params, hidden_activation="tanh", num_iterations=50)
+    trained, got = jaxdnn.fit(X, Y, params, hidden_activation="tanh", num_iterations=50, mesh=1)
+    np.testing.assert_array_equal(got, costs)
+    for k in params:
+        np.testing.assert_array_equal(trained[k], reference[k])
+    assert jaxdnn.local_columns(400, 1) == slice(0, 400)
