@@ -2,8 +2,8 @@
 before JAX starts): training on 1, 2, 4 and 8 devices against one device, and jaxdnn.mesh's
 multi-host path with ``jax.distributed.initialize``. Prints one JSON object on stdout.
 
-    python tests/mesh_worker.py devices            # the equality cases
-    python tests/mesh_worker.py distributed PORT   # one process of a distributed run
+    python tests/mesh_worker.py devices                      # the equality cases
+    python tests/mesh_worker.py distributed PORT OUT N P     # process P of N (8 / N devices)
 """
 
 import json
@@ -11,10 +11,12 @@ import os
 import re
 import sys
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+PROCESSES = int(sys.argv[4]) if sys.argv[1] == "distributed" else 1
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={8 // PROCESSES}"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
 import jax  # noqa: E402
+import jax.experimental.multihost_utils  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -123,19 +125,20 @@ def devices():
     return {"cases": found, "fault": fault, "network_cost": network_cost}
 
 
-def distributed(port):
-    """Process 0 of 1 in a jax.distributed run: the multi-host code path on one host."""
-    jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=1,
-                               process_id=0)
+def distributed(port, out, process_id):
+    """One process of a jax.distributed run on this host, as each host of a cluster runs it."""
+    jax.distributed.initialize(coordinator_address=f"localhost:{port}",
+                               num_processes=PROCESSES, process_id=process_id)
     mesh = jaxdnn.data_mesh()  # every device of every process
     X, Y, params = problem(37, 1)
     columns = jaxdnn.local_columns(X.shape[1], mesh)  # this process's share
     options = cases()["sigmoid, m=37"][2]
     trained, costs = jaxdnn.fit(X[:, columns], Y[:, columns], params, mesh=mesh, **options)
     reference, reference_costs = jaxdnn.fit(X, Y, params, **options)
-    path = os.path.join(sys.argv[3], "model.npz")
+    path = os.path.join(out, "model.npz")
     if jax.process_index() == 0:  # written once, by process 0
         jaxdnn.save_model(path, trained)
+    jax.experimental.multihost_utils.sync_global_devices("saved")  # the others wait for it
     saved = jaxdnn.load_model(path)[0]
     return {"processes": jax.process_count(), "devices": mesh.size,
             "columns": [columns.start, columns.stop],
@@ -144,5 +147,6 @@ def distributed(port):
 
 
 if __name__ == "__main__":
-    result = devices() if sys.argv[1] == "devices" else distributed(int(sys.argv[2]))
+    result = (devices() if sys.argv[1] == "devices"
+              else distributed(int(sys.argv[2]), sys.argv[3], int(sys.argv[5])))
     print(json.dumps(result))

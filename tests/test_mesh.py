@@ -64,17 +64,30 @@ def test_network_cost_gradient_on_sharded_inputs(on_devices):
     assert found["dX placed_on"] == 8 and "all-reduce" in found["collectives"]
 
 
-def test_the_multi_host_path_with_one_process(tmp_path):
-    """jax.distributed.initialize (one process on localhost), a mesh over the global devices,
-    the process's columns from local_columns assembled by make_array_from_process_local_data:
-    the same parameters as one device, and the model file written once by process 0."""
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_multi_host_path(tmp_path, processes):
+    """jax.distributed.initialize on localhost with one process of 8 devices, and with two of 4
+    (the CPU collectives go through gloo): a mesh over the global devices, each process's
+    columns from local_columns assembled by make_array_from_process_local_data, the same
+    parameters and costs as one device, the model written once by process 0 and read by all."""
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
-    found = worker("distributed", str(port), str(tmp_path))
-    assert found["processes"] == 1 and found["devices"] == 8 and found["columns"] == [0, 37]
-    assert found["parameters"] <= SAME_MATH_RTOL and found["costs"] <= SAME_MATH_RTOL, found
-    assert found["saved"] == 0.0
+    procs = [subprocess.Popen([sys.executable, WORKER, "distributed", str(port), str(tmp_path),
+                               str(processes), str(p)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for p in range(processes)]
+    outputs = [proc.communicate(timeout=600) for proc in procs]
+    found = []
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+        found.append(json.loads(out.splitlines()[-1]))
+    per = math.ceil(37 / 8) * 8 // processes  # columns per process (4 or 8 devices of 5)
+    assert [f["columns"] for f in found] == [[p * per, min((p + 1) * per, 37)]
+                                             for p in range(processes)]
+    for f in found:
+        assert f["processes"] == processes and f["devices"] == 8, f
+        assert f["parameters"] <= SAME_MATH_RTOL and f["costs"] <= SAME_MATH_RTOL, f
+        assert f["saved"] == 0.0
 
 
 # --- in this process (one device unless XLA_FLAGS says otherwise) -------------------------------
