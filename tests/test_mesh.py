@@ -146,3 +146,12 @@ def test_jaxdnn_train_devices_2_writes_the_one_device_model(tmp_path):
     for k, reference in models[0].items():
         error = np.linalg.norm(models[1][k] - reference) / np.linalg.norm(reference)
         assert error <= SAME_MATH_RTOL, (k, error)
+
+
+def test_readme_many_devices_example_runs():
+    """The README's example, on the devices this process has (one, unless XLA_FLAGS says)."""
+    from test_readme import run_example
+
+    namespace = run_example("mesh = jaxdnn.data_mesh()")
+    assert namespace["costs"][-1] < namespace["costs"][0] / 2
+    assert len(namespace["params"]["W1"].sharding.device_set) == jax.device_count()
