@@ -79,15 +79,20 @@ class Plan(NamedTuple):
     m: int
 
 
-def plan(X, mesh):
+def plan(X, mesh, reports=False):
     """None for ``mesh=None`` (one device); else the :class:`Plan` for this process's X.
 
     With several processes the global m is the sum of their columns, and each must hold the
-    block :func:`local_columns` gives it (a ShapeError otherwise).
+    block :func:`local_columns` gives it (a ShapeError otherwise). ``reports``: the loop calls
+    back to the host (``on_cost``), which JAX orders on one device only (an OptionError).
     """
     if mesh is None:
         return None
     mesh = _as_mesh(mesh)
+    if reports and mesh.size > 1:
+        raise OptionError("print_cost and on_cost report from inside the compiled loop, which "
+                          "JAX cannot order over several devices: with mesh=, read the costs "
+                          "fit returns")
     local = check.array(X, "X")[1]
     if jax.process_count() == 1:
         return Plan(mesh, local)

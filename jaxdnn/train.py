@@ -114,7 +114,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
-    plan = data_plan(X, mesh)
+    plan = data_plan(X, mesh, reports=bool(on_cost or print_cost))
     m = plan.m if plan else X.shape[1]
     size = check.mini_batch_size(mini_batch_size, m)
     batched = size < m  # one batch of all m examples is full-batch descent

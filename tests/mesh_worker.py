@@ -109,6 +109,12 @@ def devices():
     fault = {"parameters": relative(trained, reference), "costs": relative(got, costs)}
     jaxdnn.mesh._unpadded = original
 
+    try:  # host callbacks inside the loop: refused on several devices, before compiling
+        jaxdnn.fit(X, Y, params, mesh=2, print_cost=True, **options)
+        refused = None
+    except jaxdnn.OptionError as error:
+        refused = str(error)
+
     # network_cost's custom_vjp on sharded inputs: the gradient of every argument.
     X, Y, params = problem(40, 3)
     mesh = jaxdnn.data_mesh(8)
@@ -122,7 +128,8 @@ def devices():
                     "d parameters": relative(sharded[2], plain[2]),
                     "dX placed_on": len(sharded[0].sharding.device_set),
                     "collectives": sorted(set(re.findall(COLLECTIVES, text)))}
-    return {"cases": found, "fault": fault, "network_cost": network_cost}
+    return {"cases": found, "fault": fault, "network_cost": network_cost,
+            "print_cost refused": refused}
 
 
 def distributed(port, out, process_id):

@@ -55,6 +55,12 @@ def test_the_equality_catches_padding_that_reaches_the_sums(on_devices):
     assert on_devices["fault"]["costs"] > 1e-4
 
 
+def test_cost_reports_from_the_loop_are_refused_on_several_devices(on_devices):
+    """jax.debug.callback's ordered effects run on one device only: an OptionError saying so,
+    not JAX's ValueError from inside the compilation."""
+    assert "print_cost and on_cost" in on_devices["print_cost refused"]
+
+
 def test_network_cost_gradient_on_sharded_inputs(on_devices):
     """jax.grad of the custom_vjp bridge with X and Y sharded over 8 devices equals the
     unsharded gradient, in X, Y and the parameters, and XLA all-reduces the parameter sums."""
