@@ -114,6 +114,9 @@ def local_columns(m, mesh):
     per = -(-m // mesh.size)
     mine = [k for k, device in enumerate(mesh.devices.flat)
             if device.process_index == jax.process_index()]
+    if not mine:
+        raise OptionError(f"the mesh has no device of process {jax.process_index()}: every "
+                          f"process of the run must have its devices in it")
     if mine != list(range(mine[0], mine[-1] + 1)):
         raise OptionError(f"the mesh interleaves the devices of process {jax.process_index()} "
                           f"with others': order its devices by process")
