@@ -63,6 +63,7 @@ from .layers import (
     linear_backward,
     linear_forward,
 )
+from .mesh import data_mesh, local_columns
 from .model import (
     L_model_backward,
     L_model_forward,
@@ -119,6 +120,7 @@ __all__ = [
     "compute_cost_from_logits",
     "compute_cost_with_regularization",
     "cost_and_grads",
+    "data_mesh",
     "epoch_costs",
     "finite_difference_gradients",
     "fit",
@@ -140,6 +142,7 @@ __all__ = [
     "linear_forward",
     "load_cat_data",
     "load_checkpoint",
+    "local_columns",
     "load_data",
     "load_dataset",
     "load_digits",

@@ -27,6 +27,7 @@ from .gradcheck import (
     _hand_and_reference,
     _probes,
     _transpose_ratios,
+    verified,
 )
 from .model import layer_activations
 
@@ -101,18 +102,24 @@ def run(hidden, features, outputs, output, dtype, m, draws, names, seed=0):
         activations = layer_activations(chosen, len(dims) - 1, output)
         X, Y, layers = draw_problem(rng, dims, m, output, dtype)
         probes = _probes(layers, m, 4, rng.randint(2**31))
-        floor = GRADIENT_FLOOR[np.dtype(dtype)]
-        found = _program(activations, floor)(X, Y, layers, probes)
-        errors = {}
-        for stable, (pair, ratios) in found.items():
-            path = "stable" if stable else "literal"
-            errors[f"autodiff ({path})"] = _compare(*pair, floor)
-            errors[f"transpose ({path})"] = {k: float(v) for k, v in ratios.items()}
-        if jax.config.jax_enable_x64:
-            fd = _finite_difference_errors(X, Y, layers, activations, found[False][0][0])
-            if fd is not None:
-                errors["finite differences"] = fd
-        yield Draw(index, chosen, errors)
+        yield Draw(index, chosen, _errors(X, Y, layers, activations, probes))
+
+
+@verified
+def _errors(X, Y, layers, activations, probes):
+    """``{witness: {leaf: error}}`` for one drawn problem."""
+    floor = GRADIENT_FLOOR[np.dtype(X.dtype)]
+    found = _program(activations, floor)(X, Y, layers, probes)
+    errors = {}
+    for stable, (pair, ratios) in found.items():
+        path = "stable" if stable else "literal"
+        errors[f"autodiff ({path})"] = _compare(*pair, floor)
+        errors[f"transpose ({path})"] = {k: float(v) for k, v in ratios.items()}
+    if jax.config.jax_enable_x64:
+        fd = _finite_difference_errors(X, Y, layers, activations, found[False][0][0])
+        if fd is not None:
+            errors["finite differences"] = fd
+    return errors
 
 
 def bound(witness, dtype):

@@ -30,6 +30,7 @@ import numpy as np
 from . import _checks as check
 from ._loop import PRINT_EVERY, guarded_scan, monitored_costs, report, train_step
 from .errors import OptionError, ShapeError
+from .mesh import shard_columns
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, key=0):
@@ -91,7 +92,7 @@ def batch_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key,
 
     def batch(columns):
         def run(carry, i):
-            Xb, Yb = jnp.take(X, columns, axis=1), jnp.take(Y, columns, axis=1)
+            Xb, Yb = (shard_columns(jnp.take(A, columns, axis=1)) for A in (X, Y))
             return train_step(Xb, Yb, carry, i, dropout_key, learning_rate, momentum, options)
         return run
 

@@ -102,7 +102,8 @@ def cmd_train(args):
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
                              on_cost=progress, figures=figures,
-                             gram=False if args.plain else "auto", activation=activation)
+                             gram=False if args.plain else "auto", activation=activation,
+                             devices=args.devices)
     finally:
         progress.close()
     if isinstance(result, run.Stopped):
@@ -340,6 +341,9 @@ def build_parser():
     train.add_argument("--plain", action="store_true",
                        help="train on the plain loop even where the Gram path applies (images: "
                             "more features than examples)")
+    train.add_argument("--devices", type=_positive, metavar="N",
+                       help="shard the examples over N devices (data parallelism; on CPU, "
+                            "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)")
     train.set_defaults(run=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")

@@ -11,9 +11,14 @@
 
 All return numbers rather than asserting, so a test (or a user) decides what is close enough;
 :mod:`jaxdnn.testing` turns them into properties.
+
+Every witness runs its matmuls at full precision (:func:`full_precision`): the float32 bounds
+below hold for float32 arithmetic, which GPUs (TF32, 10-bit mantissas) and TPUs (bfloat16
+passes, 8 bits) do not do by default. Training keeps the backend's default precision.
 """
 
 
+import functools
 from contextlib import contextmanager
 
 import jax
@@ -57,6 +62,21 @@ GRADIENT_CHECK_THRESHOLD = 1e-7
 """The course's bound on :func:`gradient_check`'s difference for a correct backward pass."""
 
 
+def full_precision():
+    """The context the witnesses compute in: ``jax.default_matmul_precision("highest")``, every
+    float32 matmul in float32 (on CPU the default already is; on GPU and TPU it is not)."""
+    return jax.default_matmul_precision("highest")
+
+
+def verified(function):
+    """``function`` run under :func:`full_precision` (looked up at each call)."""
+    @functools.wraps(function)
+    def at_full_precision(*args, **kwargs):
+        with full_precision():
+            return function(*args, **kwargs)
+    return at_full_precision
+
+
 def relative_error(a, b) -> float:
     """``||a - b|| / max(||a||, ||b||)`` in float64; 0 when both are zero, inf on shape mismatch."""
     try:
@@ -70,6 +90,7 @@ def relative_error(a, b) -> float:
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
 
 
+@verified
 def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=False,
                        output="sigmoid", lambd=0.0, keep_prob=1.0, key=None):
     """``jax.grad`` of the cost under the course's gradient keys (the reference for the backward).
@@ -122,6 +143,7 @@ def _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks=()):
     return _layout.grads_to_dict(d_layers, [m * d for d in d_inputs])
 
 
+@verified
 def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
                     output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, floor=0.0):
     """Relative error of each hand-written gradient against :func:`autodiff_gradients`.
@@ -183,6 +205,7 @@ def _compare(hand, reference, floor=0.0):
             for key, ref in reference.items()}
 
 
+@verified
 def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
                      output="sigmoid", lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0,
                      floor=0.0):
@@ -265,6 +288,7 @@ def _names(L):
     return ([(f"dW{l}", f"db{l}") for l in range(1, L + 1)], [f"dA{l}" for l in range(1, L + 1)])
 
 
+@verified
 def finite_difference_gradients(parameters, X, Y, hidden_activation="relu", *, epsilon=1e-7,
                                 output="sigmoid"):
     """Central-difference estimates of dJ/dW[l] and dJ/db[l], in float64, keyed like ``grads``.
@@ -305,6 +329,7 @@ def _finite_differences(inputs, layers, epsilon):
     return _layout.grads_to_dict(unravel(approximate(theta, X, Y)))
 
 
+@verified
 def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, epsilon=1e-7,
                    approx=None, output="sigmoid"):
     """The course's finite-difference check of the backward pass, in float64.

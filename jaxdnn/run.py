@@ -33,6 +33,7 @@ from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, JaxdnnError, OptionError, ShapeError, TrainingDiverged
 from .init import SCHEMES
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
+from .mesh import data_mesh
 from .models import COURSE_MODELS, initial_parameters, nn_model
 from .outputs import OUTPUTS, get_output
 from .train import (
@@ -238,7 +239,7 @@ def _exclusive(out):
 
 
 def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
-            gram="auto", activation=None):
+            gram="auto", activation=None, devices=None):
     """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
     write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped it.
 
@@ -249,19 +250,21 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
 
     A run whose ``hidden_activation`` is a user's ``module:object`` trains with ``activation``,
     the :class:`~jaxdnn.Activation` the caller imported from there: a run never imports code
-    that a file names.
+    that a file names. ``devices``: shard the examples over that many devices
+    (:func:`~jaxdnn.data_mesh`; not a setting of the run: a run may resume on another count).
     """
     if is_user_activation(run.hidden_activation) and not isinstance(activation, Activation):
         raise OptionError(f"the run's hidden activation {run.hidden_activation} is a user's "
                           f"pair: give it as activation=")
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
+    mesh = None if devices is None else data_mesh(devices)
     with _exclusive(out):
         return _execute(run, out, data_dir, resume_from, on_cost, figures, gram,
-                        activation or run.hidden_activation)
+                        activation or run.hidden_activation, mesh)
 
 
-def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden):
+def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, mesh):
     checkpoint = os.path.join(out, CHECKPOINT)
     same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
     stale = not same and _finished(checkpoint)
@@ -306,7 +309,7 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden):
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
                 mini_batch_size=run.mini_batch_size or None, monitor=monitor, gram=gram,
-                donate=True)
+                donate=True, mesh=mesh)
             # reported here, not from inside the loop: jax caches no program with a callback
             shown = epoch_costs(new_costs, m, run.mini_batch_size or m)
             for i in range(-epoch % PRINT_EVERY, n, PRINT_EVERY) if on_cost else ():
@@ -347,6 +350,7 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden
                "mini_batch_size": run.mini_batch_size or None, "iterations": run.iterations,
                "init": run.init, "seed": run.seed, "data_seed": run.data_seed,
                "optimizer": run.optimizer, "dtype": run.dtype, "path": path, "classes": classes,
+               "devices": len(jax.numpy.asarray(params["W1"]).devices()),  # trained on
                "train_accuracy": _accuracy(p_train, train_y),
                "test_accuracy": _accuracy(p_test, test_y),
                "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))

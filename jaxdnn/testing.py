@@ -43,6 +43,7 @@ from .gradcheck import (
     _transpose_ratios,
     _witness_inputs,
     forward_mode,
+    verified,
 )
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
@@ -166,6 +167,7 @@ def _name(activation):
     return activation if isinstance(activation, str) else activation.name or "your activation"
 
 
+@verified
 def assert_backward_matches_vjp(activation, Z, dA):
     """One activation's backward against ``jax.vjp`` of its forward, elementwise (the bound
     :data:`ELEMENT_RTOL` relative to |dZ| + |dA|, plus :data:`FLUSH_ATOL`)."""
@@ -188,6 +190,7 @@ def assert_backward_matches_vjp(activation, Z, dA):
             f"{reference[i]!r} ({dtype})")
 
 
+@verified
 def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed=0):
     """Every gradient leaf's relative error against each witness (leaves smaller than
     :data:`~jaxdnn.gradcheck.GRADIENT_FLOOR` judged against that floor), for the literal and the

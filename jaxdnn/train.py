@@ -36,6 +36,8 @@ from ._loop import (
 from .batches import batch_loop, batches_per_epoch, epoch_costs
 from .errors import InputTypeError, OptionError, TrainingDiverged
 from .gram import gram_loop
+from .mesh import on_devices
+from .mesh import plan as data_plan
 from .model import _forward, layer_activations
 from .outputs import get_output
 
@@ -89,7 +91,7 @@ def _initial_opt_state(parameters, momentum, optimizer):
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
                 learning_rate=0.0075, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None,
                 optimizer=None, mini_batch_size=None, monitor=(), gram="auto", print_cost=False,
-                on_cost=None, donate=False):
+                on_cost=None, donate=False, mesh=None):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``, and
     the monitored costs when ``monitor`` is given.
 
@@ -112,8 +114,10 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
-    size = check.mini_batch_size(mini_batch_size, X.shape[1])
-    batched = size < X.shape[1]  # one batch of all m examples is full-batch descent
+    plan = data_plan(X, mesh, reports=bool(on_cost or print_cost))
+    m = plan.m if plan else X.shape[1]
+    size = check.mini_batch_size(mini_batch_size, m)
+    batched = size < m  # one batch of all m examples is full-batch descent
     if batched and not check.is_key(key):
         raise InputTypeError(f"mini-batch training shuffles the examples with "
                              f"key=jax.random.PRNGKey(...); got key={key!r}")
@@ -135,7 +139,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
                       on_cost or (cost_printer(_COST_LINES[batched]) if print_cost else None),
                       float(lambd), keep, size if batched else 0)
     state, costs, monitored = _run(X, Y, state, options, learning_rate, momentum, gram, donate,
-                                   key, monitor)
+                                   key, monitor, plan)
     return (state, costs, monitored) if monitor else (state, costs)
 
 
@@ -159,7 +163,7 @@ def _monitored(monitor, parameters, output):
 def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
         num_iterations=None, num_epochs=None, mini_batch_size=None, momentum=0.0, lambd=0.0,
         keep_prob=1.0, key=None, optimizer=None, monitor=(), gram="auto", print_cost=False,
-        on_cost=None, donate=False):
+        on_cost=None, donate=False, mesh=None):
     """Train ``parameters`` on (X, Y) in one compiled loop: full-batch gradient descent for
     ``num_iterations`` steps (3000 unless given), or ``num_epochs`` epochs of mini-batches.
 
@@ -197,6 +201,11 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
       on_cost: instead, any ``on_cost(i, cost)`` called on the host at those points.
       donate: let the compiled loop reuse the buffers of ``parameters`` (which are then
         deleted: only for parameters nobody uses afterwards); otherwise it trains in a copy.
+      mesh: data parallelism (:mod:`jaxdnn.mesh`): a device count or a 1-D
+        ``jax.sharding.Mesh`` (:func:`~jaxdnn.data_mesh`) to shard the examples over, the
+        parameters replicated; the same iterates as one device, up to the order of the sums.
+        In a run of several processes X and Y are this process's columns
+        (:func:`~jaxdnn.local_columns`).
 
     Returns:
       ``(parameters, costs)``, and ``monitored`` when ``monitor`` is given: the trained dict,
@@ -215,7 +224,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     """
     check.parameters(parameters)
     check.optimizer(momentum, optimizer)
-    m = check.array(X, "X")[1]
+    m = check.array(X, "X")[1] if mesh is None else data_plan(X, mesh).m
     size = check.mini_batch_size(mini_batch_size, m)
     per_epoch = batches_per_epoch(m, size)
     if num_iterations is not None and num_epochs is not None:
@@ -233,16 +242,17 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
         X, Y, state, steps, hidden_activation=hidden_activation, output=output,
         learning_rate=learning_rate, momentum=momentum, lambd=lambd, keep_prob=keep_prob,
         key=key, optimizer=optimizer, mini_batch_size=mini_batch_size, monitor=monitor,
-        gram=gram, print_cost=print_cost, on_cost=on_cost, donate=donate)
+        gram=gram, print_cost=print_cost, on_cost=on_cost, donate=donate, mesh=mesh)
     if per_epoch > 1:
         costs = epoch_costs(costs, m, size)
         monitored = [values[per_epoch - 1::per_epoch] for values in monitored]
     return state.parameters, costs, *monitored
 
 
-def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monitor):
+def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monitor, plan):
     dtype = state.parameters["W1"].dtype
-    use_gram = _takes_gram(np.shape(X), options.optimizer, options.lambd,
+    shape = (np.shape(X)[0], plan.m if plan else np.shape(X)[1])
+    use_gram = _takes_gram(shape, options.optimizer, options.lambd,
                            bool(options.keep_prob), gram,
                            not options.mini_batch_size and not monitor)
     carry = (state.parameters, state.opt_state)
@@ -252,13 +262,14 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
             jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
             jnp.asarray(momentum, dtype))
     if use_gram:
-        parameters, opt_state, costs, diverged = gram_loop(*args, options=options)
+        parameters, opt_state, costs, diverged = on_devices(plan, gram_loop, *args,
+                                                           options=options)
         monitored = np.zeros((len(costs), 0))
     else:
         loop = batch_loop if options.mini_batch_size else _plain_loop
         uses_key = options.mini_batch_size or options.keep_prob
-        parameters, opt_state, costs, monitored, diverged = loop(
-            *args, key if uses_key else None, monitor, options=options)
+        parameters, opt_state, costs, monitored, diverged = on_devices(
+            plan, loop, *args, key if uses_key else None, monitor, options=options)
     costs, monitored, diverged = np.asarray(costs), np.asarray(monitored), int(diverged)
     reraise(options.on_cost)
     if diverged >= 0:

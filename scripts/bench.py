@@ -21,7 +21,9 @@ The variants of a workload run in interleaved rounds (hand, autodiff, ..., hand,
 after a compiling warm-up, so machine drift affects them alike. Columns: median ms per step, its
 spread (min-max), the median of the per-round ratios to ``hand`` (below 1 is faster) and their
 range, achieved GFLOP/s (the useful work of one step: forward,
-dW/db and dA for layers 2..L), and the same process's matmul peak for the dtype.
+dW/db and dA for layers 2..L), the same process's matmul peak for the dtype, and the device the
+row ran on: JAX's default device (``platform: device_kind``, a GPU or TPU when JAX has one; the
+script needs no change) for the jax variants, the host CPU for numpy and torch.
 """
 
 import argparse
@@ -166,6 +168,16 @@ def matmul_peak(dtype, n=2048, repeats=5):
     return 2 * n ** 3 / min(times) / 1e9
 
 
+JAX_DEVICE = None
+"""``platform: device_kind`` of jax.devices()[0], set in main (JAX starts there)."""
+HOST_CPU = f"cpu: {platform.processor() or platform.machine()}"
+
+
+def device_of(variant):
+    """Where ``variant`` runs: numpy and torch (CPU tensors) on the host, the rest on JAX's."""
+    return HOST_CPU if variant in ("numpy", "torch") else JAX_DEVICE
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 def variants(dims, m, torch_ok):
@@ -235,7 +247,7 @@ def bench(args):
                     ratio_to_hand=statistics.median(paired), ratio_min=min(paired),
                     ratio_max=max(paired),
                     gflops=flops / (statistics.median(per_step) / 1e3) / 1e9,
-                    peak_gflops=peaks[dtype])
+                    peak_gflops=peaks[dtype], device=device_of(name))
             for r in results.values():
                 rows.append(r)
                 print_row(r)
@@ -244,7 +256,7 @@ def bench(args):
 
 HEADER = (f"{'workload':9} {'dtype':8} {'variant':9} {'ms/step':>9} {'spread':>17} "
           f"{'x hand':>6} {'(paired range)':>14} {'GFLOP/s':>8} {'peak':>6} {'total s':>8} "
-          f"{'compile s':>9}")
+          f"{'compile s':>9}  device")
 
 
 def print_row(r):
@@ -252,7 +264,7 @@ def print_row(r):
           f"{r['ms_min']:8.3f}-{r['ms_max']:<8.3f} {r['ratio_to_hand']:6.2f} "
           f"{r['ratio_min']:6.2f}-{r['ratio_max']:<7.2f} "
           f"{r['gflops']:8.1f} {r['peak_gflops']:6.0f} {r['total_s']:8.2f} "
-          f"{r['compile_s']:9.2f}", flush=True)
+          f"{r['compile_s']:9.2f}  {r['device']}", flush=True)
 
 
 def scale(args):
@@ -261,7 +273,8 @@ def scale(args):
     Each loop is timed at 10 and at 60 steps; (t60 - t10) / 50 is the cost of one more step and
     t10 - 10 x that is the one-off setup (for the Gram loop: K = X^T X and recovering W1).
     """
-    print("\nscale: float64, [n0, 20, 7, 5, 1]; ms per step (marginal) and one-off setup ms")
+    print(f"\nscale on {JAX_DEVICE}: float64, [n0, 20, 7, 5, 1]; ms per step (marginal) and "
+          f"one-off setup ms")
     print(f"{'n0':>6} {'m':>6} {'plain':>9} {'gram':>9} {'gram/plain':>10} {'gram setup':>10}")
     out = []
     sizes = [(12288, m) for m in (32, 64, 209, 512, 1024, 2048)]
@@ -292,9 +305,9 @@ def main():
     parser.add_argument("--scale", action="store_true", help="also the scale-law table")
     parser.add_argument("--scale-only", action="store_true", help="only the scale-law table")
     args = parser.parse_args()
-    cpu = platform.processor() or platform.machine()
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({cpu}, "
-          f"{os.cpu_count()} cpus)")
+    global JAX_DEVICE
+    JAX_DEVICE = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
+    print(f"jax {jax.__version__} on {JAX_DEVICE} (host {HOST_CPU}, {os.cpu_count()} cpus)")
     rows, peaks = [], {}
     if not args.scale_only:
         print(HEADER)
@@ -302,7 +315,7 @@ def main():
     scaling = scale(args) if args.scale or args.scale_only else None
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"jax": jax.__version__, "device": str(jax.devices()[0]), "rows": rows,
+            json.dump({"jax": jax.__version__, "device": JAX_DEVICE, "rows": rows,
                        "matmul_peak_gflops": peaks, "scale": scaling}, f, indent=2)
 
 

@@ -212,6 +212,12 @@ SOFTMAX_LABEL_FAULTS = [  # the problems' softmax heads have K = 3 classes
     ("a list", lambda v, p: v.tolist()),
     ("text", lambda v, p: v.astype(str)),
 ]
+DEVICES_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0), ("negative", -1), ("more than JAX sees", 10**6), ("a float", 2.0),
+    ("a bool", True), ("text", "2")]]
+MESH_FAULTS = DEVICES_FAULTS + [
+    ("a 2-D mesh", lambda v, p: jax.make_mesh((1, 1), ("a", "b"))),
+    ("a device list", lambda v, p: jax.devices())]
 GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("text", "yes"), ("one", 1), ("None", None)]]
 OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
@@ -479,7 +485,15 @@ TARGETS = {
         num_iterations=(ITERATION_FAULTS, "num_iterations"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
         gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
-        output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd")),
+        output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd"),
+        mesh=(MESH_FAULTS, r"mesh|devices")),
+    "data_mesh": fuzz_target(
+        lambda a: jaxdnn.data_mesh(a["devices"]), lambda p: {"devices": 1},
+        devices=(DEVICES_FAULTS, "devices")),
+    "local_columns": fuzz_target(
+        lambda a: jaxdnn.local_columns(a["m"], a["mesh"]),
+        lambda p: {"m": p.X.shape[1], "mesh": 1},
+        m=(static_faults(COUNT_FAULTS), r"\bm\b"), mesh=(MESH_FAULTS, r"mesh|devices")),
     "fit(mini-batches)": fuzz_target(
         lambda a: jaxdnn.fit(**a),
         lambda p: {"X": p.X, "Y": p.Y, "parameters": p.parameters, "mini_batch_size": 1,
@@ -509,7 +523,7 @@ TARGETS = {
         lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         state=(STATE_FAULTS, r"state|\bb1\b"),
-        num_iterations=(COUNT_FAULTS, "num_iterations")),
+        num_iterations=(COUNT_FAULTS, "num_iterations"), mesh=(MESH_FAULTS, r"mesh|devices")),
     "init_train_state": fuzz_target(
         lambda a: jaxdnn.init_train_state(a["parameters"], momentum=a["momentum"],
                                           optimizer=a["optimizer"]),
@@ -797,6 +811,7 @@ CLI_FAULTS = {
         "--keep-prob": ["0", "1.5", "-1", "x", ""],
         "--checkpoint-every": ["-1", "x", "3000000000"],
         "--mini-batch-size": ["0", "-1", "x", "1.5", "100000"],
+        "--devices": ["0", "-1", "x", "1.5", "100000"],
         "--resume": ["/nonexistent", "<garbage folder>"],
         "--frobnicate": ["1"],
     },
