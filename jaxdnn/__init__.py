@@ -75,6 +75,7 @@ from .model import (
 )
 from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
 from .outputs import OUTPUTS, Output, get_output
+from .stack import ModelStack, fit_many, predict_labels_many, stack_models, unstack_models
 from .train import (
     TrainState,
     accuracy,
@@ -101,6 +102,7 @@ __all__ = [
     "L_layer_model",
     "L_model_backward",
     "L_model_forward",
+    "ModelStack",
     "NameLookupError",
     "OUTPUTS",
     "OptionError",
@@ -120,6 +122,7 @@ __all__ = [
     "epoch_costs",
     "finite_difference_gradients",
     "fit",
+    "fit_many",
     "flatten_images",
     "custom_activation",
     "get_activation",
@@ -146,6 +149,7 @@ __all__ = [
     "nn_model",
     "predict",
     "predict_labels",
+    "predict_labels_many",
     "predict_proba",
     "random_mini_batches",
     "relative_error",
@@ -155,10 +159,12 @@ __all__ = [
     "save_model",
     "sigmoid",
     "sigmoid_backward",
+    "stack_models",
     "tanh",
     "tanh_backward",
     "train_steps",
     "transpose_errors",
     "two_layer_model",
+    "unstack_models",
     "update_parameters",
 ]
