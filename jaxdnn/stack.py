@@ -76,6 +76,7 @@ def stack_models(models):
             raise InputTypeError(f"models[{k}] is {parameters['W1'].dtype} but models[0] is "
                                  f"{dtype}: a stack trains in one dtype")
     widest = np.max(dims, axis=0)
+    check.stacked(len(models), widest.tolist())
     stacked = {}
     for key in _layout.expected_keys(len(first) - 1):
         l = int(key[1:])
