@@ -226,7 +226,8 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     keeps = _per_model(keep_prob, "keep_prob", S, _keep)
     dropout = any(p < 1 for p in keeps)
     if dropout and len(layers) == 1:
-        raise OptionError("dropout needs a hidden layer: the output layer is never dropped")
+        raise OptionError("keep_prob below 1 (dropout) needs a hidden layer: the output layer "
+                          "is never dropped")
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       check.iterations(num_iterations), optimizer)
     dtype = shapes["W1"].dtype

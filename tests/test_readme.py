@@ -84,3 +84,12 @@ def test_readme_network_cost_example_runs():
     namespace = run_example("network_cost")
     assert namespace["per_example"]["W1"].shape == (400, 4, 2)
     assert namespace["grads"]["W1"].shape == (4, 2)
+
+
+def test_readme_many_models_example_runs():
+    namespace = run_example("fit_many")
+    costs, diverged, labels, models = (namespace[k] for k in ("costs", "diverged", "labels",
+                                                               "models"))
+    assert costs.shape == (28, 1000) and (diverged == -1).all()
+    assert (costs[:, -1] < costs[:, 0]).all() and labels.shape == (28, 1, 400)
+    assert [m["W1"].shape[0] for m in models[::4]] == [1, 2, 3, 4, 5, 20, 50]
