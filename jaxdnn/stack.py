@@ -80,14 +80,13 @@ def stack_models(models):
     stacked = {}
     for key in _layout.expected_keys(len(first) - 1):
         l = int(key[1:])
-        shape = (widest[l], widest[l - 1] if key[0] == "W" else 1)
-        stacked[key] = jnp.stack([_pad(parameters[key], shape) for parameters in models])
+        leaf = np.zeros((len(models), widest[l], widest[l - 1] if key[0] == "W" else 1),
+                        jnp.dtype(dtype))
+        for k, parameters in enumerate(models):  # on the host: no compilation per shape
+            rows, cols = parameters[key].shape
+            leaf[k, :rows, :cols] = np.asarray(parameters[key])
+        stacked[key] = jnp.asarray(leaf)
     return ModelStack(stacked, tuple(dims))
-
-
-def _pad(x, shape):
-    x = jnp.asarray(x)
-    return jnp.pad(x, [(0, n - k) for n, k in zip(shape, x.shape, strict=True)])
 
 
 def unstack_models(stack):
@@ -179,7 +178,7 @@ def _momentum(mu, name):
 def _keys(key, S):
     """S dropout keys: one key for every model, or S keys stacked."""
     if check.is_key(key):
-        return jnp.broadcast_to(key, (S, *key.shape))
+        return jnp.stack([key] * S)
     if isinstance(key, jax.Array) and key.shape[:1] == (S,) and check.is_key(key[0]):
         return key
     raise InputTypeError(f"dropout (keep_prob < 1) needs key=jax.random.PRNGKey(...) or one key "
@@ -231,16 +230,14 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
                       check.iterations(num_iterations), optimizer)
     dtype = shapes["W1"].dtype
-    mask = _grad_mask(stack)
-    parameters = (stack.parameters if mask is None else
-                  jax.tree.map(lambda p, keep: jnp.where(keep, p, 0), stack.parameters, mask))
     if optimizer is not None:
-        opt_state = jax.vmap(optimizer.init)(parameters)
+        opt_state = jax.jit(jax.vmap(optimizer.init))(stack.parameters)
     else:
-        opt_state = jax.tree.map(jnp.zeros_like, parameters) if any(momenta) else None
+        opt_state = ({key: np.zeros(value.shape, dtype) for key, value in
+                      stack.parameters.items()} if any(momenta) else None)
     parameters, opt_state, costs, diverged = _stack_loop(
-        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), jax.tree.map(jnp.array, parameters),
-        opt_state, mask, jnp.asarray(rates, dtype), jnp.asarray(momenta, dtype),
+        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), stack.parameters, opt_state,
+        _grad_mask(stack), jnp.asarray(rates, dtype), jnp.asarray(momenta, dtype),
         jnp.asarray(lambds, dtype), jnp.asarray(keeps, dtype),
         _keys(key, S) if dropout else None, options=options, l2=any(lambds), dropout=dropout)
     costs, diverged = np.array(costs), np.asarray(diverged)
@@ -249,15 +246,18 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     return ModelStack(parameters, stack.dims), costs, diverged
 
 
-@partial(jax.jit, static_argnames=("options", "l2", "dropout"), donate_argnames="parameters")
+@partial(jax.jit, static_argnames=("options", "l2", "dropout"))
 def _stack_loop(X, Y, parameters, opt_state, mask, learning_rate, momentum, lambd, keep_prob,
                 keys, options, l2, dropout):
-    """:func:`jaxdnn.train._plain_loop` for one model, vmapped over the stack. ``options`` is
-    shared; each model's ``lambd`` and ``keep_prob`` enter its step as traced values in those
-    fields, present in the program only when ``l2`` and ``dropout`` say so."""
+    """:func:`jaxdnn.train._plain_loop` for one model, vmapped over the stack, from its
+    parameters with the padded entries zeroed. ``options`` is shared; each model's ``lambd``
+    and ``keep_prob`` enter its step as traced values in those fields, present in the program
+    only when ``l2`` and ``dropout`` say so."""
     hidden = len(options.activations) - 1
 
     def train_one(parameters, opt_state, mask, learning_rate, momentum, lambd, keep_prob, key):
+        if mask is not None:
+            parameters = jax.tree.map(lambda p, keep: jnp.where(keep, p, 0), parameters, mask)
         own = options._replace(lambd=lambd if l2 else 0.0,
                                keep_prob=(keep_prob,) * hidden if dropout else ())
 
