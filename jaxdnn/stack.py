@@ -181,8 +181,10 @@ def _keys(key, S):
         return jnp.stack([key] * S)
     if isinstance(key, jax.Array) and key.shape[:1] == (S,) and check.is_key(key[0]):
         return key
+    got = (f"an array of shape {key.shape}" if hasattr(key, "shape")
+           else f"{key!r} ({type(key).__name__})")
     raise InputTypeError(f"dropout (keep_prob < 1) needs key=jax.random.PRNGKey(...) or one key "
-                         f"per model stacked ({S}, 2); got key={key!r}")
+                         f"per model stacked ({S}, 2); got {got}")
 
 
 def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
