@@ -216,7 +216,7 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     S = len(stack.dims)
     layers, Y = check.problem(X, Y, shapes, get_output(output))
     check.finite_parameters(stack.parameters)
-    check.iterations(num_iterations)
+    T = check.iterations(num_iterations)
     check.optimizer(0.0, optimizer)
     rates = (_per_model(learning_rate, "learning_rate", S, check.rate) if optimizer is None
              else [0.0] * S)  # the optimizer has its own
@@ -230,7 +230,7 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
         raise OptionError("keep_prob below 1 (dropout) needs a hidden layer: the output layer "
                           "is never dropped")
     options = Options(layer_activations(_static(hidden_activation), len(layers), output),
-                      check.iterations(num_iterations), optimizer)
+                      T, optimizer)
     dtype = shapes["W1"].dtype
     if optimizer is not None:
         opt_state = jax.jit(jax.vmap(optimizer.init))(stack.parameters)
@@ -243,8 +243,7 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
         jnp.asarray(lambds, dtype), jnp.asarray(keeps, dtype),
         _keys(key, S) if dropout else None, options=options, l2=any(lambds), dropout=dropout)
     costs, diverged = np.array(costs), np.asarray(diverged)
-    costs[np.arange(num_iterations)[None, :] > np.where(diverged < 0, num_iterations,
-                                                        diverged)[:, None]] = np.nan
+    costs[np.arange(T)[None, :] > np.where(diverged < 0, T, diverged)[:, None]] = np.nan
     return ModelStack(parameters, stack.dims), costs, diverged
 
 

@@ -85,8 +85,8 @@ def torch_sequential(X, Y, models, iterations):
         net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
         with torch.no_grad():
             for layer, l in ((net[0], 1), (net[2], 2)):
-                layer.weight.copy_(torch.from_numpy(np.asarray(params[f"W{l}"])))
-                layer.bias.copy_(torch.from_numpy(np.asarray(params[f"b{l}"])[:, 0]))
+                layer.weight.copy_(torch.from_numpy(np.array(params[f"W{l}"])))
+                layer.bias.copy_(torch.from_numpy(np.array(params[f"b{l}"])[:, 0]))
         opt = torch.optim.SGD(net.parameters(), lr=rate)
         loss = torch.nn.BCEWithLogitsLoss()
         for _ in range(iterations):
