@@ -76,6 +76,7 @@ from .model import (
 )
 from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
 from .outputs import OUTPUTS, Output, get_output
+from .stack import ModelStack, fit_many, predict_labels_many, stack_models, unstack_models
 from .stream import H5Examples, fit_stream
 from .train import (
     TrainState,
@@ -104,6 +105,7 @@ __all__ = [
     "L_layer_model",
     "L_model_backward",
     "L_model_forward",
+    "ModelStack",
     "NameLookupError",
     "OUTPUTS",
     "OptionError",
@@ -125,6 +127,7 @@ __all__ = [
     "finite_difference_gradients",
     "fit",
     "fit_stream",
+    "fit_many",
     "flatten_images",
     "custom_activation",
     "get_activation",
@@ -152,6 +155,7 @@ __all__ = [
     "nn_model",
     "predict",
     "predict_labels",
+    "predict_labels_many",
     "predict_proba",
     "random_mini_batches",
     "relative_error",
@@ -161,10 +165,12 @@ __all__ = [
     "save_model",
     "sigmoid",
     "sigmoid_backward",
+    "stack_models",
     "tanh",
     "tanh_backward",
     "train_steps",
     "transpose_errors",
     "two_layer_model",
+    "unstack_models",
     "update_parameters",
 ]

@@ -326,6 +326,15 @@ def layer_dims(layer_dims):
     return dims
 
 
+def stacked(S, dims, what="models"):
+    """S networks padded to the layer sizes ``dims`` (a :class:`~jaxdnn.ModelStack`) must fit
+    the parameter budget :data:`MAX_PARAMETERS` together."""
+    total = S * sum(n * (n_prev + 1) for n_prev, n in zip(dims[:-1], dims[1:], strict=True))
+    if total > MAX_PARAMETERS:
+        raise ShapeError(f"{S:,} {what} of layer sizes {list(dims)} need {total:,} parameters "
+                         f"together, above the budget of {MAX_PARAMETERS:,} (MAX_PARAMETERS)")
+
+
 # --- numbers and options -------------------------------------------------------------------
 
 

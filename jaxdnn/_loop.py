@@ -43,15 +43,20 @@ class Options(NamedTuple):
     mini_batch_size: int = 0
 
 
-def train_step(X, Y, carry, i, key, learning_rate, momentum, options):
+def train_step(X, Y, carry, i, key, learning_rate, momentum, options, grad_mask=None):
     """Iteration i on the examples (X, Y): their cost and gradients (under dropout with the
-    masks of ``fold_in(key, i)``), then the update. Returns ``(carry, cost)``."""
+    masks of ``fold_in(key, i)``), then the update. Returns ``(carry, cost)``.
+
+    ``grad_mask``: a dict of booleans keyed like the parameters; the gradient is zeroed where it
+    is False (the padded units of a :class:`~jaxdnn.stack.ModelStack`)."""
     parameters, state = carry
     layers = _layout.to_layers(parameters)
     masks = (_dropout_masks(jax.random.fold_in(key, i), options.keep_prob, layers, X.shape[1])
              if options.keep_prob else ())
     cost, grads = _cost_and_grads(X, Y, layers, options.activations, options.lambd, masks)
     grads = _layout.to_dict(grads)  # keyed like the parameters, as optax wants them
+    if grad_mask is not None:
+        grads = jax.tree.map(lambda g, keep: jnp.where(keep, g, 0), grads, grad_mask)
     if options.optimizer is None:
         return descend(parameters, grads, state, learning_rate, momentum), cost
     updates, state = options.optimizer.update(grads, state, parameters)

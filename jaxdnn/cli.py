@@ -179,12 +179,17 @@ def cmd_predict(args):
 
 
 def cmd_sweep(args):
-    def report(n_h, acc):
-        model = f"{n_h} hidden units" if n_h else "logistic regression (no hidden layer)"
-        print(f"Accuracy for {model}: {acc * 100:.2f} %", flush=True)
-
-    print(f"Wrote {', '.join(run.sweep(args.hidden_sizes, args.iterations, args.out, report))} "
-          f"to {args.out}")
+    rows, files = run.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
+                            learning_rates=args.learning_rates)
+    print(f"Accuracy for logistic regression (no hidden layer): {rows[0]['accuracy'] * 100:.2f} %")
+    seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}"
+    print(f"hidden units  learning rate  accuracy over {seeds:<9} diverged")
+    for row in run.summarise_sweep(rows):
+        acc = row["accuracy"]
+        cell = f"{acc['mean'] * 100:.2f} ± {acc['std'] * 100:.2f} %" if acc else "-"
+        print(f"{row['hidden_units']:<13} {row['learning_rate']:<14g} {cell:<23} "
+              f"{row['diverged']}/{row['runs']}")
+    print(f"Wrote {', '.join(files)} to {args.out}")
     return 0
 
 
@@ -360,6 +365,12 @@ def build_parser():
     sweep = sub.add_parser("sweep", help="the course's hidden-layer-size study on planar data")
     sweep.add_argument("--hidden-sizes", type=_sizes, default=[1, 2, 3, 4, 5, 20, 50])
     sweep.add_argument("--iterations", type=_count, default=5000)
+    sweep.add_argument("--seeds", type=_positive, default=1, metavar="N",
+                       help="initialisations per size: numpy seeds 2..N+1 (2, the course's, "
+                            "by default)")
+    sweep.add_argument("--learning-rates", type=_rates, default=[1.2],
+                       help="comma-separated (default the course's 1.2); every size, seed and "
+                            "rate trains in one compiled program")
     sweep.add_argument("--out", default="runs/sweep")
     sweep.set_defaults(run=cmd_sweep)
 

@@ -101,8 +101,9 @@ def _forward(X, layers, activations, masks=()):
 
 def _dropout_masks(key, keep_prob, layers, m):
     """Layer l's scaled mask ``bernoulli(fold_in(key, l), p) / p`` for each hidden layer whose
-    keep probability p is below 1 (None for the others); none without dropout."""
-    return [None if p == 1 else
+    keep probability p is below 1 (None for the others); none without dropout. A traced p (one
+    per model of a stack, :mod:`jaxdnn.stack`) always draws: at p = 1 its mask is all ones."""
+    return [None if isinstance(p, float) and p == 1 else
             jax.random.bernoulli(jax.random.fold_in(key, l), p, (W.shape[0], m)).astype(W.dtype) / p
             for l, (p, (W, _)) in enumerate(zip(keep_prob, layers, strict=False))]
 

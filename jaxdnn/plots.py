@@ -95,6 +95,27 @@ def plot_decision_boundaries(panels, X, Y, path):
     _save(fig, path)
 
 
+def plot_sweep(summary, baseline, path):
+    """Accuracy against the hidden layer's size, :func:`jaxdnn.run.summarise_sweep`'s rows: the
+    mean over the seeds with the standard deviation as error bars, one line per learning rate,
+    and the logistic-regression ``baseline`` as a dashed line."""
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    sizes = sorted({row["hidden_units"] for row in summary})
+    for rate in dict.fromkeys(row["learning_rate"] for row in summary):
+        done = [row for row in summary if row["learning_rate"] == rate and row["accuracy"]]
+        ax.errorbar([sizes.index(row["hidden_units"]) for row in done],
+                    [row["accuracy"]["mean"] for row in done],
+                    yerr=[row["accuracy"]["std"] for row in done], capsize=4, marker="o",
+                    label=f"learning rate {rate:g} ({max(row['runs'] for row in done)} seeds)"
+                    if done else None)
+    ax.axhline(baseline, color="0.5", ls="--", label="logistic regression")
+    ax.set(xticks=range(len(sizes)), xticklabels=sizes, xlabel="hidden units",
+           ylabel="training accuracy", title="planar data: accuracy against hidden size")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
 def plot_mislabeled(images, predicted, actual, classes, path):
     """The misclassified images (k, h, w, 3) with their predicted and true class names."""
     plt = require_matplotlib()

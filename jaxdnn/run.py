@@ -34,8 +34,9 @@ from .errors import DataError, JaxdnnError, OptionError, ShapeError, TrainingDiv
 from .init import SCHEMES
 from .io import load_checkpoint, load_model, save_checkpoint, write_files, write_model
 from .mesh import data_mesh
-from .models import COURSE_MODELS, initial_parameters, nn_model
+from .models import COURSE_MODELS, initial_parameters
 from .outputs import OUTPUTS, get_output
+from .stack import fit_many, predict_labels_many, stack_models, unstack_models
 from .train import (
     _accuracy,
     _labels,
@@ -434,32 +435,71 @@ def evaluate(model, dataset=None, data_dir="datasets"):
             for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
 
 
-def sweep(hidden_sizes, num_iterations, out, report=None):
+def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None):
     """The course's study of the planar model's hidden layer: first its baseline, logistic
     regression (no hidden layer: ``hidden_units`` 0, 2000 iterations at 0.5 from zeros, as the
-    course), then ``nn_model`` for each size; ``report(n_h, accuracy)`` after each. Writes
-    ``sweep.png`` (the decision boundaries) and ``sweep.json`` into ``out`` and returns their
-    names."""
+    course), then ``nn_model`` for each size, initialisation and learning rate, every one of
+    them in one compiled program (:func:`~jaxdnn.fit_many`, padded to the widest size).
+    ``seeds`` initialisations: numpy seeds 2, 3, ... (2 is the course's); ``learning_rates``:
+    default the course's 1.2. Writes ``sweep.png`` (the decision boundaries at the course's
+    seed and the first rate), ``sweep_accuracy.png`` (:func:`summarise_sweep` with error bars)
+    and ``sweep.json`` (a row per model; accuracy None for a diverged one) into ``out``.
+    Returns the rows and the files' names."""
     check.iterations(num_iterations)
+    sizes = [check.hidden_units(n_h) for n_h in hidden_sizes]
+    if check.count(seeds, "seeds") < 1:
+        raise OptionError("seeds must be at least 1")
+    course = COURSE_MODELS["nn_model"]
+    rates = list(learning_rates or [course.learning_rate])
+    for rate in rates:
+        check.rate(rate)
+    check.stacked(len(sizes) * seeds * len(rates), [2, max(sizes), 1],
+                  "models (hidden sizes x seeds x learning rates)")
     X, Y = data.load_planar_dataset()
     Y = Y.astype(np.float64)
     w, b = logistic.initialize_with_zeros(X.shape[0])
     baseline = logistic.optimize(w, b, X, Y, num_iterations=2000, learning_rate=0.5)[0]
-    models = [(0, "logistic regression", partial(logistic.predict, baseline["w"], baseline["b"]))]
-    for n_h in hidden_sizes:
-        params, _ = nn_model(X, Y, n_h, num_iterations=num_iterations)
-        models.append((n_h, f"hidden layer of size {n_h}",
-                       partial(predict_labels, parameters=params, hidden_activation="tanh")))
-    rows, panels = [], []
-    for n_h, title, predict in models:
-        rows.append({"hidden_units": n_h, "accuracy": accuracy(np.asarray(predict(X)), Y)})
-        panels.append((title, predict))
-        if report:
-            report(n_h, rows[-1]["accuracy"])
+    predict_baseline = partial(logistic.predict, baseline["w"], baseline["b"])
+    rows = [{"hidden_units": 0, "accuracy": accuracy(np.asarray(predict_baseline(X)), Y)}]
+    grid = [(n_h, rate, seed) for n_h in sizes for rate in rates
+            for seed in range(course.seed, course.seed + seeds)]
+    stack = stack_models([initial_parameters([X.shape[0], n_h, 1], "course", seed,
+                                             course.scheme) for n_h, _, seed in grid])
+    trained, _, diverged = fit_many(X, Y, stack, hidden_activation=course.hidden_activation,
+                                    learning_rate=[rate for _, rate, _ in grid],
+                                    num_iterations=num_iterations)
+    labels = predict_labels_many(X, trained, course.hidden_activation)
+    for k, (n_h, rate, seed) in enumerate(grid):
+        rows.append({"hidden_units": n_h, "learning_rate": rate, "seed": seed,
+                     "accuracy": None if diverged[k] >= 0 else _accuracy(labels[k], Y)})
+    panels = [("logistic regression", predict_baseline)] + [
+        (f"hidden layer of size {n_h}", partial(predict_labels, parameters=params,
+                                                hidden_activation=course.hidden_activation))
+        for (n_h, rate, seed), params in zip(grid, unstack_models(trained), strict=True)
+        if rate == rates[0] and seed == course.seed]
     files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),
+             "sweep_accuracy.png": lambda f: plots.plot_sweep(summarise_sweep(rows),
+                                                               rows[0]["accuracy"], f),
              "sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
     write_files(out, files)
-    return list(files)
+    return rows, list(files)
+
+
+def summarise_sweep(rows):
+    """Per (hidden units, learning rate) of :func:`sweep`'s rows (the baseline left out): how
+    many models, how many diverged, and the accuracy's mean and standard deviation over the
+    seeds that did not."""
+    groups = {}
+    for row in rows[1:]:
+        groups.setdefault((row["hidden_units"], row["learning_rate"]), []).append(row["accuracy"])
+    summary = []
+    for (n_h, rate), accuracies in groups.items():
+        done = [a for a in accuracies if a is not None]
+        summary.append({"hidden_units": n_h, "learning_rate": rate, "runs": len(accuracies),
+                        "diverged": len(accuracies) - len(done),
+                        "accuracy": {"mean": float(np.mean(done)), "std": float(np.std(done))}
+                        if done else None})
+    return summary
 
 
 class Comparison(NamedTuple):

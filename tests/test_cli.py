@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from test_train import DATA, needs_cat_data
 
+import jaxdnn
 from jaxdnn import initialize_parameters_deep, load_model, save_model
 from jaxdnn.cli import main
 
@@ -154,6 +155,27 @@ def test_plot_activations_and_sweep(tmp_path):
     assert [r["hidden_units"] for r in rows] == [0, 1, 4]  # 0: the logistic baseline
     assert rows[0]["accuracy"] == 0.47  # the course's baseline on the flower
     assert png_size(tmp_path / "sweep" / "sweep.png")[0] > 500
+
+
+def test_sweep_over_seeds_and_rates_in_one_program(tmp_path, capsys):
+    """Sizes x seeds x learning rates, each model as nn_model trains it alone; the table's mean
+    and spread over the seeds are those of sweep.json's rows."""
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--hidden-sizes", "1,4", "--iterations", "300", "--seeds", "3",
+                 "--learning-rates", "0.5,1.2", "--out", str(out)]) == 0
+    rows = json.loads((out / "sweep.json").read_text())
+    assert [(r["hidden_units"], r["learning_rate"], r["seed"]) for r in rows[1:]] == [
+        (n, rate, seed) for n in (1, 4) for rate in (0.5, 1.2) for seed in (2, 3, 4)]
+    X, Y = jaxdnn.load_planar_dataset()
+    for row in rows[1:4]:
+        alone, _ = jaxdnn.nn_model(X, Y, 1, 300, learning_rate=0.5, seed=row["seed"])
+        assert row["accuracy"] == jaxdnn.accuracy(jaxdnn.predict_labels(X, alone, "tanh"), Y)
+    table = capsys.readouterr().out.splitlines()
+    line = next(line for line in table if line.split()[:2] == ["4", "1.2"])
+    accuracies = [100 * r["accuracy"] for r in rows[10:13]]
+    assert line.split()[2:5] == [f"{np.mean(accuracies):.2f}", "±", f"{np.std(accuracies):.2f}"]
+    assert line.split()[-1] == "0/3"
+    assert png_size(out / "sweep_accuracy.png")[0] > 400
 
 
 @needs_cat_data

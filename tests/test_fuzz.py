@@ -286,6 +286,36 @@ COSTS_FAULTS = [
     ("a list", lambda v, p: list(v)),
 ]
 
+STACK_FAULTS = [  # on a stack of two models
+    ("the parameters dict", lambda v, p: v.parameters),
+    ("None", lambda v, p: None),
+    ("a leaf for one model", lambda v, p: v._replace(
+        parameters={**v.parameters, "W1": v.parameters["W1"][:1]})),
+    ("a leaf without its model axis", lambda v, p: v._replace(
+        parameters={**v.parameters, "b1": v.parameters["b1"][0]})),
+    ("dims of three models", lambda v, p: v._replace(dims=v.dims + v.dims[:1])),
+    ("dims wider than the leaves", lambda v, p: v._replace(
+        dims=(v.dims[0], (v.dims[1][0] + 1, *v.dims[1][1:])))),
+    ("dims a list", lambda v, p: v._replace(dims=[list(d) for d in v.dims])),
+    ("missing b1", lambda v, p: v._replace(parameters=_without(v.parameters, "b1"))),
+    ("W NaN", lambda v, p: v._replace(parameters={**v.parameters, "W1": _set(
+        v.parameters["W1"], p, np.nan)})),
+]
+STACK_NAMES = r"stack|\b[Wb]\d+\b|parameters|models"
+MODELS_FAULTS = [
+    ("empty", lambda v, p: []), ("None", lambda v, p: None), ("one dict", lambda v, p: v[0]),
+    ("a deeper model", lambda v, p: [v[0], {**v[0], f"W{p.L + 1}": np.ones((1, 1)),
+                                            f"b{p.L + 1}": np.zeros((1, 1))}]),
+    ("one input more", lambda v, p: [v[0], _two_layers(p._replace(X=_grow(p.X)))]),
+    ("float32 among float64", lambda v, p: [v[0], {k: np.asarray(x, np.float32)
+                                                   for k, x in v[1].items()}]),
+] + [(f"models[1]: {label}", lambda v, p, make=make: [v[0], make(v[1], p)])
+     for label, make in static_faults(PARAMETER_FAULTS)
+     if label not in ("W float32 among float64",)]
+PER_MODEL_RATE_FAULTS = [fault for fault in RATE_FAULTS if fault[0] != "an array"] + [
+    ("three for two models", lambda v, p: [0.1, 0.2, 0.3]),
+    ("2-D", lambda v, p: [[0.1, 0.2]]), ("one bad of two", lambda v, p: [0.1, -0.1])]
+
 
 def _bytes_file(content):
     folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
@@ -391,6 +421,16 @@ def _two_layers(p):
     """A one-hidden-layer network (the planar assignment's) on the problem's inputs."""
     return {"W1": p.rng.randn(3, p.X.shape[0]), "b1": np.zeros((3, 1)),
             "W2": p.rng.randn(1, 3), "b2": np.zeros((1, 1))}
+
+
+def _stack(p):
+    """Two models of the problem's network, the second one unit wider in its first layer when
+    it has a hidden layer (so the stack pads)."""
+    wider = dict(p.parameters)
+    if p.L > 1:
+        wider["W1"], wider["b1"] = _grow(wider["W1"]), _grow(wider["b1"])
+        wider["W2"] = np.hstack([wider["W2"], wider["W2"][:, :1]])
+    return jaxdnn.stack_models([p.parameters, wider])
 
 
 def _train_state(p):
@@ -511,6 +551,42 @@ TARGETS = {
         key=([(label, lambda v, p, x=x: x) for label, x in [
             ("None", None), ("an int", 5), ("text", "key"), ("float array", jnp.zeros(2))]],
              r"\bkey\b")),
+    "stack_models": fuzz_target(
+        lambda a: jaxdnn.stack_models(a["models"]),
+        lambda p: {"models": [p.parameters, dict(p.parameters)]},
+        models=(MODELS_FAULTS, STACK_NAMES)),
+    "unstack_models": fuzz_target(
+        lambda a: jaxdnn.unstack_models(a["stack"]),
+        lambda p: {"stack": _stack(p)}, stack=(static_faults(STACK_FAULTS), STACK_NAMES)),
+    "fit_many": fuzz_target(
+        lambda a: jaxdnn.fit_many(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "stack": _stack(p), "hidden_activation": "relu",
+                   "learning_rate": [0.1, 0.2], "num_iterations": 2, "momentum": 0.0,
+                   "lambd": 0.0},
+        X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
+        stack=(STACK_FAULTS, STACK_NAMES), hidden_activation=HIDDEN,
+        learning_rate=(PER_MODEL_RATE_FAULTS, "learning_rate"),
+        num_iterations=(COUNT_FAULTS, "num_iterations"),
+        momentum=(MOMENTUM_FAULTS + [("one of two is 1", lambda v, p: [0.5, 1.0])], "momentum"),
+        lambd=([fault for fault in LAMBD_FAULTS if fault[0] != "an array"], "lambd"),
+        output=(OUTPUT_FAULTS, "output"), optimizer=(OPTIMIZER_FAULTS, "optimizer")),
+    "fit_many(keep_prob)": fuzz_target(
+        lambda a: jaxdnn.fit_many(**a),
+        lambda p: {"X": p.X, "Y": p.Y[:1], "stack": jaxdnn.stack_models([_two_layers(p)] * 2),
+                   "keep_prob": [0.8, 1.0], "key": jax.random.PRNGKey(0), "num_iterations": 2},
+        keep_prob=([(label, lambda v, p, x=x: x) for label, x in [
+            ("zero", 0.0), ("above 1", 1.5), ("NaN", float("nan")), ("text", "0.8"),
+            ("None", None), ("three for two models", (0.5, 0.5, 0.5)), ("a bool", True),
+            ("one of two zero", [0.5, 0.0])]], "keep_prob"),
+        key=([(label, lambda v, p, x=x: x) for label, x in [
+            ("None", None), ("an int", 5), ("text", "key"), ("float array", jnp.zeros(2)),
+            ("three keys for two models", jax.random.split(jax.random.PRNGKey(0), 3))]],
+             r"\bkey\b")),
+    "predict_labels_many": fuzz_target(
+        lambda a: jaxdnn.predict_labels_many(a["X"], a["stack"], a["hidden_activation"]),
+        lambda p: {"X": p.X, "stack": _stack(p), "hidden_activation": "relu"},
+        X=(array_faults(cols=False), r"\bX\b"), stack=(STACK_FAULTS, STACK_NAMES),
+        hidden_activation=HIDDEN),
     "compute_cost_with_regularization": fuzz_target(
         lambda a: jaxdnn.compute_cost_with_regularization(a["AL"], a["Y"], a["parameters"],
                                                           a["lambd"]),
@@ -819,7 +895,9 @@ CLI_FAULTS = {
                  "--dataset": ["mnist"]},
     "predict": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>", "<fifo>"]},
     "sweep": {"--hidden-sizes": ["0", "a", ""],
-              "--iterations": ["-1", "x", "1e10", "10000000000"]},
+              "--iterations": ["-1", "x", "1e10", "10000000000"],
+              "--seeds": ["0", "-3", "x", "10000000000"],
+              "--learning-rates": ["0", "0.1,-1", "x", "inf"]},
     "compare": {"--seeds": ["0", "-3", "x"], "--hidden-activation": ["swish", "relu,swish", ""],
                 "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--leaky-slope": ["0", "x"],
                 "--iterations": ["0", "-1", "3000000000"], "--dataset": ["mnist"]},

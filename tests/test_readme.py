@@ -94,3 +94,12 @@ def test_readme_stream_example_runs(tmp_path, monkeypatch):
     np.testing.assert_allclose(costs, same, rtol=1e-12)
     for key, value in namespace["in_memory"].items():
         np.testing.assert_allclose(namespace["streamed"][key], value, rtol=1e-12, atol=1e-15)
+
+
+def test_readme_many_models_example_runs():
+    namespace = run_example("fit_many")
+    costs, diverged, labels, models = (namespace[k] for k in ("costs", "diverged", "labels",
+                                                               "models"))
+    assert costs.shape == (28, 1000) and (diverged == -1).all()
+    assert (costs[:, -1] < costs[:, 0]).all() and labels.shape == (28, 1, 400)
+    assert [m["W1"].shape[0] for m in models[::4]] == [1, 2, 3, 4, 5, 20, 50]
