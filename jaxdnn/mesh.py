@@ -65,7 +65,7 @@ def _as_mesh(mesh):
         if len(mesh.axis_names) != 1:
             raise OptionError(f"mesh must be 1-D (the example axis); got axes "
                               f"{dict(mesh.shape)}")
-        return Mesh(mesh.devices, mesh.axis_names, axis_types=(AxisType.Auto,))
+        return Mesh(mesh.devices, (AXIS,), axis_types=(AxisType.Auto,))  # the name jaxdnn uses
     if isinstance(mesh, (bool, np.bool_)) or not isinstance(mesh, (int, np.integer)):
         raise InputTypeError(f"mesh must be a device count or a 1-D jax.sharding.Mesh "
                              f"(jaxdnn.data_mesh); got {mesh!r}")

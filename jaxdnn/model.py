@@ -265,8 +265,9 @@ def update_parameters(parameters, grads, learning_rate):
             raise NameLookupError(f"grads has no d{key} for parameter {key}")
         check.shaped(grads[f"d{key}"], f"d{key}", value.shape,
                      but=f"{key} has shape {tuple(value.shape)}")
-    return descend(parameters, {key: grads[f"d{key}"] for key in parameters}, None,
-                   learning_rate, 0.0)[0]
+    new = descend(parameters, {key: grads[f"d{key}"] for key in parameters}, None,
+                  learning_rate, 0.0)[0]
+    return {key: new[key] for key in parameters}  # the course's order, not tree.map's sorted one
 
 
 def descend(parameters, grads, trace, learning_rate, momentum):

@@ -254,9 +254,10 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
     that a file names. ``devices``: shard the examples over that many devices
     (:func:`~jaxdnn.data_mesh`; not a setting of the run: a run may resume on another count).
     """
-    if is_user_activation(run.hidden_activation) and not isinstance(activation, Activation):
-        raise OptionError(f"the run's hidden activation {run.hidden_activation} is a user's "
-                          f"pair: give it as activation=")
+    if is_user_activation(run.hidden_activation) != isinstance(activation, Activation):
+        raise OptionError(f"activation= is the pair of a run whose hidden activation is a "
+                          f"user's module:object, and only then; the run's is "
+                          f"{run.hidden_activation!r}, activation={activation!r}")
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     mesh = None if devices is None else data_mesh(devices)
@@ -446,11 +447,13 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None):
     and ``sweep.json`` (a row per model; accuracy None for a diverged one) into ``out``.
     Returns the rows and the files' names."""
     check.iterations(num_iterations)
+    if not isinstance(hidden_sizes, (list, tuple)) or not hidden_sizes:
+        raise OptionError(f"hidden_sizes must be a non-empty list of sizes; got {hidden_sizes!r}")
     sizes = [check.hidden_units(n_h) for n_h in hidden_sizes]
     if check.count(seeds, "seeds") < 1:
         raise OptionError("seeds must be at least 1")
     course = COURSE_MODELS["nn_model"]
-    rates = list(learning_rates or [course.learning_rate])
+    rates = list(dict.fromkeys(learning_rates or [course.learning_rate]))  # each rate once
     for rate in rates:
         check.rate(rate)
     check.stacked(len(sizes) * seeds * len(rates), [2, max(sizes), 1],

@@ -35,7 +35,7 @@ import numpy as np
 from . import _checks as check
 from . import _layout
 from ._loop import Options, guarded_scan, train_step
-from .errors import InputTypeError, OptionError, ShapeError
+from .errors import InputTypeError, JaxdnnError, OptionError, ShapeError
 from .model import _forward, layer_activations
 from .outputs import get_output
 from .train import _static
@@ -64,7 +64,7 @@ def stack_models(models):
     for k, parameters in enumerate(models):
         try:
             dims.append(tuple(_layout.layer_dims(check.parameters(parameters))))
-        except Exception as e:
+        except JaxdnnError as e:
             raise type(e)(f"models[{k}]: {e}") from None
     first, dtype = dims[0], models[0]["W1"].dtype
     for k, (own, parameters) in enumerate(zip(dims, models, strict=True)):

@@ -108,7 +108,8 @@ class H5Examples:
         Raises:
           DataError: the inputs are above :data:`~jaxdnn._checks.MAX_FILE_BYTES`.
         """
-        nbytes = self.m * self.n * self.dtype.itemsize
+        loaded = np.float64 if self.dtype == np.uint8 else self.dtype  # pixels become floats
+        nbytes = self.m * self.n * np.dtype(loaded).itemsize
         if nbytes > check.MAX_FILE_BYTES:
             raise DataError(f"{self._name(self.x)} holds {nbytes:,} bytes, above the limit of "
                             f"{check.MAX_FILE_BYTES:,} (MAX_FILE_BYTES): train on it with "
@@ -357,8 +358,9 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
             if on_cost is not None and len(costs) % per_epoch == 0:
                 epoch = len(costs) // per_epoch - 1
                 if epoch % PRINT_EVERY == 0:
-                    on_cost(epoch, float(epoch_costs(costs[-per_epoch:], examples.m, size)[0]))
-    return carry[0], epoch_costs(costs, examples.m, size)
+                    on_cost(epoch, float(epoch_costs(np.asarray(costs[-per_epoch:]),
+                                                     examples.m, size)[0]))
+    return carry[0], epoch_costs(np.asarray(costs), examples.m, size)
 
 
 def _check_labels(examples, output, K):

@@ -130,6 +130,10 @@ def test_one_device_mesh_is_the_plain_run():
     for k in params:
         np.testing.assert_array_equal(trained[k], reference[k])
     assert jaxdnn.local_columns(400, 1) == slice(0, 400)
+    named = jax.make_mesh((1,), ("batch",))  # a user's mesh, whatever its axis is called
+    trained, got = jaxdnn.fit(X, Y, params, hidden_activation="tanh", num_iterations=50,
+                              mesh=named)
+    np.testing.assert_array_equal(got, costs)
 
 
 def test_jaxdnn_train_devices_2_writes_the_one_device_model(tmp_path):
