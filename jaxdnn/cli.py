@@ -16,7 +16,7 @@ import sys
 import jax
 import numpy as np
 
-from . import _cache, audit, data, plots, run
+from . import _cache, _signals, audit, data, plots, run
 from ._checks import MAX_ITERATIONS
 from .activations import ACTIVATIONS, Activation
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
@@ -107,7 +107,7 @@ def cmd_train(args):
     if isinstance(result, run.Stopped):
         print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at {unit} "
               f"{result.epoch} of {settings.iterations}; checkpoint saved; continue with: "
-              f"jaxdnn train --resume {out}", file=sys.stderr)
+              f"{run.resume_command(out, settings, args.data_dir)}", file=sys.stderr)
         return 128 + result.signum
     print("Trained through the Gram path (the first layer through X^T X; --plain for the plain "
           "loop)" if result["path"] == "gram" else "Trained through the plain loop")
@@ -371,16 +371,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     _cache.enable()
     try:
-        return args.run(args)
+        with _signals.handled():  # a signal: one line, exit 128 + signum (train: a checkpoint)
+            return args.run(args)
     except TrainingDiverged as e:
         print(f"jaxdnn: {e}", file=sys.stderr)
         return 3
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("jaxdnn: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

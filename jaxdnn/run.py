@@ -14,8 +14,7 @@ import fcntl
 import inspect
 import json
 import os
-import signal
-import threading
+import shlex
 from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple
@@ -25,7 +24,7 @@ import numpy as np
 import optax
 
 from . import _checks as check
-from . import _layout, data, logistic, plots
+from . import _layout, _signals, data, logistic, plots
 from ._loop import PRINT_EVERY
 from .activations import ACTIVATIONS, leaky_relu_with
 from .batches import batches_per_epoch, epoch_costs
@@ -278,7 +277,12 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
     every = run.checkpoint_every
     key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
     monitor = [(train_x, train_y), (test_x, test_y)] if run.mini_batch_size else []
-    with _StopSignals(enabled=every > 0) as stop:
+    def kept():
+        return (f"; the last checkpoint is kept; continue with: "
+                f"{resume_command(out, run, data_dir)}" if os.path.exists(checkpoint) else "")
+
+    # a signal stops at the next checkpoint; without checkpoints it ends the process at once
+    with _signals.deferred(kept) if every else _signals.handled() as stop:
         while state.iteration < run.iterations * per_epoch:
             epoch = state.iteration // per_epoch
             n = run.iterations - epoch
@@ -303,14 +307,23 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
                                  "curves": curves.tolist()})
             if stop.signum is not None and epoch + n < run.iterations:
                 return Stopped(stop.signum, epoch + n)
-    if stale and not every:
-        os.unlink(checkpoint)  # another run's: not to be left beside these outputs
-    if run.mini_batch_size:
-        costs = epoch_costs(costs, m, run.mini_batch_size)
-    path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
-                                  not run.mini_batch_size) else "plain")
-    return _write_outputs(out, run, state.parameters, costs, curves,
-                          (train_x, train_y, test_x, test_y, classes), figures, path)
+        if stale and not every:
+            os.unlink(checkpoint)  # another run's: not to be left beside these outputs
+        if run.mini_batch_size:
+            costs = epoch_costs(costs, m, run.mini_batch_size)
+        path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
+                                      not run.mini_batch_size) else "plain")
+        return _write_outputs(out, run, state.parameters, costs, curves,
+                              (train_x, train_y, test_x, test_y, classes), figures, path)
+
+
+def resume_command(out, run, data_dir="datasets"):
+    """The command that continues the run ``run`` checkpointed in ``out`` (with its data
+    folder: a checkpoint records the run, not where its data lies)."""
+    command = f"jaxdnn train --resume {shlex.quote(os.fspath(out))}"
+    if run.dataset in IMAGE_DATASETS:
+        command += f" --data-dir {shlex.quote(os.fspath(data_dir))}"
+    return command
 
 
 def _write_outputs(out, run, params, costs, curves, split, figures, path):
@@ -528,29 +541,3 @@ def write_comparison(runs, out):
              "compare.png": lambda f: plots.plot_comparison(runs, f)}
     write_files(out, files)
     return list(files)
-
-
-class _StopSignals:
-    """While active, the first SIGINT or SIGTERM is recorded (``signum``) for the training loop to
-    stop at its next checkpoint; a second one interrupts at once (KeyboardInterrupt)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, enabled=True):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.signum, self.previous = None, {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self):
-        if self.enabled:  # a handler installed outside Python (None here) is left alone
-            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS
-                             if signal.getsignal(s) is not None}
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
