@@ -9,7 +9,8 @@ Two kinds:
   to the host. They run where user data enters: training, the costs, prediction, the gradient
   checks and the loaders. Inside ``jit``, ``grad`` or ``vmap`` the values are not known and
   they do nothing. Functions that only compute (activations, layers, ``L_model_forward``,
-  ``update_parameters``) propagate NaN and inf as numpy does.
+  ``update_parameters``) propagate NaN and inf as numpy does; :func:`overflow` refuses the
+  non-finite values that the forward, backward or update make from finite inputs.
 
 Public functions are thin checked faces over private ``_`` kernels; kernels call kernels, so no
 check runs twice.
@@ -31,6 +32,7 @@ from .errors import (
     DataError,
     InputTypeError,
     NameLookupError,
+    NumericalOverflow,
     OptionError,
     SaturationError,
     ShapeError,
@@ -120,6 +122,32 @@ def finite(x, name):
         at = _first(bad)
         raise DataError(f"{name} has {int(bad.sum())} non-finite values "
                         f"(the first, {values[at]}, at index {at})")
+
+
+def all_finite(arrays):
+    """Whether every concrete array of ``arrays`` is finite (tracers count as finite)."""
+    return all(np.isfinite(v).all() for v in map(_host, arrays) if v is not None)
+
+
+def overflow(results, step, inputs, advice=""):
+    """Concrete ``results`` ((name, array) in the order they were computed) must be finite when
+    ``inputs`` (what they were computed from: ``{"X": [X], ...}``) are: else a
+    :class:`NumericalOverflow` naming ``step`` and the first result that is not. Non-finite
+    inputs are carried through, as numpy does; under a trace nothing is checked."""
+    for name, x in results:
+        values = _host(x)
+        if values is None:
+            return
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        if all(all_finite(arrays) for arrays in inputs.values()):
+            at = _first(bad) if bad.ndim else ()
+            raise NumericalOverflow(
+                f"{step} overflowed at {name} has {int(bad.sum())} non-finite values (the "
+                f"first, {values[at]}, at index {at}) although {' and '.join(inputs)} are "
+                f"finite", advice)
+        return
 
 
 def labels(Y, name="Y"):
