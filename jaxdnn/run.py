@@ -116,7 +116,8 @@ def check_run(run):
     if not isinstance(run.hidden, list) or not run.hidden:
         raise OptionError(f"hidden must be a non-empty list of layer sizes; got {run.hidden!r}")
     try:
-        check.layer_dims([1, *run.hidden, 1])  # positive integers, within the parameter budget
+        dims = check.layer_dims([1, *run.hidden, 1])  # positive integers, within the budget
+        check.fits_in_memory(dims, 8 if run.dtype == "float64" else 4)
     except ShapeError as e:
         raise OptionError(f"hidden layer sizes {run.hidden!r}: {e}") from None
     check.rate(run.learning_rate)
@@ -353,9 +354,15 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path):
                                     "classes")}
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
-    if figures:
+    trained = (f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}")
+    accuracies = (f"train accuracy {metrics['train_accuracy']:.3f}, test "
+                  f"{metrics['test_accuracy']:.3f}")
+    if figures and len(costs):  # no cost plot of no iterations
         files["costs.png"] = lambda f: plots.plot_costs(
-            costs, f, run.learning_rate, unit="epoch" if run.mini_batch_size else "iteration")
+            costs, f, f"{trained}\n{run.optimizer}, learning rate {run.learning_rate}, "
+                      f"{run.dtype}; final cost {costs[-1]:.4g}",
+            unit="epoch" if run.mini_batch_size else "iteration")
+    if figures:
         if run.mini_batch_size:
             files["learning_curves.png"] = lambda f: plots.plot_learning_curves(
                 curves, f, f"{run.dataset}: hidden {run.hidden}, batches of "
@@ -368,9 +375,8 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path):
                 images, p_test[0, wrong], test_y[0, wrong].astype(int), classes, f)
         elif run.dataset in data.DATASETS:  # the 2-D sets
             files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
-                predict, train_x, train_y, f,
-                f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}",
-                num_classes=len(classes))
+                predict, train_x, train_y, f, f"{trained}\n{accuracies}",
+                num_classes=len(classes), test=(test_x, test_y), classes=classes)
     write_files(out, files)
     return dict(metrics, files=list(files))
 
@@ -425,12 +431,12 @@ def evaluate(model, dataset=None, data_dir="datasets"):
             for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
 
 
-def sweep(hidden_sizes, num_iterations, out, report=None):
+def sweep(hidden_sizes, num_iterations, out, report=None, figures=True):
     """The course's study of the planar model's hidden layer: first its baseline, logistic
     regression (no hidden layer: ``hidden_units`` 0, 2000 iterations at 0.5 from zeros, as the
-    course), then ``nn_model`` for each size; ``report(n_h, accuracy)`` after each. Writes
-    ``sweep.png`` (the decision boundaries) and ``sweep.json`` into ``out`` and returns their
-    names."""
+    course), then ``nn_model`` for each size, each trained and scored on all the data as the
+    course does; ``report(n_h, accuracy)`` after each. Writes ``sweep.json`` and (``figures``)
+    ``sweep.png`` (the decision boundaries) into ``out`` and returns their names."""
     check.iterations(num_iterations)
     X, Y = data.load_planar_dataset()
     Y = Y.astype(np.float64)
@@ -444,11 +450,13 @@ def sweep(hidden_sizes, num_iterations, out, report=None):
     rows, panels = [], []
     for n_h, title, predict in models:
         rows.append({"hidden_units": n_h, "accuracy": accuracy(np.asarray(predict(X)), Y)})
-        panels.append((title, predict))
+        panels.append((f"{title}\naccuracy {rows[-1]['accuracy'] * 100:.1f} % "
+                       f"(all {X.shape[1]} points)", predict))
         if report:
             report(n_h, rows[-1]["accuracy"])
-    files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),
-             "sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    files = {"sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    if figures:
+        files["sweep.png"] = lambda f: plots.plot_decision_boundaries(panels, X, Y, f)
     write_files(out, files)
     return list(files)
 

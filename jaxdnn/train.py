@@ -111,6 +111,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
+    check.x64(layers[0][0].dtype)
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
     size = check.mini_batch_size(mini_batch_size, X.shape[1])

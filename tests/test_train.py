@@ -439,3 +439,27 @@ def test_an_initial_overflow_is_not_called_a_divergence():
                                              dtype="float32"), learning_rate=1e30,
             num_iterations=10)
     assert "initial" not in str(info.value)
+
+
+def test_float64_parameters_without_x64_are_one_error_not_jax_warnings(tmp_path):
+    """A float64 checkpoint resumed in a process without x64: our one line, no JAX warnings."""
+    import subprocess
+    import sys
+
+    code = """
+import warnings, jax, jax.numpy as jnp, numpy as np
+warnings.simplefilter("error")
+import jaxdnn
+params = {k: np.asarray(v, np.float64) for k, v in jaxdnn.initialize_parameters_deep(
+    [2, 3, 1], numpy_seed=1).items()}
+X, Y = jaxdnn.load_planar_dataset()
+state = jaxdnn.init_train_state(params)
+try:
+    jaxdnn.train_steps(X, Y, state, 5)
+except jaxdnn.OptionError as e:
+    print(e)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "float64 but jax's x64 mode is off" in result.stdout
