@@ -36,6 +36,7 @@ class Deferred:
 
 _deferred = [None]  # the innermost Deferred, read by the watcher thread
 _active = [False]
+_before_exit = []  # what waits for a write in progress before the process ends at once
 
 
 def _nothing(signum, frame):
@@ -56,15 +57,18 @@ def _watch(fd):
             deferred.signum = signum
             continue
         note = deferred.note() if deferred is not None else ""
+        for wait in _before_exit:
+            wait()
         os.write(2, f"jaxdnn: interrupted by {signal.Signals(signum).name}{note}\n".encode())
         os._exit(128 + signum)
 
 
 @contextmanager
-def handled():
+def handled(before_exit=None):
     """Inside this block (nested ones share it) a SIGINT or SIGTERM ends the process at once with
-    one line and exit code 128 + signum, unless :func:`deferred`. Outside the main thread it
-    changes nothing. Yields a :class:`Deferred` that records nothing."""
+    one line and exit code 128 + signum, unless :func:`deferred`; ``before_exit()`` first waits
+    for what must not be cut in half (the compilation cache's writes). Outside the main thread
+    it changes nothing. Yields a :class:`Deferred` that records nothing."""
     if _active[0] or threading.current_thread() is not threading.main_thread():
         yield Deferred(None)  # an outer block handles them, or none can
         return
@@ -74,10 +78,12 @@ def handled():
     previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     threading.Thread(target=_watch, args=(read,), daemon=True, name="jaxdnn-signals").start()
     _active[0] = True
+    _before_exit[:] = [before_exit] if before_exit else []
     try:
         yield Deferred(None)
     finally:
         _active[0] = False
+        _before_exit.clear()
         signal.set_wakeup_fd(previous_fd)
         for s, handler in previous.items():
             signal.signal(s, handler)

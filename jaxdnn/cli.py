@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import sys
+from functools import partial
 
 import jax
 import numpy as np
@@ -398,9 +399,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    _cache.enable()
+    cache = _cache.enable()
     try:
-        with _signals.handled():  # a signal: one line, exit 128 + signum (train: a checkpoint)
+        # a signal: one line, exit 128 + signum (train: a checkpoint), never in a cache write
+        with _signals.handled(partial(_cache.wait_for_writes, cache) if cache else None):
             return args.run(args)
     except TrainingDiverged as e:
         print(f"jaxdnn: {e}", file=sys.stderr)

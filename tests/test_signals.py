@@ -118,3 +118,27 @@ def test_a_second_sigint_stops_at_once_while_xla_runs(tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGINT, stderr
     assert stderr == "jaxdnn: interrupted by SIGINT\n"
+
+
+def test_a_signal_never_cuts_a_compilation_cache_write_in_half(tmp_path):
+    """JAX writes a cache entry with a plain write_bytes under the cache's file lock: a process
+    ending at once first waits for that lock (here held by the test, as a write in progress
+    would), so no later run reads a truncated entry."""
+    import fcntl
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    fd = os.open(cache / ".lockfile", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    process = subprocess.Popen(["jaxdnn", "sweep", "--out", str(tmp_path / "sweep")],
+                               env=dict(ENV, JAXDNN_CACHE_DIR=str(cache)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        process.stdout.readline()  # its first line: inside the command, jax loaded
+        process.send_signal(signal.SIGINT)
+        time.sleep(1)
+        assert process.poll() is None  # waiting for the write to end
+    finally:
+        os.close(fd)  # the write ends
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGINT and stderr == "jaxdnn: interrupted by SIGINT\n"
