@@ -66,7 +66,8 @@ def array(x, name, *, floating=False, ndim=2):
     dtype(x, name, floating=floating)
     shape = tuple(x.shape)
     if ndim is not None and len(shape) != ndim:
-        raise ShapeError(f"{name} must be {ndim}-D (features, examples); got shape {shape}")
+        what = " (features, examples)" if ndim == 2 else ""
+        raise ShapeError(f"{name} must be {ndim}-D{what}; got shape {shape}")
     if ndim == 2 and shape[1] < 1:
         raise ShapeError(f"{name} has shape {shape}: it needs at least one column (example)")
     return shape

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from . import _layout
-from .model import _cost_and_grads, _dropout_masks, _forward
+from .model import _cost_and_grads, _dropout_masks, _forward, descend
 
 PRINT_EVERY = 100
 
@@ -66,18 +66,6 @@ def monitored_costs(parameters, monitor, activations):
         _, caches = _forward(X, layers, activations)
         costs.append(activations[-1].cost_from_logits(caches[-1][1], Y))
     return jnp.stack(costs)
-
-
-def descend(parameters, grads, trace, learning_rate, momentum):
-    """Gradient descent on any pytree, with heavy-ball momentum when there is a trace:
-    trace <- g + momentum * trace, p <- p - lr * trace. Returns ``(parameters, trace)``.
-
-    Without a trace this is exactly the course's ``update_parameters`` (and ``optax.sgd``).
-    """
-    if trace is not None:
-        trace = jax.tree.map(lambda g, t: g + momentum * t, grads, trace)
-        grads = trace
-    return jax.tree.map(lambda p, g: p - learning_rate * g, parameters, grads), trace
 
 
 def guarded_scan(step, carry, start, num_iterations):

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _checks as check
 from ._loop import PRINT_EVERY, guarded_scan, monitored_costs, report, train_step
-from .errors import ShapeError
+from .errors import OptionError, ShapeError
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, key=0):
@@ -62,6 +62,11 @@ def batches_per_epoch(m, mini_batch_size):
 def epoch_costs(costs, m, mini_batch_size):
     """Each complete epoch's cost from the iterations' costs of a run that started at an epoch's
     start: ``sum(m_b * cost_b) / m`` over its batches."""
+    m = check.count(m, "m")
+    if m < 1:
+        raise OptionError(f"m must be at least 1; got {m}")
+    mini_batch_size = check.mini_batch_size(mini_batch_size, m)
+    check.array(costs, "costs", ndim=1)
     per_epoch = batches_per_epoch(m, mini_batch_size)
     sizes = np.full(per_epoch, mini_batch_size, np.float64)
     sizes[-1] = m - mini_batch_size * (per_epoch - 1)

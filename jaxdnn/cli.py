@@ -91,9 +91,10 @@ class _Progress:
 
 
 def cmd_train(args):
-    given = {name: getattr(args, name) for name in run.RUN_OPTIONS}
-    settings, resume_from = (run.resume(args.resume, **given) if args.resume
-                             else (run.new_run(**given), None))
+    settings, resume_from = _settings(args)
+    user = settings.hidden_activation if run.is_user_activation(settings.hidden_activation) \
+        else None
+    activation = _user_activation(user, "--hidden-activation") if user else None
     out = args.out or args.resume or "runs/latest"
     figures = _figures()
     unit = "epoch" if settings.mini_batch_size else "iteration"
@@ -102,7 +103,7 @@ def cmd_train(args):
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
                              on_cost=progress, figures=figures,
-                             gram=False if args.plain else "auto")
+                             gram=False if args.plain else "auto", activation=activation)
     finally:
         progress.close(complete=isinstance(result, dict))
     if isinstance(result, run.Stopped):
@@ -135,6 +136,24 @@ def _figures():
     except plots.MissingPlotExtra as e:
         print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
         return False
+
+
+def _settings(args):
+    """The run to train and the checkpoint it resumes from. A resumed run with a user's
+    activation needs it named again on the command line: code a file names is not imported."""
+    given = {name: getattr(args, name) for name in run.RUN_OPTIONS}
+    if not args.resume:
+        return run.new_run(**given), None
+    named = given.pop("hidden_activation")
+    settings, resume_from = run.resume(args.resume, **given)
+    recorded = settings.hidden_activation
+    if run.is_user_activation(recorded) and named != recorded:
+        raise OptionError(f"{args.resume} trains with your activation {recorded}: resume with "
+                          f"--hidden-activation {recorded} (jaxdnn imports no code a file names)")
+    if named is not None and named != recorded:
+        raise OptionError("--resume continues the run recorded in its checkpoint; "
+                          "--hidden-activation cannot change it")
+    return settings, resume_from
 
 
 def cmd_evaluate(args):
@@ -201,20 +220,29 @@ def cmd_compare(args):
     return 0
 
 
-def _user_activation(spec):
+def _hidden_activation(text):
+    """A built-in activation's name, or a user's ``module:object`` (imported when the run
+    starts)."""
+    if text in ACTIVATIONS or run.is_user_activation(text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(sorted(ACTIVATIONS))}, or "
+                                     f"MODULE:OBJECT; got {text!r}")
+
+
+def _user_activation(spec, option="--activation"):
     """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder."""
     module, _, name = spec.partition(":")
     if not module or not name:
-        raise OptionError(f"--activation takes module:object; got {spec!r}")
+        raise OptionError(f"{option} takes module:object; got {spec!r}")
     sys.path.insert(0, os.getcwd())
     try:
         found = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as e:
-        raise OptionError(f"--activation {spec}: {e}") from None
+        raise OptionError(f"{option} {spec}: {e}") from None
     finally:
         sys.path.pop(0)
     if not isinstance(found, Activation):
-        raise OptionError(f"--activation {spec} is a {type(found).__name__}, not an Activation "
+        raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
                           f"(build it with jaxdnn.custom_activation)")
     return found if found.name else found._replace(name=name)
 
@@ -295,9 +323,11 @@ def build_parser():
     train.add_argument("--layers", type=_sizes,
                        help=f"hidden sizes (default: {_csv(planar.hidden)} for the 2-D sets, "
                             f"{_csv(cat.hidden)} for cat)")
-    train.add_argument("--hidden-activation", choices=sorted(ACTIVATIONS),
-                       help=f"default: {planar.hidden_activation} for the 2-D sets, "
-                            f"{cat.hidden_activation} for cat")
+    train.add_argument("--hidden-activation", type=_hidden_activation, metavar="NAME",
+                       help=f"one of {', '.join(sorted(ACTIVATIONS))}, or MODULE:OBJECT, your "
+                            f"jaxdnn.custom_activation pair imported from the current folder "
+                            f"(default: {planar.hidden_activation} for the 2-D sets, "
+                            f"{cat.hidden_activation} for cat)")
     train.add_argument("--learning-rate", type=_rate,
                        help=f"default: {planar.learning_rate} for the 2-D sets "
                             f"({COURSE_MODELS['softmax'].learning_rate} with a softmax), "

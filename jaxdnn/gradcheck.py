@@ -290,11 +290,11 @@ def _finite_differences(inputs, layers, epsilon):
         def cost(t):
             return activations[-1].cost(_forward(X, unravel(t), activations)[0], Y)
 
-        def central_difference(i):
-            step = epsilon * jax.nn.one_hot(i, theta.size, dtype=theta.dtype)
-            return (cost(theta + step) - cost(theta - step)) / (2 * epsilon)
+        def along(i):
+            return _central_difference(cost, theta, jax.nn.one_hot(i, theta.size,
+                                                                    dtype=theta.dtype), epsilon)
 
-        return jax.lax.map(central_difference, jnp.arange(theta.size), batch_size=256)
+        return jax.lax.map(along, jnp.arange(theta.size), batch_size=256)
 
     return _layout.grads_to_dict(unravel(approximate(theta, X, Y)))
 
@@ -321,6 +321,16 @@ def gradient_check(parameters, X, Y, hidden_activation="relu", *, grads=None, ep
     if grads is None:
         AL, caches = _forward(X, layers, activations)
         grads = _layout.grads_to_dict(_backward(AL, Y, caches, activations, stable=False)[0])
+    return _course_difference(grads, approx)
+
+
+def _central_difference(cost, theta, direction, epsilon):
+    """(J(theta + eps e) - J(theta - eps e)) / (2 eps): the slope of J along the unit e."""
+    return (cost(theta + epsilon * direction) - cost(theta - epsilon * direction)) / (2 * epsilon)
+
+
+def _course_difference(grads, approx):
+    """||g - g_approx|| / (||g|| + ||g_approx||), every parameter's entries in one vector."""
     g = np.concatenate([np.ravel(np.asarray(grads[k], np.float64)) for k in sorted(approx)])
     g_approx = np.concatenate([np.ravel(np.asarray(approx[k])) for k in sorted(approx)])
     return float(np.linalg.norm(g - g_approx) / (np.linalg.norm(g) + np.linalg.norm(g_approx)))

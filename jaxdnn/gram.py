@@ -32,8 +32,8 @@ import jax
 import jax.numpy as jnp
 
 from . import _layout
-from ._loop import descend, guarded_scan, report
-from .model import _backward, _forward
+from ._loop import guarded_scan, report
+from .model import _backward, _forward, _fused_output_step, descend
 
 CHUNK = 128
 """Terms per chunk of :func:`_dot`: shorter chunks round less but make a longer scan (measured
@@ -73,7 +73,7 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
     first, *tail_activations = options.activations
     output = options.activations[-1]
     m = X.shape[1]
-    K = X.T @ X + 1
+    K = _gram_matrix(X)
     Z1 = _dot(W1, X) + b1
     with_momentum = opt_state is not None
     trace_tail = None
@@ -93,7 +93,7 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
             tail, trace_tail = descend(tail, grads, trace_tail, learning_rate, momentum)
         else:
             cost = output.cost_from_logits(Z1, Y)
-            G = (output.forward(Z1)[0] - Y) / m
+            G = _fused_output_step(output.forward(Z1)[0], Y) / m
         report(options.on_cost, i, cost)
         u = -learning_rate * G
         if with_momentum:
@@ -107,13 +107,28 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
     carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), trace_tail, one, 0 * one)
     (_, S, tail, trace_G, trace_tail, decay, decays), costs, diverged = guarded_scan(
         step, carry, start, options.num_iterations)
-    W1 = W1 + S @ X.T
-    b1 = b1 + jnp.sum(S, axis=1, keepdims=True)
+    W1, b1 = _first_layer(W1, b1, S, X)
     trace = None
     if with_momentum:
         W1, b1 = W1 - learning_rate * decays * T0, b1 - learning_rate * decays * t0
-        # dW1 = G X^T and db1 = G 1: the trace of G maps to the traces of W1 and b1 that way.
-        trace = _layout.to_dict([(trace_G @ X.T + decay * T0,
-                                  jnp.sum(trace_G, axis=1, keepdims=True) + decay * t0),
-                                 *trace_tail])
+        trace = _layout.to_dict([_first_layer_trace(trace_G, X, decay, T0, t0), *trace_tail])
     return _layout.to_dict([(W1, b1), *tail]), trace, costs, diverged
+
+
+def _gram_matrix(X):
+    """K = X^T X + 1 1^T, (m, m): a step on W1 and b1 moves Z1 = W1 X + b1 by u K (the 1 1^T
+    is the bias's part)."""
+    return X.T @ X + 1
+
+
+def _first_layer(W1, b1, S, X):
+    """W1 + S X^T and b1 + S 1: the parameters that the summed updates S (n1, m) of Z1 came
+    from."""
+    return W1 + S @ X.T, b1 + jnp.sum(S, axis=1, keepdims=True)
+
+
+def _first_layer_trace(trace_G, X, decay, T0, t0):
+    """The momentum trace of (W1, b1), from the trace of G (dW1 = G X^T, db1 = G 1) and the
+    start's trace (T0, t0) decayed by ``decay`` = momentum^k."""
+    return (trace_G @ X.T + decay * T0,
+            jnp.sum(trace_G, axis=1, keepdims=True) + decay * t0)

@@ -254,7 +254,7 @@ def _backward(AL, Y, caches, activations, stable, lambd=0.0):
     """``([(dW1, db1), ...], [dA[0], ..., dA[L-1]])``: each layer's parameter gradients (with
     the L2 term ``lambd / m * W``) and the (summed-loss) gradient of its input."""
     if stable:
-        dA_prev, dW, db = _linear_backward(AL - Y, caches[-1][0])
+        dA_prev, dW, db = _linear_backward(_fused_output_step(AL, Y), caches[-1][0])
     else:
         output = activations[-1]
         dA_prev, dW, db = _linear_activation_backward(output.dAL(AL, Y), caches[-1], output)
@@ -264,6 +264,11 @@ def _backward(AL, Y, caches, activations, stable, lambd=0.0):
         grads.insert(0, (dW, db))
         dAs.insert(0, dA_prev)
     return _l2_gradients(grads, caches, lambd, AL.shape[1]), dAs
+
+
+def _fused_output_step(AL, Y):
+    """dZ[L] = AL - Y: the output's backward and the cost's dJ/dAL in one step (m dJ/dZ[L])."""
+    return AL - Y
 
 
 def _l2_gradients(grads, caches, lambd, m):
@@ -286,13 +291,26 @@ def update_parameters(parameters, grads, learning_rate):
             raise NameLookupError(f"grads has no d{key} for parameter {key}")
         check.shaped(grads[f"d{key}"], f"d{key}", value.shape,
                      but=f"{key} has shape {tuple(value.shape)}")
-    updated = {key: value - learning_rate * grads[f"d{key}"] for key, value in parameters.items()}
+    updated = descend(parameters, {key: grads[f"d{key}"] for key in parameters}, None,
+                      learning_rate, 0.0)[0]
     check.overflow([(f"layer {key[1:]}: {key}", value) for key, value in updated.items()],
                    "the update", {"the parameters": parameters.values(),
                                   "the gradients": [grads[f"d{key}"] for key in parameters]},
                    f"; learning_rate {learning_rate} times the gradient is beyond the dtype's "
                    f"range: try a smaller learning rate")
     return updated
+
+
+def descend(parameters, grads, trace, learning_rate, momentum):
+    """Gradient descent on any pytree, with heavy-ball momentum when there is a trace:
+    trace <- g + momentum * trace, p <- p - lr * trace. Returns ``(parameters, trace)``.
+
+    Without a trace this is exactly the course's ``update_parameters`` (and ``optax.sgd``).
+    """
+    if trace is not None:
+        trace = jax.tree.map(lambda g, t: g + momentum * t, grads, trace)
+        grads = trace
+    return jax.tree.map(lambda p, g: p - learning_rate * g, parameters, grads), trace
 
 
 def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoid", lambd=0.0):

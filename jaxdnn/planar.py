@@ -26,12 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks as check
-from ._loop import descend
 from .activations import ACTIVATIONS
 from .errors import NameLookupError, ShapeError
 from .init import initialize_parameters_deep
 from .layers import _linear_activation_forward, _linear_backward, as_floating
 from .model import compute_cost as _compute_cost
+from .model import descend
 from .model import update_parameters as _update_parameters
 from .outputs import OUTPUTS
 

@@ -14,6 +14,7 @@ import fcntl
 import inspect
 import json
 import os
+import re
 import shlex
 from contextlib import contextmanager
 from functools import partial
@@ -26,7 +27,7 @@ import optax
 from . import _checks as check
 from . import _layout, _signals, data, logistic, plots
 from ._loop import PRINT_EVERY
-from .activations import ACTIVATIONS, leaky_relu_with
+from .activations import ACTIVATIONS, Activation, leaky_relu_with
 from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, JaxdnnError, OptionError, ShapeError, TrainingDiverged
 from .init import SCHEMES
@@ -106,13 +107,16 @@ def check_run(run):
     """``run`` if every setting is one the command line accepts (a checkpoint's recorded
     settings pass through here too); else an :class:`OptionError` naming the setting."""
     names = {"dataset": (*data.DATASETS, *IMAGE_DATASETS, *SOFTMAX_DATASETS),
-             "hidden_activation": ACTIVATIONS, "init": ("course", *SCHEMES),
+             "init": ("course", *SCHEMES),
              "course_scheme": SCHEMES, "optimizer": OPTIMIZERS,
              "dtype": ("float32", "float64"), "output": OUTPUTS}
     for field, valid in names.items():
         value = getattr(run, field)
         if not isinstance(value, str) or value not in valid:
             raise OptionError(f"{field} must be one of {', '.join(valid)}; got {value!r}")
+    if not (run.hidden_activation in ACTIVATIONS or is_user_activation(run.hidden_activation)):
+        raise OptionError(f"hidden_activation must be one of {', '.join(ACTIVATIONS)}, or a "
+                          f"user's module:object; got {run.hidden_activation!r}")
     if not isinstance(run.hidden, list) or not run.hidden:
         raise OptionError(f"hidden must be a non-empty list of layer sizes; got {run.hidden!r}")
     try:
@@ -131,6 +135,11 @@ def check_run(run):
         raise OptionError(f"keep_prob must be in (0, 1]; got {run.keep_prob!r}")
     check.count(run.mini_batch_size, "mini_batch_size")  # 0: full batches
     return run
+
+
+def is_user_activation(name):
+    """Whether ``name`` spells a user's activation, ``module:object`` (``pkg.mod:name``)."""
+    return isinstance(name, str) and re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", name) is not None
 
 
 RUN_OPTIONS = tuple(inspect.signature(new_run).parameters)
@@ -228,7 +237,7 @@ def _exclusive(out):
 
 
 def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
-            gram="auto"):
+            gram="auto", activation=None):
     """Train ``run`` into the folder ``out`` (from the checkpoint ``resume_from`` if given) and
     write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped it.
 
@@ -236,14 +245,22 @@ def execute(run, out, *, data_dir="datasets", resume_from=None, on_cost=None, fi
     (False: the plain loop); the metrics record the path taken. ``on_cost(i, cost)`` is called
     for every PRINT_EVERY-th iteration after each segment, from the costs the loop returns: a
     compiled loop without host callbacks is one JAX's compilation cache can keep.
+
+    A run whose ``hidden_activation`` is a user's ``module:object`` trains with ``activation``,
+    the :class:`~jaxdnn.Activation` the caller imported from there: a run never imports code
+    that a file names.
     """
+    if is_user_activation(run.hidden_activation) and not isinstance(activation, Activation):
+        raise OptionError(f"the run's hidden activation {run.hidden_activation} is a user's "
+                          f"pair: give it as activation=")
     if run.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     with _exclusive(out):
-        return _execute(run, out, data_dir, resume_from, on_cost, figures, gram)
+        return _execute(run, out, data_dir, resume_from, on_cost, figures, gram,
+                        activation or run.hidden_activation)
 
 
-def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
+def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden):
     checkpoint = os.path.join(out, CHECKPOINT)
     same = resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from)
     stale = not same and _finished(checkpoint)
@@ -289,7 +306,7 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
             n = run.iterations - epoch
             n = min(every - epoch % every, n) if every else n
             state, new_costs, *monitored = train_steps(
-                train_x, train_y, state, n * per_epoch, hidden_activation=run.hidden_activation,
+                train_x, train_y, state, n * per_epoch, hidden_activation=hidden,
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
                 mini_batch_size=run.mini_batch_size or None, monitor=monitor, gram=gram,
@@ -315,24 +332,28 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram):
         path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
                                       not run.mini_batch_size) else "plain")
         return _write_outputs(out, run, state.parameters, costs, curves,
-                              (train_x, train_y, test_x, test_y, classes), figures, path)
+                              (train_x, train_y, test_x, test_y, classes), figures, path, hidden)
 
 
 def resume_command(out, run, data_dir="datasets"):
     """The command that continues the run ``run`` checkpointed in ``out`` (with its data
     folder: a checkpoint records the run, not where its data lies)."""
     command = f"jaxdnn train --resume {shlex.quote(os.fspath(out))}"
+    if is_user_activation(run.hidden_activation):  # never imported from a file's name
+        command += f" --hidden-activation {run.hidden_activation}"
     if run.dataset in IMAGE_DATASETS:
         command += f" --data-dir {shlex.quote(os.fspath(data_dir))}"
     return command
 
 
-def _write_outputs(out, run, params, costs, curves, split, figures, path):
+
+
+def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
     def predict(X):
-        return _labels(_predict_proba(X, layers, run.hidden_activation, run.output), run.output)
+        return _labels(_predict_proba(X, layers, hidden, run.output), run.output)
 
     p_train, p_test = predict(train_x), predict(test_x)
     confusion = np.zeros((len(classes), len(classes)), int)  # rows: true class, columns: predicted

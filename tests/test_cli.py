@@ -74,7 +74,7 @@ def test_train_other_2d_sets(tmp_path, dataset, capsys):
     (["train", "--learning-rate", "inf"], "must be finite and positive"),
     (["train", "--iterations", "-5"], "must not be negative"),
     (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
-    (["train", "--hidden-activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--hidden-activation", "swish"], "or MODULE:OBJECT; got 'swish'"),
     (["train", "--init", "xavier"], "invalid choice: 'xavier'"),
     (["train", "--dataset", "cat", "--data-dir", "/nonexistent"],
      "/nonexistent/train_catvnoncat.h5 not found"),
@@ -495,6 +495,35 @@ def test_check_verifies_a_users_activation_from_a_scratch_file(tmp_path):
     assert bad.returncode == 1, bad.stderr
     assert "FAIL" in bad.stdout and "jaxdnn: FAIL: d" in bad.stderr
     assert "counterexample: draw " in bad.stderr and "swish" in bad.stderr
+
+
+def test_train_with_a_users_activation_from_a_scratch_file(tmp_path, monkeypatch, capsys):
+    """--hidden-activation module:object trains with the user's pair; the files record its
+    name; a resume must name it again (no code a file names is imported), and so must a load."""
+    (tmp_path / "trainact.py").write_text(SWISH)
+    monkeypatch.chdir(tmp_path)
+    out = str(tmp_path / "run")
+    assert main(["train", "--hidden-activation", "trainact:swish", "--iterations", "20",
+                 "--out", out]) == 0, capsys.readouterr().err
+    with open(os.path.join(out, "metrics.json")) as f:
+        assert json.load(f)["hidden_activation"] == "trainact:swish"
+    capsys.readouterr()
+    assert main(["train", "--resume", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--hidden-activation trainact:swish" in err
+    assert main(["train", "--resume", out, "--hidden-activation", "trainact:swish"]) == 0
+    assert main(["train", "--resume", out, "--hidden-activation", "tanh"]) == 2
+    assert "trains with your activation trainact:swish" in capsys.readouterr().err
+    assert main(["evaluate", "--params", os.path.join(out, "model.npz")]) == 2
+    assert "trainact:swish" in capsys.readouterr().err
+    for spec, message in [("trainact:broken_name", "broken_name"),
+                          ("trainact:backward_without_product_rule", "not an Activation")]:
+        assert main(["train", "--hidden-activation", spec, "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--hidden-activation", "no such thing"])
+    assert exited.value.code == 2 and "MODULE:OBJECT" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

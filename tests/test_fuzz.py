@@ -593,6 +593,29 @@ TARGETS = {
     "get_activation": fuzz_target(
         lambda a: jaxdnn.get_activation(a["activation"]), lambda p: {"activation": "relu"},
         activation=(ACTIVATION_FAULTS[:4], "activation")),
+    "epoch_costs": fuzz_target(
+        lambda a: jaxdnn.epoch_costs(a["costs"], a["m"], a["mini_batch_size"]),
+        lambda p: {"costs": np.linspace(1, 0.5, 2 * p.X.shape[1]), "m": p.X.shape[1],
+                   "mini_batch_size": 1},
+        costs=([("2-D", lambda v, p: v[None]), ("text", lambda v, p: v.astype(str)),
+                ("a list", lambda v, p: list(v)), ("None", lambda v, p: None)], "costs"),
+        m=([(label, make) for label, make in COUNT_FAULTS if label != "NaN"]
+           + [("zero", lambda v, p: 0)], r"\bm\b"),
+        mini_batch_size=(MINI_BATCH_FAULTS, "mini_batch_size")),
+    "custom_activation": fuzz_target(
+        lambda a: jaxdnn.custom_activation(a["name"], a["forward"], a["backward"]),
+        lambda p: {"name": "swish", "forward": lambda Z: (Z * jax.nn.sigmoid(Z), Z),
+                   "backward": lambda dA, Z: dA},
+        name=([(label, lambda v, p, x=x: x) for label, x in [
+            ("built-in", "relu"), ("not an identifier", "my act"), ("empty", ""),
+            ("None", None), ("a number", 3)]], "name"),
+        forward=([(label, lambda v, p, x=x: x) for label, x in [
+            ("not a function", 3), ("returns A only", lambda Z: Z),
+            ("raises", lambda Z: 1 / 0), ("returns a triple", lambda Z: (Z, Z, Z))]],
+            "forward|contract"),
+        backward=([(label, lambda v, p, x=x: x) for label, x in [
+            ("not a function", "dA"), ("wrong arity", lambda dA: dA),
+            ("wrong shape", lambda dA, Z: dA[:1])]], "backward|contract")),
     "leaky_relu_with": fuzz_target(
         lambda a: jaxdnn.leaky_relu_with(a["slope"]), lambda p: {"slope": 0.1},
         slope=([(label, make) for label, make in RATE_FAULTS
@@ -683,7 +706,8 @@ CLI_FAULTS = {
         "--iterations": ["-1", "1.5", "x", "", "3000000000", "1e10"],
         "--seed": ["-1", "x", "1.5", str(2**40)],
         "--dataset": ["mnist", ""],
-        "--hidden-activation": ["swish", ""],
+        "--hidden-activation": ["swish", "", "nomodule:swish", "json:dumps", "json:nothing_there",
+                                "a:b:c", ":x"],
         "--init": ["xavier"],
         "--optimizer": ["sgd"],
         "--output": ["tanh", ""],
