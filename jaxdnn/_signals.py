@@ -74,7 +74,8 @@ def handled(before_exit=None):
         return
     read, write = os.pipe()
     os.set_blocking(write, False)  # the C handler must never block
-    previous = {s: signal.signal(s, _nothing) for s in SIGNALS}
+    previous = {s: signal.signal(s, _nothing) for s in SIGNALS  # one set outside Python
+                if signal.getsignal(s) is not None}                 # (None here) is left alone
     previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     threading.Thread(target=_watch, args=(read,), daemon=True, name="jaxdnn-signals").start()
     _active[0] = True
