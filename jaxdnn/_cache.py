@@ -12,12 +12,16 @@ every read and write, so no process reads a half-written entry. :data:`MAX_BYTES
 limit (least recently used entries go first beyond it).
 """
 
+import fcntl
 import os
+import time
 
 import jax
 
 MAX_BYTES = 1 << 30
 """The cache folder's size limit; it also turns on JAX's file lock (see above)."""
+LOCK_FILE = ".lockfile"
+"""The file JAX's cache locks (``jax._src.lru_cache``) around every read and write."""
 
 
 def folder(environ=os.environ):
@@ -41,3 +45,23 @@ def enable():
     # never be written.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return path
+
+
+def wait_for_writes(path, timeout=5.0):
+    """Hold the cache folder ``path``'s lock (waiting at most ``timeout`` s for a write in
+    progress to end) until the process exits: called just before a signal ends the process at
+    once, since JAX writes an entry with a plain ``write_bytes`` under that lock and a process
+    ended halfway would leave a truncated entry that later runs warn about."""
+    try:
+        fd = os.open(os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return  # no cache folder yet: nothing is being written
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # kept: the kernel releases it when the process ends
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)

@@ -9,7 +9,8 @@ Two kinds:
   to the host. They run where user data enters: training, the costs, prediction, the gradient
   checks and the loaders. Inside ``jit``, ``grad`` or ``vmap`` the values are not known and
   they do nothing. Functions that only compute (activations, layers, ``L_model_forward``,
-  ``update_parameters``) propagate NaN and inf as numpy does.
+  ``update_parameters``) propagate NaN and inf as numpy does; :func:`overflow` refuses the
+  non-finite values that the forward, backward or update make from finite inputs.
 
 Public functions are thin checked faces over private ``_`` kernels; kernels call kernels, so no
 check runs twice.
@@ -31,6 +32,7 @@ from .errors import (
     DataError,
     InputTypeError,
     NameLookupError,
+    NumericalOverflow,
     OptionError,
     SaturationError,
     ShapeError,
@@ -43,6 +45,9 @@ MAX_ITERATIONS = 2**31 - 1
 MAX_PARAMETERS = 2**28
 """The parameter budget: weights and biases of one network (1 GiB in float32, 2 GiB in
 float64, before gradients and optimiser state)."""
+TRAINING_COPIES = 4
+"""What training holds per parameter, counted against the memory available: the parameters,
+their gradients and up to two optimiser moments (Adam)."""
 MAX_FILE_BYTES = 2**32
 """The most a model, checkpoint or h5 file may expand to when its arrays are read (4 GiB):
 checked against the sizes the file declares, before anything is read."""
@@ -75,6 +80,15 @@ def dtype(x, name, *, floating=False):
     if kind != "floating" and (floating or kind is None):
         expected = "floating-point" if floating else "real (floating, integer or boolean)"
         raise InputTypeError(f"{name} has dtype {x.dtype}; expected a {expected} array")
+
+
+def x64(dtype, name="the parameters"):
+    """Training in float64 needs jax's x64 mode: without it jax would truncate every array to
+    float32, with a warning per array."""
+    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise OptionError(f"{name} are float64 but jax's x64 mode is off: call "
+                          f"jax.config.update('jax_enable_x64', True) first, or convert them "
+                          f"to float32")
 
 
 @cache
@@ -121,6 +135,32 @@ def finite(x, name):
         at = _first(bad)
         raise DataError(f"{name} has {int(bad.sum())} non-finite values "
                         f"(the first, {values[at]}, at index {at})")
+
+
+def all_finite(arrays):
+    """Whether every concrete array of ``arrays`` is finite (tracers count as finite)."""
+    return all(np.isfinite(v).all() for v in map(_host, arrays) if v is not None)
+
+
+def overflow(results, step, inputs, advice=""):
+    """Concrete ``results`` ((name, array) in the order they were computed) must be finite when
+    ``inputs`` (what they were computed from: ``{"X": [X], ...}``) are: else a
+    :class:`NumericalOverflow` naming ``step`` and the first result that is not. Non-finite
+    inputs are carried through, as numpy does; under a trace nothing is checked."""
+    for name, x in results:
+        values = _host(x)
+        if values is None:
+            return
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            continue
+        if all(all_finite(arrays) for arrays in inputs.values()):
+            at = _first(bad) if bad.ndim else ()
+            raise NumericalOverflow(
+                f"{step} overflowed at {name} has {int(bad.sum())} non-finite values (the "
+                f"first, {values[at]}, at index {at}) although {' and '.join(inputs)} are "
+                f"finite", advice)
+        return
 
 
 def labels(Y, name="Y"):
@@ -333,6 +373,34 @@ def stacked(S, dims, what="models"):
     if total > MAX_PARAMETERS:
         raise ShapeError(f"{S:,} {what} of layer sizes {list(dims)} need {total:,} parameters "
                          f"together, above the budget of {MAX_PARAMETERS:,} (MAX_PARAMETERS)")
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation (Linux's MemAvailable, else the free
+    physical pages), or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def fits_in_memory(dims, itemsize):
+    """A network of ``dims`` (checked by :func:`layer_dims`) must fit :data:`TRAINING_COPIES`
+    times in the memory available, at ``itemsize`` bytes a number."""
+    total = sum(n * (n_prev + 1) for n_prev, n in zip(dims[:-1], dims[1:], strict=True))
+    need, available = TRAINING_COPIES * total * itemsize, available_memory()
+    if available is not None and need > available:
+        raise ShapeError(f"layer_dims {dims} need {total:,} parameters: training them takes "
+                         f"{need / 2**20:,.0f} MiB ({TRAINING_COPIES} copies of {itemsize} "
+                         f"bytes each), more than the {available / 2**20:,.0f} MiB of memory "
+                         f"available")
 
 
 # --- numbers and options -------------------------------------------------------------------

@@ -12,11 +12,12 @@ import math
 import os
 import signal
 import sys
+from functools import partial
 
 import jax
 import numpy as np
 
-from . import _cache, audit, data, plots, run
+from . import _cache, _signals, audit, data, plots, run
 from ._checks import MAX_ITERATIONS
 from .activations import ACTIVATIONS, Activation
 from .errors import DataError, JaxdnnError, OptionError, TrainingDiverged
@@ -58,6 +59,7 @@ _seed = _parsed(int, "an integer", lambda v: 0 <= v < 2**32, "must be in [0, 2**
 _rates = _parsed(lambda text: [float(s) for s in text.split(",") if s.strip()],
                  "comma-separated numbers", lambda v: v and all(0 < r < math.inf for r in v),
                  "rates must be finite and positive")
+_folder = _parsed(str, "a folder", lambda v: v.strip() != "", "must name a folder")
 _names = _parsed(lambda text: [s.strip() for s in text.split(",") if s.strip()],
                  "comma-separated names", lambda v: v and set(v) <= set(ACTIVATIONS),
                  f"names must be among {', '.join(sorted(ACTIVATIONS))}")
@@ -76,7 +78,10 @@ class _Progress:
         done = int(30 * (i + 1) / max(self.total, 1))
         self._bar(f"[{'#' * done}{'.' * (30 - done)}] {i + 1}/{self.total} cost {cost:.6f}")
 
-    def close(self):
+    def close(self, complete=False):
+        """End the bar's line; at ``total`` when training completed."""
+        if complete:
+            self._bar(f"\r[{'#' * 30}] {self.total}/{self.total}")
         self._bar("\n")
 
     def _bar(self, text):
@@ -91,26 +96,21 @@ def cmd_train(args):
         else None
     activation = _user_activation(user, "--hidden-activation") if user else None
     out = args.out or args.resume or "runs/latest"
-    try:
-        plots.require_matplotlib()
-        figures = True
-    except plots.MissingPlotExtra as e:
-        print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
-        figures = False
+    figures = _figures()
     unit = "epoch" if settings.mini_batch_size else "iteration"
     progress = _Progress(settings.iterations, unit)
+    result = None
     try:
         result = run.execute(settings, out, data_dir=args.data_dir, resume_from=resume_from,
                              on_cost=progress, figures=figures,
                              gram=False if args.plain else "auto", activation=activation,
                              devices=args.devices)
     finally:
-        progress.close()
+        progress.close(complete=isinstance(result, dict))
     if isinstance(result, run.Stopped):
         print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at {unit} "
               f"{result.epoch} of {settings.iterations}; checkpoint saved; continue with: "
-              f"jaxdnn train --resume {out}" + (f" --hidden-activation {user}" if user else ""),
-              file=sys.stderr)
+              f"{run.resume_command(out, settings, args.data_dir)}", file=sys.stderr)
         return 128 + result.signum
     print("Trained through the Gram path (the first layer through X^T X; --plain for the plain "
           "loop)" if result["path"] == "gram" else "Trained through the plain loop")
@@ -124,8 +124,19 @@ def cmd_train(args):
         print("Test confusion matrix (rows: true class, columns: predicted):")
         for row in result["test_confusion_matrix"]:
             print("  " + " ".join(f"{n:4d}" for n in row))
-    print(f"Wrote {', '.join(result['files'])} to {out}")
+    kept = [run.CHECKPOINT] if os.path.exists(os.path.join(out, run.CHECKPOINT)) else []
+    print(f"Wrote {', '.join(result['files'] + kept)} to {out}")
     return 0
+
+
+def _figures():
+    """Whether matplotlib is there to draw figures; if not, a note says how to get them."""
+    try:
+        plots.require_matplotlib()
+        return True
+    except plots.MissingPlotExtra as e:
+        print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
+        return False
 
 
 def _settings(args):
@@ -179,8 +190,10 @@ def cmd_predict(args):
 
 
 def cmd_sweep(args):
+    print("Each model is trained and scored on all 400 points of the planar data, as the "
+          "course's study (jaxdnn train scores an 80/20 split)", flush=True)
     rows, files = run.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
-                            learning_rates=args.learning_rates)
+                            learning_rates=args.learning_rates, figures=_figures())
     print(f"Accuracy for logistic regression (no hidden layer): {rows[0]['accuracy'] * 100:.2f} %")
     seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}"
     print(f"hidden units  learning rate  accuracy over {seeds:<9} diverged")
@@ -293,6 +306,10 @@ def cmd_plot_activations(args):
     return 0
 
 
+def _csv(sizes):
+    return ",".join(map(str, sizes))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit code 2)."""
 
@@ -306,15 +323,26 @@ def build_parser():
 
     train = sub.add_parser("train", help="train a classifier and write model, metrics, figures")
     train.add_argument("--dataset", choices=DATASET_NAMES, help="default: planar")
-    train.add_argument("--data-dir", default="datasets", help="folder of the cat .h5 files")
-    train.add_argument("--layers", type=_sizes, help="hidden sizes, e.g. 20,7,5")
+    train.add_argument("--data-dir", type=_folder, default="datasets",
+                       help="folder of the cat .h5 files (default: datasets)")
+    planar, cat = COURSE_MODELS["nn_model"], COURSE_MODELS["L_layer_model"]
+    train.add_argument("--layers", type=_sizes,
+                       help=f"hidden sizes (default: {_csv(planar.hidden)} for the 2-D sets, "
+                            f"{_csv(cat.hidden)} for cat)")
     train.add_argument("--hidden-activation", type=_hidden_activation, metavar="NAME",
                        help=f"one of {', '.join(sorted(ACTIVATIONS))}, or MODULE:OBJECT, your "
-                            f"jaxdnn.custom_activation pair imported from the current folder")
-    train.add_argument("--learning-rate", type=_rate)
+                            f"jaxdnn.custom_activation pair imported from the current folder "
+                            f"(default: {planar.hidden_activation} for the 2-D sets, "
+                            f"{cat.hidden_activation} for cat)")
+    train.add_argument("--learning-rate", type=_rate,
+                       help=f"default: {planar.learning_rate} for the 2-D sets "
+                            f"({COURSE_MODELS['softmax'].learning_rate} with a softmax), "
+                            f"{cat.learning_rate} for cat; {run.ADAPTIVE_LEARNING_RATE} with "
+                            f"--optimizer adam or rmsprop")
     train.add_argument("--iterations", "--epochs", type=_count,
-                       help="passes over the data: iterations of full-batch descent, or epochs "
-                            "of --mini-batch-size batches")
+                       help=f"passes over the data: iterations of full-batch descent, or epochs "
+                            f"of --mini-batch-size batches (default: {planar.num_iterations} for "
+                            f"the 2-D sets, {cat.num_iterations} for cat)")
     train.add_argument("--mini-batch-size", type=_positive, metavar="B",
                        help="train on shuffled mini-batches of B examples (the last one smaller), "
                             "and write the learning curves (default: full batches)")
@@ -340,9 +368,10 @@ def build_parser():
                        help=f"save OUT/{run.CHECKPOINT} every N iterations or epochs (default "
                             f"{run.CHECKPOINT_EVERY}; 0: never); SIGINT or SIGTERM then saves "
                             f"one and stops")
-    train.add_argument("--resume", metavar="DIR",
+    train.add_argument("--resume", metavar="DIR", type=_folder,
                        help=f"continue the run whose {run.CHECKPOINT} is in DIR, with its options")
-    train.add_argument("--out", help="output folder (default: runs/latest, or the --resume DIR)")
+    train.add_argument("--out", type=_folder,
+                       help="output folder (default: runs/latest, or the --resume DIR)")
     train.add_argument("--plain", action="store_true",
                        help="train on the plain loop even where the Gram path applies (images: "
                             "more features than examples)")
@@ -354,7 +383,7 @@ def build_parser():
     evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")
     evaluate.add_argument("--params", required=True, help="model.npz written by train")
     evaluate.add_argument("--dataset", choices=DATASET_NAMES)
-    evaluate.add_argument("--data-dir", default="datasets")
+    evaluate.add_argument("--data-dir", type=_folder, default="datasets")
     evaluate.set_defaults(run=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="classify your own images with a saved model")
@@ -371,7 +400,7 @@ def build_parser():
     sweep.add_argument("--learning-rates", type=_rates, default=[1.2],
                        help="comma-separated (default the course's 1.2); every size, seed and "
                             "rate trains in one compiled program")
-    sweep.add_argument("--out", default="runs/sweep")
+    sweep.add_argument("--out", type=_folder, default="runs/sweep")
     sweep.set_defaults(run=cmd_sweep)
 
     study = COURSE_MODELS["activation_study"]
@@ -382,12 +411,12 @@ def build_parser():
                          help="numpy seeds 1..N of the course's initialisation (default 32)")
     compare.add_argument("--learning-rates", type=_rates, default=[study.learning_rate])
     compare.add_argument("--dataset", choices=DATASET_NAMES, default="cat")
-    compare.add_argument("--data-dir", default="datasets")
+    compare.add_argument("--data-dir", type=_folder, default="datasets")
     compare.add_argument("--layers", type=_sizes, default=list(study.hidden))
     compare.add_argument("--iterations", type=_positive, default=study.num_iterations)
     compare.add_argument("--leaky-slope", type=_rate, default=0.1,
                          help="slope of leaky_relu here (default 0.1, the study's)")
-    compare.add_argument("--out", default="runs/compare")
+    compare.add_argument("--out", type=_folder, default="runs/compare")
     compare.set_defaults(run=cmd_compare)
 
     check = sub.add_parser("check", help="verify the hand-written backward against three "
@@ -408,25 +437,24 @@ def build_parser():
     check.set_defaults(run=cmd_check)
 
     acts = sub.add_parser("plot-activations", help="the activations and their derivatives")
-    acts.add_argument("--out", default="runs")
+    acts.add_argument("--out", type=_folder, default="runs")
     acts.set_defaults(run=cmd_plot_activations)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    _cache.enable()
+    cache = _cache.enable()
     try:
-        return args.run(args)
+        # a signal: one line, exit 128 + signum (train: a checkpoint), never in a cache write
+        with _signals.handled(partial(_cache.wait_for_writes, cache) if cache else None):
+            return args.run(args)
     except TrainingDiverged as e:
         print(f"jaxdnn: {e}", file=sys.stderr)
         return 3
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("jaxdnn: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

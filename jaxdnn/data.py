@@ -124,7 +124,7 @@ def _read_h5(path, keys):
     if not path.exists():
         raise DataError(
             f"{path} not found: the course's cat files go in the data directory "
-            "(see datasets/README.md), or pass another data_dir"
+            "(see datasets/README.md), or pass another data_dir (--data-dir in the jaxdnn command)"
         )
     check.regular_file(path, "data file")
     where = "the file header"

@@ -35,6 +35,16 @@ class SaturationError(JaxdnnError, FloatingPointError):
     where its cost and gradient are not finite; the stable path has no such limit."""
 
 
+class NumericalOverflow(JaxdnnError, FloatingPointError):
+    """Finite inputs gave values that are not finite (called eagerly): the message names the step
+    (the forward pass, the backward pass or the update) and the layer where they stopped being
+    finite (``where``), then what to do about it."""
+
+    def __init__(self, where, advice=""):
+        super().__init__(where + advice)
+        self.where = where
+
+
 class TrainingDiverged(JaxdnnError, FloatingPointError):
     """Training produced a non-finite cost or parameters and stopped.
 
@@ -44,8 +54,13 @@ class TrainingDiverged(JaxdnnError, FloatingPointError):
       costs: the recorded costs up to and including that iteration.
     """
 
-    def __init__(self, iteration, parameters, costs):
+    def __init__(self, iteration, parameters, costs, overflow=None):
+        """``overflow``: where the initial parameters already overflow (a fresh run's first
+        iteration), which no learning rate causes."""
         super().__init__(
+            f"the initial parameters already overflow ({overflow}): the learning rate is not the "
+            f"cause; scale the initialisation down (init 'he' or 'scaled'), use fewer layers, or "
+            f"scale the inputs to about [-1, 1]" if overflow else
             f"training diverged at iteration {iteration} (cost {costs[-1]:g}): the last finite "
             f"parameters are kept; try a smaller learning rate"
         )

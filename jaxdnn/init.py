@@ -72,6 +72,7 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         raise OptionError("dtype float64 needs x64: call "
                           "jax.config.update('jax_enable_x64', True) first")
+    check.fits_in_memory(dims, jnp.dtype(dtype).itemsize)
     shapes = list(zip(dims[1:], dims[:-1], strict=True))
     if key is None:
         np.random.seed(numpy_seed)

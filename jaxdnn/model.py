@@ -86,7 +86,9 @@ def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"
     check.outputs(layers, activations[-1])
     keep = check.keep_prob(keep_prob, key, len(layers))
     X = as_floating(X, layers[0][0].dtype)
-    return _forward(X, layers, activations, _dropout_masks(key, keep, layers, X.shape[1]))
+    AL, caches = _forward(X, layers, activations, _dropout_masks(key, keep, layers, X.shape[1]))
+    _forward_overflow(X, layers, caches)
+    return AL, caches
 
 
 def _forward(X, layers, activations, masks=()):
@@ -97,6 +99,30 @@ def _forward(X, layers, activations, masks=()):
                                               masks[l] if l < len(masks) else None)
         caches.append(cache)
     return A, caches
+
+
+def _forward_overflow(X, layers, caches):
+    """Called eagerly, a forward pass of finite X and parameters must stay finite: else a
+    :class:`NumericalOverflow` naming the first layer whose Z is not."""
+    check.overflow([(f"layer {l}: Z{l}", Z) for l, (_, Z, *_) in enumerate(caches, start=1)],
+                   "the forward pass", {"X": [X], "the parameters": jax.tree.leaves(layers)},
+                   "; the pre-activations grow layer by layer: scale the initialisation (or the "
+                   "inputs) down, or use fewer layers")
+
+
+def _backward_overflow(AL, caches, grads, dAs, dA_from=1):
+    """Called eagerly, a backward pass of finite AL and caches must stay finite: else a
+    :class:`NumericalOverflow` naming the first layer (from the output down) that is not."""
+    results = []
+    for l in range(len(caches), 0, -1):
+        dW, db = grads[l - 1]
+        results += [(f"layer {l}: dW{l}", dW), (f"layer {l}: db{l}", db),
+                    (f"layer {l}: dA{l - 1 + dA_from}", dAs[l - 1])]
+    check.overflow(results, "the backward pass",
+                   {"AL": [AL], "the caches": [a for cache in caches for a in (*cache[0],
+                                                                            cache[1])]},
+                   "; the gradients grow layer by layer: scale the initialisation down, or use "
+                   "fewer layers")
 
 
 def _dropout_masks(key, keep_prob, layers, m):
@@ -207,6 +233,7 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
                           f"got {dA_from!r}")
     check.penalty(lambd)
     grads, dAs = _backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable, lambd)
+    _backward_overflow(AL, caches, grads, dAs, dA_from)
     return _layout.grads_to_dict(grads, dAs if input_grad else [None, *dAs[1:]], dA_from)
 
 
@@ -267,7 +294,13 @@ def update_parameters(parameters, grads, learning_rate):
                      but=f"{key} has shape {tuple(value.shape)}")
     new = descend(parameters, {key: grads[f"d{key}"] for key in parameters}, None,
                   learning_rate, 0.0)[0]
-    return {key: new[key] for key in parameters}  # the course's order, not tree.map's sorted one
+    updated = {key: new[key] for key in parameters}  # the course's order, not tree.map's sorted one
+    check.overflow([(f"layer {key[1:]}: {key}", value) for key, value in updated.items()],
+                   "the update", {"the parameters": parameters.values(),
+                                  "the gradients": [grads[f"d{key}"] for key in parameters]},
+                   f"; learning_rate {learning_rate} times the gradient is beyond the dtype's "
+                   f"range: try a smaller learning rate")
+    return updated
 
 
 def descend(parameters, grads, trace, learning_rate, momentum):
@@ -296,9 +329,25 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoi
     check.penalty(lambd)
     activations = layer_activations(hidden_activation, len(layers), output)
     dtype = layers[0][0].dtype
-    cost, grads = _cost_and_grads(as_floating(X, dtype), jnp.asarray(Y, dtype), layers,
-                                  activations, lambd)
+    X, Y = as_floating(X, dtype), jnp.asarray(Y, dtype)
+    cost, grads = _cost_and_grads(X, Y, layers, activations, lambd)
+    if not check.all_finite([cost, *jax.tree.leaves(grads)]):
+        _locate_overflow(X, Y, layers, activations, lambd)
     return cost, _layout.grads_to_dict(grads)
+
+
+def _locate_overflow(X, Y, layers, activations, lambd=0.0):
+    """Where a training step on finite X, Y and ``layers`` stops being finite, computed eagerly:
+    a :class:`NumericalOverflow` naming the forward pass, the backward pass or the cost, and the
+    layer; None if it stays finite."""
+    AL, caches = _forward(X, layers, activations)
+    _forward_overflow(X, layers, caches)
+    grads, dAs = _backward(AL, Y, caches, activations, True, lambd)
+    _backward_overflow(AL, caches, grads, dAs)
+    cost = activations[-1].cost_from_logits(caches[-1][1], Y) + _l2_penalty(layers, lambd,
+                                                                             X.shape[1])
+    check.overflow([("the cost", cost)], "the cost", {"X": [X], "the parameters":
+                                                      jax.tree.leaves(layers)})
 
 
 def network_cost(X, Y, parameters, hidden_activation="relu", *, output="sigmoid", lambd=0.0):

@@ -33,14 +33,14 @@ def _save(fig, path):
     require_matplotlib().close(fig)
 
 
-def plot_costs(costs, path, learning_rate=None, every=100, unit="iteration"):
-    """The cost curve, one point per ``every`` iterations (or epochs), as the course plots it."""
+def plot_costs(costs, path, title="cost", every=100, unit="iteration"):
+    """The cost curve, one point per ``every`` iterations (or epochs), as the course plots it;
+    ``title`` says what was trained."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 4))
     costs = np.asarray(costs)
     ax.plot(np.arange(0, len(costs), every), costs[::every])
-    ax.set(xlabel=unit, ylabel="cost",
-           title="Learning rate = " + str(learning_rate) if learning_rate else "cost")
+    ax.set(xlabel=unit, ylabel="cost", title=title)
     _save(fig, path)
 
 
@@ -57,28 +57,46 @@ def plot_learning_curves(curves, path, title="learning curves"):
     _save(fig, path)
 
 
-def _boundary(ax, predict, X, Y, title, num_classes=2):
-    """Two classes in the course's Spectral colours; more, one colour of tab10 per class."""
-    pad = 1.0 if np.ptp(X) > 4 else 0.25
-    x_min, x_max = X[0].min() - pad, X[0].max() + pad
-    y_min, y_max = X[1].min() - pad, X[1].max() + pad
+def _boundary(ax, predict, X, Y, title, num_classes=2, test=None, classes=None):
+    """Two classes in the course's Spectral colours; more, one colour of tab10 per class. The
+    training points are circles, the ``test`` points ``(X, Y)`` (if given) triangles; the
+    legend names both and the classes (``classes``, else "class k")."""
+    import matplotlib
+    from matplotlib.patches import Patch
+
+    points = X if test is None else np.concatenate([X, test[0]], axis=1)
+    pad = 1.0 if np.ptp(points) > 4 else 0.25
+    x_min, x_max = points[0].min() - pad, points[0].max() + pad
+    y_min, y_max = points[1].min() - pad, points[1].max() + pad
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, 300), np.linspace(y_min, y_max, 300))
     Z = np.asarray(predict(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
     if num_classes > 2:
         style = {"cmap": "tab10", "vmin": -0.5, "vmax": 9.5}
         ax.contourf(xx, yy, Z, levels=np.arange(num_classes + 1) - 0.5, alpha=0.5, **style)
     else:
-        style = {"cmap": "Spectral"}
+        style = {"cmap": "Spectral", "vmin": 0, "vmax": 1}
         ax.contourf(xx, yy, Z, alpha=0.8, **style)
-    ax.scatter(X[0], X[1], c=np.ravel(Y), s=12, edgecolors="k", linewidths=0.3, **style)
-    ax.set_title(title)
+    handles = [ax.scatter(X[0], X[1], c=np.ravel(Y), s=12, edgecolors="k", linewidths=0.3,
+                          label=f"training set ({X.shape[1]})", **style)]
+    if test is not None:
+        handles.append(ax.scatter(test[0][0], test[0][1], c=np.ravel(test[1]), s=30, marker="^",
+                                  edgecolors="k", linewidths=0.6,
+                                  label=f"test set ({test[0].shape[1]})", **style))
+    cmap = matplotlib.colormaps[style["cmap"]]
+    names = classes or [f"class {k}" for k in range(num_classes)]
+    handles += [Patch(color=cmap((k + 0.5) / 10 if num_classes > 2 else k), label=names[k])
+                for k in range(num_classes)]
+    ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.8)
+    ax.set(xlabel="x1 (first feature)", ylabel="x2 (second feature)", title=title)
 
 
-def plot_decision_boundary(predict, X, Y, path, title="decision boundary", num_classes=2):
-    """Filled contour of ``predict`` ((2, k) points -> (1, k) labels) under the 2-D data."""
+def plot_decision_boundary(predict, X, Y, path, title="decision boundary", num_classes=2,
+                           test=None, classes=None):
+    """Filled contour of ``predict`` ((2, k) points -> (1, k) labels) under the 2-D training
+    data and, if given, the ``test`` data ``(X, Y)``."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 5))
-    _boundary(ax, predict, X, Y, title, num_classes)
+    _boundary(ax, predict, X, Y, title, num_classes, test, classes)
     _save(fig, path)
 
 

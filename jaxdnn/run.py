@@ -15,8 +15,7 @@ import inspect
 import json
 import os
 import re
-import signal
-import threading
+import shlex
 from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple
@@ -26,7 +25,7 @@ import numpy as np
 import optax
 
 from . import _checks as check
-from . import _layout, data, logistic, plots
+from . import _layout, _signals, data, logistic, plots
 from ._loop import PRINT_EVERY
 from .activations import ACTIVATIONS, Activation, leaky_relu_with
 from .batches import batches_per_epoch, epoch_costs
@@ -124,7 +123,8 @@ def check_run(run):
     if not isinstance(run.hidden, list) or not run.hidden:
         raise OptionError(f"hidden must be a non-empty list of layer sizes; got {run.hidden!r}")
     try:
-        check.layer_dims([1, *run.hidden, 1])  # positive integers, within the parameter budget
+        dims = check.layer_dims([1, *run.hidden, 1])  # positive integers, within the budget
+        check.fits_in_memory(dims, 8 if run.dtype == "float64" else 4)
     except ShapeError as e:
         raise OptionError(f"hidden layer sizes {run.hidden!r}: {e}") from None
     check.rate(run.learning_rate)
@@ -301,7 +301,12 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, me
     every = run.checkpoint_every
     key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
     monitor = [(train_x, train_y), (test_x, test_y)] if run.mini_batch_size else []
-    with _StopSignals(enabled=every > 0) as stop:
+    def kept():
+        return (f"; the last checkpoint is kept; continue with: "
+                f"{resume_command(out, run, data_dir)}" if os.path.exists(checkpoint) else "")
+
+    # a signal stops at the next checkpoint; without checkpoints it ends the process at once
+    with _signals.deferred(kept) if every else _signals.handled() as stop:
         while state.iteration < run.iterations * per_epoch:
             epoch = state.iteration // per_epoch
             n = run.iterations - epoch
@@ -326,14 +331,27 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, me
                                  "curves": curves.tolist()})
             if stop.signum is not None and epoch + n < run.iterations:
                 return Stopped(stop.signum, epoch + n)
-    if stale and not every:
-        os.unlink(checkpoint)  # another run's: not to be left beside these outputs
-    if run.mini_batch_size:
-        costs = epoch_costs(costs, m, run.mini_batch_size)
-    path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
-                                  not run.mini_batch_size) else "plain")
-    return _write_outputs(out, run, state.parameters, costs, curves,
-                          (train_x, train_y, test_x, test_y, classes), figures, path, hidden)
+        if stale and not every:
+            os.unlink(checkpoint)  # another run's: not to be left beside these outputs
+        if run.mini_batch_size:
+            costs = epoch_costs(costs, m, run.mini_batch_size)
+        path = ("gram" if _takes_gram(train_x.shape, opt, run.l2, run.keep_prob < 1, gram,
+                                      not run.mini_batch_size) else "plain")
+        return _write_outputs(out, run, state.parameters, costs, curves,
+                              (train_x, train_y, test_x, test_y, classes), figures, path, hidden)
+
+
+def resume_command(out, run, data_dir="datasets"):
+    """The command that continues the run ``run`` checkpointed in ``out`` (with its data
+    folder: a checkpoint records the run, not where its data lies)."""
+    command = f"jaxdnn train --resume {shlex.quote(os.fspath(out))}"
+    if is_user_activation(run.hidden_activation):  # never imported from a file's name
+        command += f" --hidden-activation {run.hidden_activation}"
+    if run.dataset in IMAGE_DATASETS:
+        command += f" --data-dir {shlex.quote(os.fspath(data_dir))}"
+    return command
+
+
 
 
 def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden):
@@ -364,9 +382,15 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden
                                     "classes")}
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
-    if figures:
+    trained = (f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}")
+    accuracies = (f"train accuracy {metrics['train_accuracy']:.3f}, test "
+                  f"{metrics['test_accuracy']:.3f}")
+    if figures and len(costs):  # no cost plot of no iterations
         files["costs.png"] = lambda f: plots.plot_costs(
-            costs, f, run.learning_rate, unit="epoch" if run.mini_batch_size else "iteration")
+            costs, f, f"{trained}\n{run.optimizer}, learning rate {run.learning_rate}, "
+                      f"{run.dtype}; final cost {costs[-1]:.4g}",
+            unit="epoch" if run.mini_batch_size else "iteration")
+    if figures:
         if run.mini_batch_size:
             files["learning_curves.png"] = lambda f: plots.plot_learning_curves(
                 curves, f, f"{run.dataset}: hidden {run.hidden}, batches of "
@@ -379,9 +403,8 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden
                 images, p_test[0, wrong], test_y[0, wrong].astype(int), classes, f)
         elif run.dataset in data.DATASETS:  # the 2-D sets
             files["decision_boundary.png"] = lambda f: plots.plot_decision_boundary(
-                predict, train_x, train_y, f,
-                f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}",
-                num_classes=len(classes))
+                predict, train_x, train_y, f, f"{trained}\n{accuracies}",
+                num_classes=len(classes), test=(test_x, test_y), classes=classes)
     write_files(out, files)
     return dict(metrics, files=list(files))
 
@@ -436,16 +459,17 @@ def evaluate(model, dataset=None, data_dir="datasets"):
             for split, X, Y in (("train", train_x, train_y), ("test", test_x, test_y))}
 
 
-def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None):
+def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, figures=True):
     """The course's study of the planar model's hidden layer: first its baseline, logistic
     regression (no hidden layer: ``hidden_units`` 0, 2000 iterations at 0.5 from zeros, as the
     course), then ``nn_model`` for each size, initialisation and learning rate, every one of
     them in one compiled program (:func:`~jaxdnn.fit_many`, padded to the widest size).
     ``seeds`` initialisations: numpy seeds 2, 3, ... (2 is the course's); ``learning_rates``:
-    default the course's 1.2. Writes ``sweep.png`` (the decision boundaries at the course's
-    seed and the first rate), ``sweep_accuracy.png`` (:func:`summarise_sweep` with error bars)
-    and ``sweep.json`` (a row per model; accuracy None for a diverged one) into ``out``.
-    Returns the rows and the files' names."""
+    default the course's 1.2. Each model is trained and scored on all the data, as the course
+    does. Writes ``sweep.json`` (a row per model; accuracy None for a diverged one) and, with
+    ``figures``, ``sweep.png`` (the decision boundaries at the course's seed and the first
+    rate, each titled with its accuracy) and ``sweep_accuracy.png`` (:func:`summarise_sweep`
+    with error bars) into ``out``. Returns the rows and the files' names."""
     check.iterations(num_iterations)
     if not isinstance(hidden_sizes, (list, tuple)) or not hidden_sizes:
         raise OptionError(f"hidden_sizes must be a non-empty list of sizes; got {hidden_sizes!r}")
@@ -475,15 +499,22 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None):
     for k, (n_h, rate, seed) in enumerate(grid):
         rows.append({"hidden_units": n_h, "learning_rate": rate, "seed": seed,
                      "accuracy": None if diverged[k] >= 0 else _accuracy(labels[k], Y)})
-    panels = [("logistic regression", predict_baseline)] + [
-        (f"hidden layer of size {n_h}", partial(predict_labels, parameters=params,
-                                                hidden_activation=course.hidden_activation))
-        for (n_h, rate, seed), params in zip(grid, unstack_models(trained), strict=True)
+
+    def titled(title, row):
+        shown = "diverged" if row["accuracy"] is None else f"accuracy {row['accuracy'] * 100:.1f} %"
+        return f"{title}\n{shown} (all {X.shape[1]} points)"
+
+    panels = [(titled("logistic regression", rows[0]), predict_baseline)] + [
+        (titled(f"hidden layer of size {n_h}", row),
+         partial(predict_labels, parameters=params, hidden_activation=course.hidden_activation))
+        for (n_h, rate, seed), params, row in zip(grid, unstack_models(trained), rows[1:],
+                                                  strict=True)
         if rate == rates[0] and seed == course.seed]
-    files = {"sweep.png": lambda f: plots.plot_decision_boundaries(panels, X, Y, f),
-             "sweep_accuracy.png": lambda f: plots.plot_sweep(summarise_sweep(rows),
-                                                               rows[0]["accuracy"], f),
-             "sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    files = {"sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    if figures:
+        files["sweep.png"] = lambda f: plots.plot_decision_boundaries(panels, X, Y, f)
+        files["sweep_accuracy.png"] = lambda f: plots.plot_sweep(summarise_sweep(rows),
+                                                                 rows[0]["accuracy"], f)
     write_files(out, files)
     return rows, list(files)
 
@@ -593,29 +624,3 @@ def write_comparison(runs, out):
              "compare.png": lambda f: plots.plot_comparison(runs, f)}
     write_files(out, files)
     return list(files)
-
-
-class _StopSignals:
-    """While active, the first SIGINT or SIGTERM is recorded (``signum``) for the training loop to
-    stop at its next checkpoint; a second one interrupts at once (KeyboardInterrupt)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, enabled=True):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.signum, self.previous = None, {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self):
-        if self.enabled:  # a handler installed outside Python (None here) is left alone
-            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS
-                             if signal.getsignal(s) is not None}
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks as check
+from . import _layout
 from ._loop import (
     Options,
     cost_printer,
@@ -34,11 +35,11 @@ from ._loop import (
     train_step,
 )
 from .batches import batch_loop, batches_per_epoch, epoch_costs
-from .errors import InputTypeError, OptionError, TrainingDiverged
+from .errors import InputTypeError, NumericalOverflow, OptionError, TrainingDiverged
 from .gram import gram_loop
 from .mesh import on_devices
 from .mesh import plan as data_plan
-from .model import _forward, layer_activations
+from .model import _forward, _locate_overflow, layer_activations
 from .outputs import get_output
 
 
@@ -112,6 +113,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
+    check.x64(layers[0][0].dtype)
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
     keep = check.keep_prob(keep_prob, key, len(layers))
     plan = data_plan(X, mesh, reports=bool(on_cost or print_cost))
@@ -273,9 +275,21 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
     costs, monitored, diverged = np.asarray(costs), np.asarray(monitored), int(diverged)
     reraise(options.on_cost)
     if diverged >= 0:
-        raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1])
+        raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1],
+                               _initial_overflow(args[0], args[1], parameters, options)
+                               if diverged == state.iteration == 0 else None)
     state = TrainState(parameters, opt_state, state.iteration + options.num_iterations)
     return state, costs, monitored
+
+
+def _initial_overflow(X, Y, parameters, options):
+    """Where a fresh run's first step on the whole of X overflows, or None: then it was the
+    update that diverged."""
+    try:
+        _locate_overflow(X, Y, _layout.to_layers(parameters), options.activations,
+                         options.lambd)
+    except NumericalOverflow as e:
+        return e.where
 
 
 def _takes_gram(shape, optimizer=None, lambd=0.0, dropout=False, gram="auto",

@@ -1,5 +1,6 @@
 """The jaxdnn command: outputs, figures checked as images, and one-line errors with exit code 2."""
 
+import io
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from PIL import Image
 from test_train import DATA, needs_cat_data
 
 import jaxdnn
-from jaxdnn import initialize_parameters_deep, load_model, save_model
+from jaxdnn import cli, initialize_parameters_deep, load_model, plots, save_model
+from jaxdnn import run as run_module
 from jaxdnn.cli import main
 
 
@@ -613,3 +615,123 @@ def test_outputs_are_staged_inside_out_even_through_a_link(tmp_path):
     assert seen[0][0].startswith(".jaxdnn-staging-")  # the staging folder, inside the target
     assert sorted(os.listdir(tmp_path)) == ["elsewhere", "link"]
     assert os.listdir(real) == ["a.txt"]
+
+
+# --- first-run frictions (issue 14) ---------------------------------------------------------
+
+
+def test_train_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("hidden sizes (default: 4 for the 2-D sets, 20,7,5 for cat)",
+                  "default: 1.2 for the 2-D sets", "0.0075 for cat",
+                  "0.01 with --optimizer adam or rmsprop", "(default: 10000 for the 2-D sets, "
+                  "2500 for cat)", "default: tanh for the 2-D sets, relu for cat"):
+        assert shown in text
+
+
+@pytest.mark.parametrize("argv", [["train", "--out", ""], ["train", "--resume", ""],
+                                  ["sweep", "--out", ""], ["plot-activations", "--out", ""]])
+def test_an_empty_folder_name_is_one_line_and_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and len(err.splitlines()) == 1 and "must name a folder" in err
+
+
+def test_the_resume_command_of_a_cat_run_names_its_data_folder(tmp_path, capsys, monkeypatch):
+    """What ``jaxdnn train`` prints after a signal is a command that works: with --data-dir."""
+    monkeypatch.setattr(run_module, "execute", lambda *a, **k: run_module.Stopped(2, 300))
+    data = tmp_path / "my data"
+    code = main(["train", "--dataset", "cat", "--data-dir", str(data), "--out",
+                 str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert f"continue with: jaxdnn train --resume {tmp_path / 'out'} --data-dir '{data}'" in err
+
+
+def test_missing_cat_data_names_the_option(tmp_path, capsys):
+    assert main(["train", "--dataset", "cat", "--data-dir", str(tmp_path),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+
+
+def test_the_progress_bar_ends_at_its_total():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = cli._Progress(300, stream=stream)
+    for i in range(0, 300, 100):
+        progress(i, 0.5)
+    progress.close(complete=True)
+    assert stream.getvalue().rstrip("\n").endswith("300/300")
+
+
+def figures_of(monkeypatch):
+    """The figures the run draws, kept open: file name -> matplotlib Figure."""
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, f: saved.__setitem__(
+        os.path.basename(getattr(f, "name", "")) or len(saved), fig) or f.write(b"png"))
+    return saved
+
+
+def test_figures_are_labelled_well_enough_to_read_without_the_readme(tmp_path, capsys,
+                                                                    monkeypatch):
+    saved = figures_of(monkeypatch)
+    out = tmp_path / "run"
+    assert main(["train", "--iterations", "200", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.splitlines()[-1] == (f"Wrote model.npz, metrics.json, costs.png, "
+                                       f"decision_boundary.png, checkpoint.npz to {out}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    boundary = saved["decision_boundary.png"].axes[0]
+    assert boundary.get_xlabel() and boundary.get_ylabel()
+    legend = [t.get_text() for t in boundary.get_legend().get_texts()]
+    assert any(t.startswith("training set") for t in legend)
+    assert any(t.startswith("test set") for t in legend)
+    assert set(metrics["classes"]) <= set(legend)
+    title = boundary.get_title()
+    assert f"train accuracy {metrics['train_accuracy']:.3f}" in title
+    assert f"test {metrics['test_accuracy']:.3f}" in title
+    cost_title = saved["costs.png"].axes[0].get_title()
+    assert "planar" in cost_title and "tanh" in cost_title and "learning rate 1.2" in cost_title
+
+    saved.clear()
+    assert main(["sweep", "--hidden-sizes", "2", "--iterations", "300", "--out",
+                 str(tmp_path / "sweep")]) == 0
+    assert "all 400 points" in capsys.readouterr().out  # which data the accuracy is on
+    rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    titles = [ax.get_title() for ax in saved["sweep.png"].axes if ax.get_title()]
+    assert len(titles) == len(rows) == 2
+    assert all(f"accuracy {row['accuracy'] * 100:.1f} %" in title
+               for title, row in zip(titles, rows, strict=True))
+
+
+def test_no_iterations_write_no_empty_cost_plot(tmp_path, capsys):
+    out = tmp_path / "none"
+    assert main(["train", "--iterations", "0", "--out", str(out)]) == 0
+    assert "costs.png" not in os.listdir(out) and "decision_boundary.png" in os.listdir(out)
+
+
+def test_sweep_without_matplotlib_still_writes_its_results(tmp_path):
+    out = tmp_path / "sweep"
+    code = ("import sys; sys.modules['matplotlib'] = None; from jaxdnn.cli import main; "
+            f"sys.exit(main(['sweep', '--hidden-sizes', '2', '--iterations', '100', "
+            f"'--out', {str(out)!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'jaxdnn[plot]'" in result.stderr
+    assert os.listdir(out) == ["sweep.json"]
+    assert [row["hidden_units"] for row in json.loads((out / "sweep.json").read_text())] == [0, 2]
+
+
+def test_a_network_beyond_the_memory_available_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("jaxdnn._checks.available_memory", lambda: 2**20)
+    assert main(["train", "--layers", "300,300", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "MiB of memory available" in err
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ from jaxdnn import (
     L_model_backward,
     L_model_forward,
     NameLookupError,
+    NumericalOverflow,
     OptionError,
     ShapeError,
     TrainingDiverged,
@@ -117,17 +118,19 @@ def test_numpy_inputs_accepted():
 
 
 def test_an_overflow_inside_the_forward_is_reported_where_results_leave():
-    """Finite inputs whose W A + b overflows float32. The chain's functions compute, as numpy
-    would, and return the non-finite values; prediction checks the output layer's Z and
-    training stops at the non-finite cost."""
+    """Finite inputs whose W A + b overflows float32. Called eagerly, the chain names the layer
+    (under jit it computes, as numpy would, and returns the non-finite values); prediction
+    checks the output layer's Z and training says the initial parameters overflow."""
     params = {"W1": jnp.full((2, 4), 1e20, jnp.float32), "b1": jnp.zeros((2, 1), jnp.float32),
               "W2": jnp.full((1, 2), -1e20, jnp.float32), "b2": jnp.zeros((1, 1), jnp.float32)}
     X = jnp.full((4, 5), 1e19, jnp.float32)
-    _, caches = L_model_forward(X, params)
+    with pytest.raises(NumericalOverflow, match=r"forward pass overflowed at layer 1: Z1 has"):
+        L_model_forward(X, params)
+    _, caches = jax.jit(L_model_forward)(X, params)
     assert not np.isfinite(caches[-1][1]).any()
     with pytest.raises(DataError, match=r"Z2 has 5 non-finite values"):
         predict_proba(X, params)
-    with pytest.raises(TrainingDiverged, match="diverged at iteration 0"):
+    with pytest.raises(TrainingDiverged, match="initial parameters already overflow .*layer 1"):
         fit(X, jnp.ones((1, 5), jnp.float32), params, num_iterations=3)
 
 

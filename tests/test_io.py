@@ -290,3 +290,17 @@ def test_recorded_classes_of_the_wrong_type_fall_back_to_default_names(tmp_path,
 
     save_model(tmp_path / "model.npz", params, {"classes": classes})
     assert run.load(tmp_path / "model.npz").classes == ["class 0", "class 1"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda path: path.write_bytes(__import__("pickle").dumps({"W1": [1.0]})),
+    lambda path: np.save(open(path, "wb"), np.array([{"W1": 1}], dtype=object),
+                         allow_pickle=True),
+    lambda path: np.savez(path, W1=np.array([object()], dtype=object)),
+])
+def test_a_file_that_is_not_a_model_is_never_advised_to_be_unpickled(tmp_path, make):
+    path = tmp_path / "model.npz"
+    make(path)
+    with pytest.raises(DataError, match="not a jaxdnn model file") as info:
+        load_model(path)
+    assert "pickle" not in str(info.value).lower()

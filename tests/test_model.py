@@ -330,3 +330,67 @@ def test_dropout_masks_are_in_the_caches_and_scaled():
     one = jaxdnn.initialize_parameters_deep([3, 1], jax.random.PRNGKey(0))
     with pytest.raises(jaxdnn.OptionError, match="dropout needs a hidden layer"):
         L_model_forward(X, one, keep_prob=0.5, key=jax.random.PRNGKey(0))
+
+
+# --- overflow from finite inputs (called eagerly: an error naming the layer; under jit: pure) ---
+
+
+def deep_relu(scale, x_scale=1.0):
+    """A 50-layer ReLU network whose He weights are multiplied by ``scale``: every layer
+    multiplies the activations by about ``scale`` forward and the gradients backward."""
+    dims = [10] + [100] * 50 + [1]
+    params = jaxdnn.initialize_parameters_deep(dims, jax.random.PRNGKey(0), scheme="he",
+                                               dtype=jnp.float32)
+    X = jnp.full((10, 5), x_scale, jnp.float32)
+    return X, jnp.array([[0.0, 1.0, 0.0, 1.0, 1.0]], jnp.float32), {k: v * scale for k, v
+                                                                     in params.items()}
+
+
+def first_nonfinite(named):
+    """The first name of ``named`` ((name, array)) whose array is not finite."""
+    return next(name for name, x in named if not np.isfinite(np.asarray(x)).all())
+
+
+def test_forward_overflow_names_the_layer_eagerly_and_stays_pure_under_jit():
+    X, Y, params = deep_relu(8.0)
+    _, caches = jax.jit(L_model_forward)(X, params)  # pure: no check on tracers
+    layer = first_nonfinite([(l, Z) for l, (_, Z) in enumerate(caches, start=1)])
+    assert 1 < layer < 50
+    match = rf"the forward pass overflowed at layer {layer}: Z{layer} has"
+    with pytest.raises(jaxdnn.NumericalOverflow, match=match):
+        L_model_forward(X, params)
+    with pytest.raises(jaxdnn.NumericalOverflow, match=match):
+        cost_and_grads(X, Y, params)
+    cost, grads = jax.jit(cost_and_grads)(X, Y, params)
+    assert not all(np.isfinite(np.asarray(g)).all() for g in [cost, *grads.values()])
+
+
+def test_backward_overflow_names_the_layer_eagerly_and_stays_pure_under_jit():
+    X, Y, params = deep_relu(8.0, x_scale=1e-20)  # tiny inputs: the forward stays finite
+    AL, caches = L_model_forward(X, params)
+    assert all(np.isfinite(np.asarray(Z)).all() for _, Z in caches)
+    grads = jax.jit(L_model_backward, static_argnames="stable")(AL, Y, caches, stable=True)
+    L = len(caches)
+    layer, name = first_nonfinite([((l, f"{p}{l}"), grads[f"{p}{l}"]) for l in range(L, 0, -1)
+                                   for p in ("dW", "db", "dA")])
+    match = rf"the backward pass overflowed at layer {layer}: {name} has"
+    with pytest.raises(jaxdnn.NumericalOverflow, match=match):
+        L_model_backward(AL, Y, caches, stable=True)
+    with pytest.raises(jaxdnn.NumericalOverflow, match=match):
+        cost_and_grads(X, Y, params)
+
+
+def test_update_overflow_names_the_parameter_and_non_finite_inputs_carry_through():
+    params = {"W1": jnp.ones((2, 3), jnp.float32), "b1": jnp.zeros((2, 1), jnp.float32)}
+    grads = {"dW1": jnp.zeros((2, 3), jnp.float32), "db1": jnp.full((2, 1), -1e30, jnp.float32)}
+    with pytest.raises(jaxdnn.NumericalOverflow,
+                       match=r"the update overflowed at layer 1: b1 has 2 non-finite.*smaller "
+                             r"learning rate"):
+        update_parameters(params, grads, 1e10)
+    updated = jax.jit(update_parameters)(params, grads, 1e10)
+    assert np.isinf(np.asarray(updated["b1"])).all()
+    # an inf given is carried through, as numpy does: it is not this call's overflow
+    grads["db1"] = jnp.full((2, 1), jnp.inf, jnp.float32)
+    assert np.isinf(np.asarray(update_parameters(params, grads, 0.1)["b1"])).all()
+    X = jnp.array([[jnp.inf], [1.0], [0.0]], jnp.float32)
+    assert not np.isfinite(np.asarray(L_model_forward(X, params)[1][0][1])).all()

@@ -418,3 +418,48 @@ def test_dropout_training_resumes_bit_for_bit_and_predicts_without_dropout():
     with pytest.raises(jaxdnn.OptionError, match="gram=True trains without dropout"):
         fit(tall_X, Y, tall, num_iterations=3, keep_prob=0.5, key=jax.random.PRNGKey(0),
             gram=True)
+
+
+def test_an_initial_overflow_is_not_called_a_divergence():
+    """A fresh run whose initial parameters already overflow says so (initialisation, inputs),
+    not "try a smaller learning rate"; a divergence later keeps that advice."""
+    dims = [2] + [50] * 50 + [1]
+    X, Y = load_planar_dataset()
+    params = initialize_parameters_deep(dims, jax.random.PRNGKey(0), scheme="he",
+                                        dtype="float32")
+    huge = {k: v * 8 for k, v in params.items()}
+    with pytest.raises(jaxdnn.TrainingDiverged,
+                       match=r"initial parameters already overflow \(the forward pass "
+                             r"overflowed at layer \d+: Z\d+ .*not the cause") as info:
+        fit(X, Y, huge, num_iterations=10)
+    assert info.value.iteration == 0 and "smaller learning rate" not in str(info.value)
+    with pytest.raises(jaxdnn.TrainingDiverged,
+                       match=r"diverged at iteration \d+ .*smaller learning rate") as info:
+        fit(X, Y, initialize_parameters_deep([2, 8, 1], jax.random.PRNGKey(0), scheme="he",
+                                             dtype="float32"), learning_rate=1e30,
+            num_iterations=10)
+    assert "initial" not in str(info.value)
+
+
+def test_float64_parameters_without_x64_are_one_error_not_jax_warnings(tmp_path):
+    """A float64 checkpoint resumed in a process without x64: our one line, no JAX warnings."""
+    import subprocess
+    import sys
+
+    code = """
+import warnings, jax, jax.numpy as jnp, numpy as np
+warnings.simplefilter("error")
+import jaxdnn
+params = {k: np.asarray(v, np.float64) for k, v in jaxdnn.initialize_parameters_deep(
+    [2, 3, 1], numpy_seed=1).items()}
+X, Y = jaxdnn.load_planar_dataset()
+state = jaxdnn.init_train_state(params)
+try:
+    jaxdnn.train_steps(X, Y, state, 5)
+except jaxdnn.OptionError as e:
+    print(e)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "float64 but jax's x64 mode is off" in result.stdout
