@@ -84,7 +84,9 @@ def _boundary(ax, predict, X, Y, title, num_classes=2, test=None, classes=None):
                                   label=f"test set ({test[0].shape[1]})", **style))
     cmap = matplotlib.colormaps[style["cmap"]]
     names = classes or [f"class {k}" for k in range(num_classes)]
-    handles += [Patch(color=cmap((k + 0.5) / 10 if num_classes > 2 else k), label=names[k])
+    # a float in [0, 1] picks a colour along the map (an int would index its table)
+    handles += [Patch(color=cmap((k + 0.5) / 10 if num_classes > 2 else float(k)),
+                      label=names[k])
                 for k in range(num_classes)]
     ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.8)
     ax.set(xlabel="x1 (first feature)", ylabel="x2 (second feature)", title=title)

@@ -693,6 +693,11 @@ def test_figures_are_labelled_well_enough_to_read_without_the_readme(tmp_path, c
     assert any(t.startswith("training set") for t in legend)
     assert any(t.startswith("test set") for t in legend)
     assert set(metrics["classes"]) <= set(legend)
+    colours = {tuple(handle.get_facecolor()) for handle, text in zip(
+        boundary.get_legend().legend_handles, legend, strict=True) if text in metrics["classes"]}
+    assert len(colours) == len(metrics["classes"])  # each class its own, distinct, colour
+    assert min(max(abs(a - b) for a, b in zip(c, d, strict=True)) for c in colours
+               for d in colours if c != d) > 0.3
     title = boundary.get_title()
     assert f"train accuracy {metrics['train_accuracy']:.3f}" in title
     assert f"test {metrics['test_accuracy']:.3f}" in title
