@@ -513,6 +513,13 @@ def mini_batch_size(size, m):
     return int(size)
 
 
+def shuffle_key(key):
+    """Mini-batch training needs a ``jax.random`` key to shuffle with."""
+    if not is_key(key):
+        raise InputTypeError(f"mini-batch training shuffles the examples with "
+                             f"key=jax.random.PRNGKey(...); got key={key!r}")
+
+
 def is_key(key):
     """Whether ``key`` is a ``jax.random`` key (new-style or a raw uint32[2])."""
     if not isinstance(key, jax.Array):

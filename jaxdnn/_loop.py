@@ -19,6 +19,8 @@ from . import _layout
 from .model import _cost_and_grads, _dropout_masks, _forward, descend
 
 PRINT_EVERY = 100
+COST_LINES = {False: "Cost after iteration {}: {:f}", True: "Cost after epoch {}: {:f}"}
+"""The course's cost line, for full batches (False) and for epochs of mini-batches (True)."""
 
 
 class Options(NamedTuple):

@@ -38,7 +38,6 @@ from ._loop import Options, guarded_scan, train_step
 from .errors import InputTypeError, JaxdnnError, OptionError, ShapeError
 from .model import _forward, layer_activations
 from .outputs import get_output
-from .train import _static
 
 
 class ModelStack(NamedTuple):
@@ -229,7 +228,7 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     if dropout and len(layers) == 1:
         raise OptionError("keep_prob below 1 (dropout) needs a hidden layer: the output layer "
                           "is never dropped")
-    options = Options(layer_activations(_static(hidden_activation), len(layers), output),
+    options = Options(layer_activations(hidden_activation, len(layers), output),
                       T, optimizer)
     dtype = shapes["W1"].dtype
     if optimizer is not None:
@@ -289,7 +288,7 @@ def predict_labels_many(X, stack, hidden_activation="relu", *, output="sigmoid")
     layers = check.network(X, shapes)
     check.finite(X, "X")
     check.finite_parameters(stack.parameters)
-    activations = layer_activations(_static(hidden_activation), len(layers), output)
+    activations = layer_activations(hidden_activation, len(layers), output)
     check.outputs(layers, activations[-1])
     return np.asarray(_labels_many(jnp.asarray(X, shapes["W1"].dtype), stack.parameters,
                                    activations)).astype(np.int64)

@@ -31,12 +31,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _checks as check
-from ._loop import PRINT_EVERY, Options, cost_printer, guarded_scan, train_step
+from ._loop import COST_LINES, PRINT_EVERY, Options, cost_printer, guarded_scan, train_step
 from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, InputTypeError, OptionError, ShapeError, TrainingDiverged
 from .model import layer_activations
 from .outputs import get_output
-from .train import _initial_opt_state, _static
+from .train import _initial_opt_state
 
 CHUNK_BYTES = 2**25
 """The default size of a chunk (32 MiB): the inputs of the K batches one compiled call trains."""
@@ -317,9 +317,7 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
     per_epoch = batches_per_epoch(examples.m, size)
     epochs = check.count(num_epochs, "num_epochs")
     check.training(epochs * per_epoch, learning_rate, momentum, optimizer, False, on_cost, lambd)
-    if not check.is_key(key):
-        raise InputTypeError(f"mini-batch training shuffles the examples with "
-                             f"key=jax.random.PRNGKey(...); got key={key!r}")
+    check.shuffle_key(key)
     dtype = layers[0][0].dtype
     row_bytes = size * examples.n * dtype.itemsize
     if check.count(chunk_bytes, "chunk_bytes") < 1:
@@ -329,10 +327,10 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
                           f"{row_bytes:,} bytes, above the limit of {check.MAX_FILE_BYTES:,} "
                           f"(MAX_FILE_BYTES): choose a smaller mini_batch_size")
     chunk = max(1, min(chunk_bytes // row_bytes, examples.m // size))
-    options = Options(layer_activations(_static(hidden_activation), len(layers), output),
+    options = Options(layer_activations(hidden_activation, len(layers), output),
                       epochs * per_epoch, optimizer, None, float(lambd),
                       check.keep_prob(keep_prob, key, len(layers)), size)
-    on_cost = on_cost or (cost_printer("Cost after epoch {}: {:f}") if print_cost else None)
+    on_cost = on_cost or (cost_printer(COST_LINES[True]) if print_cost else None)
     shuffle_key, dropout_key = jax.random.split(key)
 
     def produce():

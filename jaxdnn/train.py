@@ -26,6 +26,7 @@ import numpy as np
 from . import _checks as check
 from . import _layout
 from ._loop import (
+    COST_LINES,
     Options,
     cost_printer,
     guarded_scan,
@@ -120,9 +121,8 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     m = plan.m if plan else X.shape[1]
     size = check.mini_batch_size(mini_batch_size, m)
     batched = size < m  # one batch of all m examples is full-batch descent
-    if batched and not check.is_key(key):
-        raise InputTypeError(f"mini-batch training shuffles the examples with "
-                             f"key=jax.random.PRNGKey(...); got key={key!r}")
+    if batched:
+        check.shuffle_key(key)
     if gram is True and (keep or batched or monitor):
         raise OptionError("gram=True trains without dropout, mini-batches or monitored sets: "
                           "full-batch descent only")
@@ -136,16 +136,13 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     check.opt_state(state.opt_state, jax.eval_shape(
         partial(_initial_opt_state, momentum=momentum, optimizer=optimizer), state.parameters),
         kind)
-    options = Options(layer_activations(_static(hidden_activation), len(layers), output),
+    options = Options(layer_activations(hidden_activation, len(layers), output),
                       int(num_iterations), optimizer,
-                      on_cost or (cost_printer(_COST_LINES[batched]) if print_cost else None),
+                      on_cost or (cost_printer(COST_LINES[batched]) if print_cost else None),
                       float(lambd), keep, size if batched else 0)
     state, costs, monitored = _run(X, Y, state, options, learning_rate, momentum, gram, donate,
                                    key, monitor, plan)
     return (state, costs, monitored) if monitor else (state, costs)
-
-
-_COST_LINES = {False: "Cost after iteration {}: {:f}", True: "Cost after epoch {}: {:f}"}
 
 
 def _monitored(monitor, parameters, output):
@@ -301,11 +298,6 @@ def _takes_gram(shape, optimizer=None, lambd=0.0, dropout=False, gram="auto",
                             and not dropout and shape[0] > shape[1])
 
 
-def _static(hidden_activation):
-    """Lists are not hashable: jit's static arguments take the same names as a tuple."""
-    return tuple(hidden_activation) if isinstance(hidden_activation, list) else hidden_activation
-
-
 @partial(jax.jit, static_argnames="activations")
 def _probabilities(X, layers, activations):
     AL, caches = _forward(X, layers, activations)
@@ -321,7 +313,7 @@ def predict_proba(X, parameters, hidden_activation="relu", *, output="sigmoid"):
 
 
 def _predict_proba(X, layers, hidden_activation, output):
-    activations = layer_activations(_static(hidden_activation), len(layers), output)
+    activations = layer_activations(hidden_activation, len(layers), output)
     check.outputs(layers, activations[-1])
     AL, ZL = _probabilities(jnp.asarray(X, layers[0][0].dtype), layers, activations)
     check.finite(ZL, f"Z{len(layers)}")  # finite inputs can still overflow on the way
