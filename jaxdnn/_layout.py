@@ -4,10 +4,14 @@ The course's functions take and return ``{"W1": W1, "b1": b1, ..., "WL": WL, "bL
 gradients ``{"dW1": ..., "db1": ..., "dA1": ...}``. Everything that computes works on layers,
 ``[(W1, b1), ..., (WL, bL)]``, as JAX's mnist example does. This module is the only place that
 knows how one maps to the other; under ``jax.jit`` the conversions cost nothing (they only
-regroup leaves).
+regroup leaves). :func:`device_array` is how arrays enter: numpy data is rounded on the host,
+not by a compiled conversion (``jnp.asarray`` compiles one program per shape and dtype).
 """
 
 import re
+
+import jax
+import numpy as np
 
 _KEY = re.compile(r"([Wb])([1-9][0-9]*)")
 
@@ -48,3 +52,11 @@ def grads_to_dict(layer_grads, input_grads=(), dA_from=1):
 def layer_dims(layers):
     """``[n[0], n[1], ..., n[L]]`` of a list of layers."""
     return [layers[0][0].shape[1]] + [W.shape[0] for W, _ in layers]
+
+
+def device_array(x, dtype):
+    """``x`` as a jax array of ``dtype``: a jax array is converted where it lies (if it must
+    be); anything else is converted by numpy and transferred, with no compiled program."""
+    if isinstance(x, jax.Array):
+        return x if x.dtype == dtype else x.astype(dtype)
+    return jax.device_put(np.asarray(x, dtype))

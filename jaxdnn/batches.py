@@ -76,9 +76,9 @@ def epoch_costs(costs, m, mini_batch_size):
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def batch_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key, monitor,
+def batch_loop(X, Y, parameters, opt_state, start, count, learning_rate, momentum, key, monitor,
                options):
-    """Iterations ``start, ..., start + num_iterations - 1`` of mini-batch training (see the
+    """Iterations ``start, ..., start + count - 1`` of mini-batch training (see the
     module docstring). ``options.on_cost(e, cost)`` hears every PRINT_EVERY-th epoch's cost
     (of epochs that this call runs whole); each (X, Y) of ``monitor`` is costed at every
     epoch's end (NaN at the other iterations)."""
@@ -119,5 +119,5 @@ def batch_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key,
     initial = ((parameters, opt_state), order(start // per_epoch), jnp.zeros((), dtype),
                start % per_epoch == 0)
     (carry, *_), (costs, monitored), diverged = guarded_scan(step, initial, start,
-                                                             options.num_iterations)
+                                                             options.num_iterations, count)
     return *carry, costs, monitored, diverged

@@ -65,8 +65,8 @@ def _dot(A, B):
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, options):
-    """Train ``options.num_iterations`` steps of (momentum) gradient descent from ``start``;
+def gram_loop(X, Y, parameters, opt_state, start, count, learning_rate, momentum, options):
+    """Train ``count`` steps of (momentum) gradient descent from ``start``;
     ``opt_state`` is None or the momentum trace. Returns ``(parameters, opt_state, costs,
     diverged)`` as the plain loop."""
     (W1, b1), *tail = _layout.to_layers(parameters)
@@ -106,7 +106,7 @@ def gram_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, optio
 
     carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), trace_tail, one, 0 * one)
     (_, S, tail, trace_G, trace_tail, decay, decays), costs, diverged = guarded_scan(
-        step, carry, start, options.num_iterations)
+        step, carry, start, options.num_iterations, count)
     W1, b1 = _first_layer(W1, b1, S, X)
     trace = None
     if with_momentum:

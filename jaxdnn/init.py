@@ -80,8 +80,8 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     else:
         keys = jax.random.split(key, len(shapes))
         draws = [jax.random.normal(k, shape, dtype) for k, shape in zip(keys, shapes, strict=True)]
-    return _layout.to_dict([(jnp.asarray(SCHEMES[scheme](draw, n_prev), dtype),
-                             jnp.zeros((n, 1), dtype))
+    return _layout.to_dict([(_layout.device_array(SCHEMES[scheme](draw, n_prev), dtype),
+                             _layout.device_array(np.zeros((n, 1)), dtype))
                             for draw, (n, n_prev) in zip(draws, shapes, strict=True)])
 
 

@@ -299,7 +299,8 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, me
         curves = np.zeros((0, 2))
 
     every = run.checkpoint_every
-    key = jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
+    key = (jax.random.fold_in(jax.random.PRNGKey(run.seed), 1)  # apart from the init's
+           if run.mini_batch_size or run.keep_prob < 1 else None)
     monitor = [(train_x, train_y), (test_x, test_y)] if run.mini_batch_size else []
     def kept():
         return (f"; the last checkpoint is kept; continue with: "
@@ -316,7 +317,7 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, me
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
                 mini_batch_size=run.mini_batch_size or None, monitor=monitor, gram=gram,
-                donate=True, mesh=mesh)
+                donate=True, mesh=mesh, compiled_length=every * per_epoch or None)
             # reported here, not from inside the loop: jax caches no program with a callback
             shown = epoch_costs(new_costs, m, run.mini_batch_size or m)
             for i in range(-epoch % PRINT_EVERY, n, PRINT_EVERY) if on_cost else ():
@@ -361,7 +362,8 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden
     def predict(X):
         return _labels(_predict_proba(X, layers, hidden, run.output), run.output)
 
-    p_train, p_test = predict(train_x), predict(test_x)
+    m = train_x.shape[1]  # one program for both sets
+    p_train, p_test = np.split(predict(np.concatenate([train_x, test_x], axis=1)), [m], axis=1)
     confusion = np.zeros((len(classes), len(classes)), int)  # rows: true class, columns: predicted
     np.add.at(confusion, (test_y[0].astype(int), p_test[0]), 1)
     metrics = {"dataset": run.dataset, "layer_dims": _layout.layer_dims(layers),

@@ -45,8 +45,8 @@ from .outputs import get_output
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key, monitor,
-                options):
+def _plain_loop(X, Y, parameters, opt_state, start, count, learning_rate, momentum, key,
+                monitor, options):
     """Every iteration runs the whole network forward and backward on X (an epoch of one batch);
     under dropout with iteration i's masks, drawn from ``fold_in(key, i)``. Each (X, Y) of
     ``monitor`` is costed after every update."""
@@ -57,7 +57,7 @@ def _plain_loop(X, Y, parameters, opt_state, start, learning_rate, momentum, key
                        if monitor else jnp.zeros(0, cost.dtype))
 
     carry, (costs, monitored), diverged = guarded_scan(step, (parameters, opt_state), start,
-                                                       options.num_iterations)
+                                                       options.num_iterations, count)
     return *carry, costs, monitored, diverged
 
 
@@ -93,9 +93,13 @@ def _initial_opt_state(parameters, momentum, optimizer):
 def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output="sigmoid",
                 learning_rate=0.0075, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None,
                 optimizer=None, mini_batch_size=None, monitor=(), gram="auto", print_cost=False,
-                on_cost=None, donate=False, mesh=None):
+                on_cost=None, donate=False, mesh=None, compiled_length=None):
     """Continue the run ``state`` for ``num_iterations`` steps: returns ``(state, costs)``, and
     the monitored costs when ``monitor`` is given.
+
+    The compiled loop runs any number of iterations up to its length, ``compiled_length``
+    (by default ``num_iterations`` rounded up to a power of two), so segments of different
+    lengths share one program: give the longest segment's length to compile once per run.
 
     Two runs split into segments at the same iterations give the same parameters bit for bit,
     whether or not one of them was stopped and resumed from a checkpoint of its state
@@ -116,6 +120,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     layers, Y = check.problem(X, Y, state.parameters, get_output(output))
     check.x64(layers[0][0].dtype)
     check.training(num_iterations, learning_rate, momentum, optimizer, gram, on_cost, lambd)
+    length = _compiled_length(num_iterations, compiled_length)
     keep = check.keep_prob(keep_prob, key, len(layers))
     plan = data_plan(X, mesh, reports=bool(on_cost or print_cost))
     m = plan.m if plan else X.shape[1]
@@ -137,12 +142,25 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
         partial(_initial_opt_state, momentum=momentum, optimizer=optimizer), state.parameters),
         kind)
     options = Options(layer_activations(hidden_activation, len(layers), output),
-                      int(num_iterations), optimizer,
+                      length, optimizer,
                       on_cost or (cost_printer(COST_LINES[batched]) if print_cost else None),
                       float(lambd), keep, size if batched else 0)
-    state, costs, monitored = _run(X, Y, state, options, learning_rate, momentum, gram, donate,
-                                   key, monitor, plan)
+    state, costs, monitored = _run(X, Y, state, int(num_iterations), options, learning_rate,
+                                   momentum, gram, donate, key, monitor, plan)
     return (state, costs, monitored) if monitor else (state, costs)
+
+
+def _compiled_length(num_iterations, compiled_length=None):
+    """The compiled loop's length for a call of ``num_iterations``: ``compiled_length`` if
+    given (checked to hold them), else the next power of two."""
+    n = int(num_iterations)
+    if compiled_length is None:
+        return 1 << max(n - 1, 0).bit_length()
+    length = check.count(compiled_length, "compiled_length")
+    if length < max(n, 1):
+        raise OptionError(f"compiled_length must be at least 1 and at least num_iterations "
+                          f"({n}); got {compiled_length}")
+    return length
 
 
 def _monitored(monitor, parameters, output):
@@ -248,7 +266,7 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     return state.parameters, costs, *monitored
 
 
-def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monitor, plan):
+def _run(X, Y, state, count, options, learning_rate, momentum, gram, donate, key, monitor, plan):
     dtype = state.parameters["W1"].dtype
     shape = (np.shape(X)[0], plan.m if plan else np.shape(X)[1])
     use_gram = _takes_gram(shape, options.optimizer, options.lambd,
@@ -257,9 +275,9 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
     carry = (state.parameters, state.opt_state)
     if not donate:  # the loops train in the buffers they are given: give them copies
         carry = jax.tree.map(jnp.array, carry)
-    args = (jnp.asarray(X, dtype), jnp.asarray(Y, dtype), *carry,
-            jnp.asarray(state.iteration, jnp.int32), jnp.asarray(learning_rate, dtype),
-            jnp.asarray(momentum, dtype))
+    args = (_layout.device_array(X, dtype), _layout.device_array(Y, dtype), *carry,
+            np.int32(state.iteration), np.int32(count), np.asarray(learning_rate, dtype),
+            np.asarray(momentum, dtype))
     if use_gram:
         parameters, opt_state, costs, diverged = on_devices(plan, gram_loop, *args,
                                                            options=options)
@@ -269,13 +287,14 @@ def _run(X, Y, state, options, learning_rate, momentum, gram, donate, key, monit
         uses_key = options.mini_batch_size or options.keep_prob
         parameters, opt_state, costs, monitored, diverged = on_devices(
             plan, loop, *args, key if uses_key else None, monitor, options=options)
-    costs, monitored, diverged = np.asarray(costs), np.asarray(monitored), int(diverged)
+    costs, monitored = np.asarray(costs)[:count], np.asarray(monitored)[:count]
+    diverged = int(diverged)
     reraise(options.on_cost)
     if diverged >= 0:
         raise TrainingDiverged(diverged, parameters, costs[:diverged - state.iteration + 1],
                                _initial_overflow(args[0], args[1], parameters, options)
                                if diverged == state.iteration == 0 else None)
-    state = TrainState(parameters, opt_state, state.iteration + options.num_iterations)
+    state = TrainState(parameters, opt_state, state.iteration + count)
     return state, costs, monitored
 
 
@@ -315,7 +334,7 @@ def predict_proba(X, parameters, hidden_activation="relu", *, output="sigmoid"):
 def _predict_proba(X, layers, hidden_activation, output):
     activations = layer_activations(hidden_activation, len(layers), output)
     check.outputs(layers, activations[-1])
-    AL, ZL = _probabilities(jnp.asarray(X, layers[0][0].dtype), layers, activations)
+    AL, ZL = _probabilities(_layout.device_array(X, layers[0][0].dtype), layers, activations)
     check.finite(ZL, f"Z{len(layers)}")  # finite inputs can still overflow on the way
     return AL
 
@@ -327,7 +346,7 @@ def predict_labels(X, parameters, hidden_activation="relu", *, output="sigmoid")
 
 
 def _labels(AL, output):
-    return np.asarray(get_output(output).labels(AL)).astype(np.int64)
+    return get_output(output).labels(np.asarray(AL)).astype(np.int64)  # numpy: no program
 
 
 def accuracy(p, y, num_classes=2):

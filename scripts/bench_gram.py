@@ -58,7 +58,7 @@ def variant(unroll=1, guard=True):
 
 
 def compiled(X, Y, params, n, dtype):
-    args = (X, Y, params, None, jnp.int32(0), jnp.asarray(0.0075, dtype),
+    args = (X, Y, params, None, jnp.int32(0), jnp.int32(n), jnp.asarray(0.0075, dtype),
             jnp.asarray(0.0, dtype))
     start = time.perf_counter()
     program = gram.gram_loop.lower(*args, options=Options(layer_activations("relu", 4),

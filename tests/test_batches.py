@@ -241,8 +241,8 @@ def _dots(text):
 def test_a_mini_batch_iteration_does_the_dot_products_of_a_full_batch_one():
     X, Y, params = _problem(48)
     activations = jaxdnn.model.layer_activations("relu", 3)
-    args = (jnp.asarray(X), jnp.asarray(Y), params, None, jnp.int32(0), jnp.float64(0.1),
-            jnp.float64(0.0))
+    args = (jnp.asarray(X), jnp.asarray(Y), params, None, jnp.int32(0), jnp.int32(4),
+            jnp.float64(0.1), jnp.float64(0.0))
     plain = _plain_loop.lower(*args, None, (), options=jaxdnn._loop.Options(activations, 4))
     batched = batch_loop.lower(*args, jax.random.PRNGKey(0), (),
                                options=jaxdnn._loop.Options(activations, 4, mini_batch_size=16))

@@ -19,10 +19,10 @@ def entries(folder):
             if name.endswith("-atime")}
 
 
-def train(tmp_path, out, **env):
+def train(tmp_path, out, command=TRAIN, **env):
     """``jaxdnn train`` in a new process with ``env`` added (a None value removes a name)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", **env}
-    result = subprocess.run([*TRAIN, "--out", str(tmp_path / out)], capture_output=True,
+    result = subprocess.run([*command, "--out", str(tmp_path / out)], capture_output=True,
                             text=True, env={k: v for k, v in env.items() if v is not None})
     assert result.returncode == 0, result.stderr
     assert "Trained through the plain loop" in result.stdout  # planar: n[0] = 2 < m
@@ -51,6 +51,17 @@ def test_second_process_reads_the_first_ones_programs(tmp_path):
     assert read.keys() == written.keys()  # nothing compiled anew
     loops = [name for name in written if name.startswith("jit__plain_loop-")]
     assert all(read[name] != written[name] for name in loops)  # and the loop was read
+
+
+def test_a_run_compiles_one_loop_for_all_its_segments_and_nothing_else_per_shape(tmp_path):
+    """Segments of 100, 100 and 50 iterations share one loop; the data and the initial
+    parameters are converted without programs; prediction is one program for both sets (and one
+    for the decision boundary's grid)."""
+    folder = tmp_path / "xla"
+    command = ["jaxdnn", "train", "--iterations", "250", "--checkpoint-every", "100"]
+    train(tmp_path, "a", command, JAXDNN_CACHE_DIR=str(folder))
+    programs = sorted(name.rsplit("-", 2)[0] for name in entries(folder))
+    assert programs == ["jit__plain_loop", "jit__probabilities", "jit__probabilities"]
 
 
 def test_cache_off_writes_nothing(tmp_path):

@@ -599,7 +599,9 @@ TARGETS = {
         lambda p: {"X": p.X, "Y": p.Y, "state": _train_state(p), "num_iterations": 2},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         state=(STATE_FAULTS, r"state|\bb1\b"),
-        num_iterations=(COUNT_FAULTS, "num_iterations"), mesh=(MESH_FAULTS, r"mesh|devices")),
+        num_iterations=(COUNT_FAULTS, "num_iterations"), mesh=(MESH_FAULTS, r"mesh|devices"),
+        compiled_length=(ITERATION_FAULTS + [("shorter than num_iterations", lambda v, p: 1)],
+                         "compiled_length")),
     "init_train_state": fuzz_target(
         lambda a: jaxdnn.init_train_state(a["parameters"], momentum=a["momentum"],
                                           optimizer=a["optimizer"]),

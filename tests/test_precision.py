@@ -101,6 +101,7 @@ def test_training_keeps_the_default_precision():
     """Only verification pays for full precision: fit's program has default-precision dots."""
     X, Y, params = _problem("float32")
     text = jaxdnn.train._plain_loop.lower(
-        X, Y, params, None, jnp.int32(0), jnp.float32(0.1), jnp.float32(0.0), None, (),
+        X, Y, params, None, jnp.int32(0), jnp.int32(2), jnp.float32(0.1), jnp.float32(0.0),
+        None, (),
         options=jaxdnn._loop.Options(jaxdnn.model.layer_activations("tanh", 2), 2)).as_text()
     assert "precision = [DEFAULT, DEFAULT]" in text and "HIGHEST" not in text

@@ -59,17 +59,19 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
         np.testing.assert_allclose(trained[key], params[key], rtol=SAME_MATH_RTOL, atol=1e-15)
 
 
-def test_loop_is_one_scan_compiled_once():
+def test_loop_is_one_loop_compiled_once_for_every_length_up_to_its_own():
     X, Y, params = small_problem()
-    options = Options(layer_activations("relu", 3), num_iterations=7)
-    jaxpr = jax.make_jaxpr(lambda X, Y, p, lr: _plain_loop(
-        X, Y, p, None, 0, lr, 0.0, None, (), options=options))(X, Y, params, 0.1)
-    assert "scan" in str(jaxpr) and "length=7" in str(jaxpr)
+    options = Options(layer_activations("relu", 3), num_iterations=8)
+    jaxpr = str(jax.make_jaxpr(lambda X, Y, p, n, lr: _plain_loop(
+        X, Y, p, None, 0, n, lr, 0.0, None, (), options=options))(X, Y, params, 5, 0.1))
+    assert jaxpr.count("while[") == 1 and "scan[" not in jaxpr
     plain = _plain_loop
     before = plain._cache_size()
-    fit(X, Y, params, learning_rate=0.1, num_iterations=13)
+    short = fit(X, Y, params, learning_rate=0.1, num_iterations=9)[1]
     fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
+    whole = fit(X, Y, params, learning_rate=0.1, num_iterations=16)[1]  # lengths 9..16: one
     assert plain._cache_size() == before + 1
+    assert len(short) == 9 and np.array_equal(short, whole[:9])  # nothing runs past the count
 
 
 def test_optax_sgd_matches_default_gradient_descent():
