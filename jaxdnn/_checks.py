@@ -484,11 +484,9 @@ def keep_prob(keep_prob, key, L):
     given = isinstance(keep_prob, (list, tuple))
     values = list(keep_prob) if given else [keep_prob]
     for p in values:
-        value = real(p, "keep_prob")
-        if value is None:
+        if real(p, "keep_prob") is None:
             raise OptionError("keep_prob must be concrete numbers: they shape the program")
-        if not 0 < value <= 1:
-            raise OptionError(f"keep_prob must be in (0, 1]; got {p!r}")
+        probability(p, "keep_prob")
     if given and len(values) != L - 1:
         raise ShapeError(f"keep_prob lists {len(values)} probabilities but the network has "
                          f"{L - 1} hidden layers")
@@ -529,14 +527,26 @@ def is_key(key):
     return key.dtype == jnp.uint32 and key.shape == (2,)
 
 
+def probability(p, name):
+    """A keep probability: a real number in (0, 1] (or traced)."""
+    value = real(p, name)
+    if value is not None and not 0 < value <= 1:
+        raise OptionError(f"{name} must be in (0, 1]; got {p!r}")
+
+
+def momentum_coefficient(mu, name="momentum"):
+    """Heavy-ball momentum: a real number in [0, 1) (or traced)."""
+    value = real(mu, name)
+    if value is not None and not (math.isfinite(value) and 0 <= value < 1):
+        raise OptionError(f"{name} must be in [0, 1); got {mu!r}")
+
+
 def optimizer(momentum, optimizer):
     """``optimizer`` None or an optax transformation; ``momentum`` in [0, 1), only without it."""
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise OptionError(f"optimizer must be an optax GradientTransformation (optax.adam(...)); "
                           f"got {type(optimizer).__name__}")
-    value = real(momentum, "momentum")
-    if value is not None and not (math.isfinite(value) and 0 <= value < 1):
-        raise OptionError(f"momentum must be in [0, 1); got {momentum!r}")
+    momentum_coefficient(momentum)
     if optimizer is not None and momentum:
         raise OptionError("momentum applies to the built-in descent; with an optax optimizer, "
                           "put it in the optimizer (optax.sgd(lr, momentum=...))")

@@ -85,15 +85,20 @@ def plan(X, mesh, reports=False):
     With several processes the global m is the sum of their columns, and each must hold the
     block :func:`local_columns` gives it (a ShapeError otherwise). ``reports``: the loop calls
     back to the host (``on_cost``), which JAX orders on one device only (an OptionError).
+    ``mesh`` may be the plan itself, made for this X (:func:`~jaxdnn.fit` hands its own on, so
+    that a run of several processes gathers m once).
     """
     if mesh is None:
         return None
-    mesh = _as_mesh(mesh)
+    given = mesh if isinstance(mesh, Plan) else None
+    mesh = given.mesh if given else _as_mesh(mesh)
     if reports and mesh.size > 1:
         raise OptionError("print_cost and on_cost report from inside the compiled loop, which "
                           "JAX cannot order over several devices: with mesh=, read the costs "
                           "fit returns")
     local = check.array(X, "X")[1]
+    if given:
+        return given
     if jax.process_count() == 1:
         return Plan(mesh, local)
     m = int(np.sum(multihost_utils.process_allgather(np.int64(local))))

@@ -163,17 +163,6 @@ def _per_model(value, name, S, valid):
     return [float(v) for v in values]
 
 
-def _keep(p, name):
-    if not 0 < check.real(p, name) <= 1:
-        raise OptionError(f"{name} must be in (0, 1]; got {p!r}")
-
-
-def _momentum(mu, name):
-    value = check.real(mu, name)
-    if not 0 <= value < 1:
-        raise OptionError(f"{name} must be in [0, 1); got {mu!r}")
-
-
 def _keys(key, S):
     """S dropout keys: one key for every model, or S keys stacked."""
     if check.is_key(key):
@@ -219,11 +208,11 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     check.optimizer(0.0, optimizer)
     rates = (_per_model(learning_rate, "learning_rate", S, check.rate) if optimizer is None
              else [0.0] * S)  # the optimizer has its own
-    momenta = _per_model(momentum, "momentum", S, _momentum)
+    momenta = _per_model(momentum, "momentum", S, check.momentum_coefficient)
     if optimizer is not None and any(momenta):
         check.optimizer(max(momenta), optimizer)  # refused, with fit's message
     lambds = _per_model(lambd, "lambd", S, partial(check.penalty, concrete=True))
-    keeps = _per_model(keep_prob, "keep_prob", S, _keep)
+    keeps = _per_model(keep_prob, "keep_prob", S, check.probability)
     dropout = any(p < 1 for p in keeps)
     if dropout and len(layers) == 1:
         raise OptionError("keep_prob below 1 (dropout) needs a hidden layer: the output layer "

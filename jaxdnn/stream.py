@@ -36,7 +36,7 @@ from .batches import batches_per_epoch, epoch_costs
 from .errors import DataError, InputTypeError, OptionError, ShapeError, TrainingDiverged
 from .model import layer_activations
 from .outputs import get_output
-from .train import _initial_opt_state
+from .train import initial_opt_state
 
 CHUNK_BYTES = 2**25
 """The default size of a chunk (32 MiB): the inputs of the K batches one compiled call trains."""
@@ -341,7 +341,7 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
                     _read_block(dataset, examples, columns, dtype),
                     _label_block(examples, columns, classes, dtype)))
 
-    carry = jax.tree.map(jnp.array, (parameters, _initial_opt_state(parameters, momentum,
+    carry = jax.tree.map(jnp.array, (parameters, initial_opt_state(parameters, momentum,
                                                                        optimizer)))
     scalars = jnp.asarray(learning_rate, dtype), jnp.asarray(momentum, dtype)
     costs = []

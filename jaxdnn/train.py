@@ -81,10 +81,12 @@ def init_train_state(parameters, *, momentum=0.0, optimizer=None):
     check.parameters(parameters)
     check.finite_parameters(parameters)
     check.optimizer(momentum, optimizer)
-    return TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
+    return TrainState(parameters, initial_opt_state(parameters, momentum, optimizer), 0)
 
 
-def _initial_opt_state(parameters, momentum, optimizer):
+def initial_opt_state(parameters, momentum, optimizer):
+    """The optimiser state a run starts from: ``optimizer.init``, a zero momentum trace, or
+    None (plain gradient descent)."""
     if optimizer is not None:
         return optimizer.init(parameters)
     return jax.tree.map(jnp.zeros_like, parameters) if momentum else None
@@ -139,7 +141,7 @@ def train_steps(X, Y, state, num_iterations, *, hidden_activation="relu", output
     kind = ("the optimizer's state" if optimizer is not None
             else "a momentum trace" if momentum else "None")
     check.opt_state(state.opt_state, jax.eval_shape(
-        partial(_initial_opt_state, momentum=momentum, optimizer=optimizer), state.parameters),
+        partial(initial_opt_state, momentum=momentum, optimizer=optimizer), state.parameters),
         kind)
     options = Options(layer_activations(hidden_activation, len(layers), output),
                       length, optimizer,
@@ -241,7 +243,8 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     """
     check.parameters(parameters)
     check.optimizer(momentum, optimizer)
-    m = check.array(X, "X")[1] if mesh is None else data_plan(X, mesh).m
+    plan = data_plan(X, mesh)
+    m = check.array(X, "X")[1] if plan is None else plan.m
     size = check.mini_batch_size(mini_batch_size, m)
     per_epoch = batches_per_epoch(m, size)
     if num_iterations is not None and num_epochs is not None:
@@ -254,12 +257,12 @@ def fit(X, Y, parameters, *, hidden_activation="relu", output="sigmoid", learnin
     steps = (3000 if num_epochs is None and num_iterations is None
              else num_iterations if num_epochs is None
              else check.count(num_epochs, "num_epochs") * per_epoch)
-    state = TrainState(parameters, _initial_opt_state(parameters, momentum, optimizer), 0)
+    state = TrainState(parameters, initial_opt_state(parameters, momentum, optimizer), 0)
     state, costs, *monitored = train_steps(
         X, Y, state, steps, hidden_activation=hidden_activation, output=output,
         learning_rate=learning_rate, momentum=momentum, lambd=lambd, keep_prob=keep_prob,
         key=key, optimizer=optimizer, mini_batch_size=mini_batch_size, monitor=monitor,
-        gram=gram, print_cost=print_cost, on_cost=on_cost, donate=donate, mesh=mesh)
+        gram=gram, print_cost=print_cost, on_cost=on_cost, donate=donate, mesh=plan)
     if per_epoch > 1:
         costs = epoch_costs(costs, m, size)
         monitored = [values[per_epoch - 1::per_epoch] for values in monitored]
