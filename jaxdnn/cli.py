@@ -130,9 +130,10 @@ def cmd_train(args):
 
 
 def _figures():
-    """Whether matplotlib is there to draw figures; if not, a note says how to get them."""
+    """Whether matplotlib is there to draw figures (then it is imported meanwhile); if not, a
+    note says how to get them."""
     try:
-        plots.require_matplotlib()
+        plots.import_in_background()
         return True
     except plots.MissingPlotExtra as e:
         print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)

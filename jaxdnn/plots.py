@@ -4,6 +4,9 @@ matplotlib is an optional dependency (the ``plot`` extra): :func:`require_matplo
 install it when it is missing.
 """
 
+import importlib.util
+import threading
+
 import numpy as np
 
 from .activations import ACTIVATIONS
@@ -26,6 +29,18 @@ def require_matplotlib():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def import_in_background():
+    """Start importing pyplot on a daemon thread (about 0.3 s of the command's time, which then
+    overlaps the training loop); raise :class:`MissingPlotExtra` now if matplotlib is missing."""
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["matplotlib"] = None
+        found = False
+    if not found:
+        require_matplotlib()  # raises, saying what to do
+    threading.Thread(target=require_matplotlib, daemon=True).start()
 
 
 def _save(fig, path):

@@ -40,21 +40,26 @@ def data(data_dir):
 
 
 @contextlib.contextmanager
-def variant(unroll=1, guard=True):
-    """While tracing: every lax.scan unrolled ``unroll`` times; without the guard, the Gram
-    loop's scan keeps every carry (a benchmark-only variant: it would not stop at NaN)."""
-    scan, guarded = jax.lax.scan, gram.guarded_scan
+def variant(unroll=1, guard=True, scan=False):
+    """While tracing: with ``scan``, the Gram loop as a lax.scan of its exact length, unrolled
+    ``unroll`` times (as shipped it is a loop of a traced count, which cannot unroll); without
+    the guard, that scan keeps every carry (a benchmark-only variant: it would not stop at NaN).
+    """
+    lax_scan, guarded = jax.lax.scan, gram.guarded_scan
 
-    def unguarded(step, carry, start, n):
-        carry, costs = jax.lax.scan(step, carry, start + jnp.arange(n))
+    def unguarded(step, carry, start, length, count=None):
+        carry, costs = jax.lax.scan(step, carry, start + jnp.arange(length))
         return carry, costs, jnp.asarray(-1)
 
-    jax.lax.scan = lambda *a, **k: scan(*a, unroll=unroll, **k)
-    gram.guarded_scan = guarded if guard else unguarded
+    def scanned(step, carry, start, length, count=None):
+        return guarded(step, carry, start, length)
+
+    jax.lax.scan = lambda *a, **k: lax_scan(*a, unroll=unroll, **k)
+    gram.guarded_scan = unguarded if not guard else scanned if scan else guarded
     try:
         yield
     finally:
-        jax.lax.scan, gram.guarded_scan = scan, guarded
+        jax.lax.scan, gram.guarded_scan = lax_scan, guarded
 
 
 def compiled(X, Y, params, n, dtype):
@@ -80,7 +85,8 @@ def matmul_only(Z, K, n):
 def profile(X, Y, dtype, rounds):
     X, Y = jnp.asarray(X, dtype), jnp.asarray(Y, dtype)
     params = jaxdnn.initialize_parameters_deep(DIMS, numpy_seed=1, scheme="scaled", dtype=dtype)
-    kinds = {"as shipped": {}, "unroll 2": {"unroll": 2}, "unroll 4": {"unroll": 4},
+    kinds = {"as shipped": {}, "exact scan": {"scan": True},
+             "unroll 2": {"scan": True, "unroll": 2}, "unroll 4": {"scan": True, "unroll": 4},
              "no guard": {"guard": False}}
     programs = {}
     for name, options in kinds.items():
@@ -92,8 +98,9 @@ def profile(X, Y, dtype, rounds):
              for n in (500, 2500)}
     per_iteration = {name: [] for name in [*kinds, "u @ K alone"]}
     for _ in range(rounds):
-        for name, ((short, args, _), (long, _, _)) in programs.items():
-            per_iteration[name].append((cpu_seconds(long, args) - cpu_seconds(short, args)) / 2000)
+        for name, ((short, short_args, _), (long, long_args, _)) in programs.items():
+            per_iteration[name].append((cpu_seconds(long, long_args)
+                                        - cpu_seconds(short, short_args)) / 2000)
         times = []
         for n in (2500, 500):
             start = time.process_time()
