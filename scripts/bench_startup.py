@@ -6,11 +6,12 @@ with the course's numpy loop, in one process.
 Each round runs, as new processes: the cat command with an empty cache folder (cold), again with
 the folder that run filled (cached), the same with ``--plain``, the planar command cold and
 cached, and a script calling ``L_layer_model`` (float64, 2500 iterations) cold and cached (the
-call alone is timed there); then 500 iterations of the numpy loop (scripts/bench.py's, float32,
-the cat model) in this process, times 5 for 2500 (numpy's iterations all cost the same).
-Prints, per command, the median wall seconds and their range, the median CPU seconds of the
-process (steadier on a shared machine), and the median of the per-round ratios numpy / command
-(x numpy: how many times faster than the numpy loop).
+call alone is timed there); then 500 iterations of the numpy loop (scripts/bench.py's, the cat
+model) in this process in float32 and in float64, times 5 for 2500 (numpy's iterations all cost
+the same). Prints, per command, the median wall seconds and their range, the median CPU seconds
+of the process (steadier on a shared machine), and the median of the per-round ratios numpy /
+command (x numpy: how many times faster than the numpy loop in the command's dtype: float32 for
+``jaxdnn train``, float64 for the ``L_layer_model`` script).
 """
 
 import argparse
@@ -64,10 +65,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     train_x, train_y, *_ = jaxdnn.load_cat_data(args.data_dir)
-    params = jaxdnn.initialize_parameters_deep([12288, 20, 7, 5, 1], numpy_seed=1,
-                                               scheme="scaled", dtype="float32")
-    numpy_run = numpy_loop(train_x.astype(np.float32), train_y.astype(np.float32), params, 500)
-    rows, numpy_s = {}, []
+    numpy_runs = {}
+    for dtype in ("float32", "float64"):  # numpy's arrays: float64 needs no x64 here
+        params = jaxdnn.initialize_parameters_deep([12288, 20, 7, 5, 1], numpy_seed=1,
+                                                   scheme="scaled", dtype="float32")
+        params = {k: np.asarray(v, dtype) for k, v in params.items()}
+        numpy_runs[dtype] = numpy_loop(train_x.astype(dtype), train_y.astype(dtype), params, 500)
+    rows, numpy_s = {}, {"float32": [], "float64": []}
     with tempfile.TemporaryDirectory() as tmp:
         out = ["--out", os.path.join(tmp, "run")]
         cat = ["jaxdnn", "train", "--dataset", "cat", "--data-dir", args.data_dir, *out]
@@ -86,15 +90,18 @@ def main():
                 if cold:
                     shutil.rmtree(cache, ignore_errors=True)
                 rows.setdefault(name, []).append(timed(argv, cache))
-            start = time.perf_counter()
-            numpy_run()
-            numpy_s.append(5 * (time.perf_counter() - start))
-    print(f"numpy loop, cat model, float32, 2500 iterations: median "
-          f"{statistics.median(numpy_s):.1f} s (range {min(numpy_s):.1f}-{max(numpy_s):.1f})")
+            for dtype, numpy_run in numpy_runs.items():
+                start = time.perf_counter()
+                numpy_run()
+                numpy_s[dtype].append(5 * (time.perf_counter() - start))
+    for dtype, times in numpy_s.items():
+        print(f"numpy loop, cat model, {dtype}, 2500 iterations: median "
+              f"{statistics.median(times):.1f} s (range {min(times):.1f}-{max(times):.1f})")
     print(f"{'command':36} {'wall s':>7} {'range':>11} {'CPU s':>6} {'x numpy':>8}")
     for name, times in rows.items():
         wall = [w for w, _ in times]
-        ratio = statistics.median(n / w for n, w in zip(numpy_s, wall, strict=True))
+        numpy = numpy_s["float64" if name.startswith("L_layer_model") else "float32"]
+        ratio = statistics.median(n / w for n, w in zip(numpy, wall, strict=True))
         print(f"{name:36} {statistics.median(wall):7.2f} {min(wall):5.2f}-{max(wall):<5.2f} "
               f"{statistics.median(c for _, c in times):6.2f} {ratio:8.1f}")
 

@@ -277,6 +277,27 @@ def test_divergence_stops_and_keeps_the_last_finite_parameters(dtype, rate, gram
         np.testing.assert_array_equal(e.parameters[key], before[key])
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("count", [None, 6])
+def test_the_guard_stops_at_a_carry_that_is_not_finite_while_the_cost_is(bad, count):
+    """One entry of a carried array turns bad at iteration 4 (the cost stays finite): the loop
+    reports 4 and keeps the carry of iteration 3; the largest finite float is no divergence."""
+    from jaxdnn._loop import guarded_scan
+
+    big = np.finfo(np.float32).max
+
+    def step(carry, i):
+        A, k = carry
+        A = A.at[1, 2].set(jnp.where(i == 4, bad, big))
+        return (A, k + 1), jnp.float32(0.5)
+
+    carry = (jnp.zeros((3, 5), jnp.float32), jnp.int32(0))
+    (A, k), costs, diverged = jax.jit(guarded_scan, static_argnums=(0, 3))(
+        step, carry, jnp.int32(0), 8, None if count is None else jnp.int32(count))
+    assert int(diverged) == 4 and int(k) == 4 and float(A[1, 2]) == big
+    assert costs.shape == (8,) and np.isnan(costs[6:]).all() == (count == 6)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_stable_path_is_finite_for_pre_activations_up_to_1e4(dtype):
     ZL = jnp.array([[-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4]], dtype)
