@@ -40,7 +40,16 @@ def import_in_background():
         found = False
     if not found:
         require_matplotlib()  # raises, saying what to do
-    threading.Thread(target=require_matplotlib, daemon=True).start()
+    threading.Thread(target=_import_quietly, daemon=True).start()
+
+
+def _import_quietly():
+    """The thread's import: a failure is left to the figure's own :func:`require_matplotlib`,
+    which raises it where the command reports errors (a thread would print a traceback)."""
+    try:
+        require_matplotlib()
+    except Exception:  # noqa: BLE001, S110
+        pass
 
 
 def _save(fig, path):
