@@ -84,8 +84,8 @@ def guarded_scan(step, carry, start, length, count=None):
 
     ``step(carry, i)`` returns ``(carry, cost)`` or ``(carry, (cost, *more))``. It runs
     ``length`` times, or ``count`` times when that (traced) count is given: then one compiled
-    program serves every count up to ``length``, and the outputs past ``count`` are NaN (zero
-    for integers). Returns ``(carry, outputs, diverged)``: the last finite carry, every
+    program serves every count up to ``length``, and the outputs past ``count`` are NaN.
+    Returns ``(carry, outputs, diverged)``: the last finite carry, every
     iteration's outputs stacked (``length`` rows), and the first iteration that was not finite
     (-1 if none).
     """
@@ -108,14 +108,10 @@ def guarded_scan(step, carry, start, length, count=None):
         state, out = guarded(state, start + k)
         return state, jax.tree.map(lambda rows, row: rows.at[k].set(row), outputs, out)
 
-    empty = jax.tree.map(lambda row: jnp.full((length, *row.shape), _blank(row.dtype), row.dtype),
+    empty = jax.tree.map(lambda row: jnp.full((length, *row.shape), jnp.nan, row.dtype),
                          jax.eval_shape(guarded, state, start)[1])
     (carry, diverged), outputs = jax.lax.fori_loop(0, count, body, (state, empty))
     return carry, outputs, diverged
-
-
-def _blank(dtype):
-    return jnp.nan if jnp.issubdtype(dtype, jnp.inexact) else 0
 
 
 def _all_finite(tree):

@@ -18,7 +18,7 @@ program and keys: no shuffle, masks from ``fold_in(key, i)``).
 
 An epoch's cost is the mean of its batches' costs weighted by their sizes, the course's
 ``cost_total / m`` (:func:`epoch_costs`). :func:`batch_loop` runs all the iterations in one
-``lax.scan``: no host round trip per batch.
+compiled loop: no host round trip per batch.
 """
 
 from functools import partial

@@ -136,7 +136,7 @@ def _figures():
         plots.import_in_background()
         return True
     except plots.MissingPlotExtra as e:
-        print(f"jaxdnn: note: {e}; figures are skipped", file=sys.stderr)
+        print(plots.skipped(e), file=sys.stderr)
         return False
 
 
@@ -449,7 +449,10 @@ def main(argv=None):
     try:
         # a signal: one line, exit 128 + signum (train: a checkpoint), never in a cache write
         with _signals.handled(partial(_cache.wait_for_writes, cache) if cache else None):
-            return args.run(args)
+            try:
+                return args.run(args)
+            finally:
+                plots.import_failure()  # an import cut short could leave matplotlib's cache lock
     except TrainingDiverged as e:
         print(f"jaxdnn: {e}", file=sys.stderr)
         return 3

@@ -98,6 +98,10 @@ def plan(X, mesh, reports=False):
                           "fit returns")
     local = check.array(X, "X")[1]
     if given:
+        columns = local_columns(given.m, mesh)
+        if columns.stop - columns.start != local:
+            raise ShapeError(f"the plan given as mesh= is for {given.m} examples, of which this "
+                             f"process holds {columns.stop - columns.start}; X has {local}")
         return given
     if jax.process_count() == 1:
         return Plan(mesh, local)

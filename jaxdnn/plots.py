@@ -21,9 +21,10 @@ def require_matplotlib():
     """Import pyplot on the Agg backend, or raise :class:`MissingPlotExtra` saying what to do."""
     try:
         import matplotlib
-    except ImportError:
+    except ImportError as e:
         raise MissingPlotExtra(
-            "plots need matplotlib: pip install 'jaxdnn[plot]' (or pip install matplotlib)"
+            f"plots need matplotlib: pip install 'jaxdnn[plot]' (or pip install matplotlib); "
+            f"importing it said: {e}"
         ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -31,25 +32,44 @@ def require_matplotlib():
     return plt
 
 
+def skipped(error):
+    """The command's note when figures cannot be drawn."""
+    return f"jaxdnn: note: {error}; figures are skipped"
+
+
+_background = {}
+"""The thread importing pyplot (``"thread"``) and what the import raised (``"error"``)."""
+
+
 def import_in_background():
-    """Start importing pyplot on a daemon thread (about 0.3 s of the command's time, which then
-    overlaps the training loop); raise :class:`MissingPlotExtra` now if matplotlib is missing."""
+    """Start importing pyplot on a thread (about 0.3 s of the command's time, which then
+    overlaps the training loop); raise :class:`MissingPlotExtra` now if matplotlib is missing.
+    :func:`import_failure` waits for it."""
     try:
         found = importlib.util.find_spec("matplotlib") is not None
     except (ImportError, ValueError):  # e.g. sys.modules["matplotlib"] = None
         found = False
     if not found:
         require_matplotlib()  # raises, saying what to do
-    threading.Thread(target=_import_quietly, daemon=True).start()
+    _background.clear()
+    _background["thread"] = threading.Thread(target=_import, daemon=True)
+    _background["thread"].start()
 
 
-def _import_quietly():
-    """The thread's import: a failure is left to the figure's own :func:`require_matplotlib`,
-    which raises it where the command reports errors (a thread would print a traceback)."""
+def _import():
     try:
         require_matplotlib()
-    except Exception:  # noqa: BLE001, S110
-        pass
+    except Exception as e:  # an installed matplotlib that fails: said by import_failure
+        _background["error"] = e
+
+
+def import_failure():
+    """Once the background import has ended: None if pyplot loaded (or none was started), else
+    what it raised."""
+    thread = _background.get("thread")
+    if thread is not None:
+        thread.join()
+    return _background.get("error")
 
 
 def _save(fig, path):

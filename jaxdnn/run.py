@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shlex
+import sys
 from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple
@@ -134,8 +135,7 @@ def check_run(run):
     if run.data_seed is not None:
         check.seed(run.data_seed, "data_seed")
     check.penalty(run.l2, "l2")
-    if not 0 < check.real(run.keep_prob, "keep_prob") <= 1:
-        raise OptionError(f"keep_prob must be in (0, 1]; got {run.keep_prob!r}")
+    check.probability(run.keep_prob, "keep_prob")
     check.count(run.mini_batch_size, "mini_batch_size")  # 0: full batches
     return run
 
@@ -317,7 +317,8 @@ def _execute(run, out, data_dir, resume_from, on_cost, figures, gram, hidden, me
                 output=run.output, learning_rate=run.learning_rate, momentum=momentum,
                 lambd=run.l2, keep_prob=run.keep_prob, key=key, optimizer=opt,
                 mini_batch_size=run.mini_batch_size or None, monitor=monitor, gram=gram,
-                donate=True, mesh=mesh, compiled_length=every * per_epoch or None)
+                donate=True, mesh=mesh,
+                compiled_length=min(every, run.iterations) * per_epoch or None)
             # reported here, not from inside the loop: jax caches no program with a callback
             shown = epoch_costs(new_costs, m, run.mini_batch_size or m)
             for i in range(-epoch % PRINT_EVERY, n, PRINT_EVERY) if on_cost else ():
@@ -355,6 +356,15 @@ def resume_command(out, run, data_dir="datasets"):
 
 
 
+def _drawable(figures):
+    """Whether to draw the figures: asked for, and pyplot imported (a matplotlib that fails to
+    import gets a note, and the other outputs are still written)."""
+    failure = plots.import_failure() if figures else None
+    if failure is not None:
+        print(plots.skipped(failure), file=sys.stderr)
+    return figures and failure is None
+
+
 def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden):
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
@@ -384,6 +394,7 @@ def _write_outputs(out, run, params, costs, curves, split, figures, path, hidden
                                     "classes")}
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
+    figures = _drawable(figures)
     trained = (f"{run.dataset}: hidden {run.hidden_activation} {run.hidden}, {run.output}")
     accuracies = (f"train accuracy {metrics['train_accuracy']:.3f}, test "
                   f"{metrics['test_accuracy']:.3f}")
@@ -513,7 +524,7 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
                                                   strict=True)
         if rate == rates[0] and seed == course.seed]
     files = {"sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
-    if figures:
+    if _drawable(figures):
         files["sweep.png"] = lambda f: plots.plot_decision_boundaries(panels, X, Y, f)
         files["sweep_accuracy.png"] = lambda f: plots.plot_sweep(summarise_sweep(rows),
                                                                  rows[0]["accuracy"], f)

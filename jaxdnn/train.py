@@ -1,7 +1,8 @@
 """Compiled training loops, prediction and accuracy.
 
-The whole gradient-descent loop is one ``jax.lax.scan`` under ``jax.jit``: no Python loop and no
-host round trip per iteration. Each iteration computes the cost and gradients of the current
+The whole gradient-descent loop is one ``jax.lax.fori_loop`` under ``jax.jit`` (a traced count
+of iterations, up to the length it was compiled for): no Python loop and no host round trip per
+iteration. Each iteration computes the cost and gradients of the current
 parameters on the full batch (the stable path, :func:`~jaxdnn.cost_and_grads`), then updates
 them. The cost of every iteration is recorded; ``costs[::100]`` is the course's list. With
 ``print_cost=True`` a debug callback prints the course's line every 100 iterations from inside the
@@ -158,7 +159,7 @@ def _compiled_length(num_iterations, compiled_length=None):
     n = int(num_iterations)
     if compiled_length is None:
         return 1 << max(n - 1, 0).bit_length()
-    length = check.count(compiled_length, "compiled_length")
+    length = check.iterations(compiled_length, "compiled_length")
     if length < max(n, 1):
         raise OptionError(f"compiled_length must be at least 1 and at least num_iterations "
                           f"({n}); got {compiled_length}")

@@ -215,6 +215,23 @@ def test_train_without_matplotlib_says_how_to_get_figures(tmp_path, capsys, monk
     assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json", "model.npz"]
 
 
+def test_train_with_a_matplotlib_that_fails_to_import_still_writes_the_model(tmp_path):
+    """matplotlib is there (pyplot imports on a thread while the run trains) but raises: a note,
+    exit 0, the model and metrics written, no figures."""
+    fake = tmp_path / "site" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('this matplotlib is broken')\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}"
+           f"{os.environ.get('PYTHONPATH', '')}", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(["jaxdnn", "train", "--iterations", "10", "--out", str(out)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "importing it said: this matplotlib is broken; figures are skipped" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "metrics.json", "model.npz"]
+
+
 def test_divergence_is_one_line_and_exit_3(tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["train", "--learning-rate", "1e30", "--layers", "8,8", "--hidden-activation",

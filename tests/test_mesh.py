@@ -136,6 +136,15 @@ def test_one_device_mesh_is_the_plain_run():
     np.testing.assert_array_equal(got, costs)
 
 
+def test_a_plan_made_for_other_data_is_refused():
+    """fit hands its plan on as mesh=; a plan for another number of examples names both."""
+    X, Y = jaxdnn.load_planar_dataset()
+    state = jaxdnn.init_train_state(jaxdnn.initialize_parameters_deep([2, 4, 1], numpy_seed=2))
+    plan = jaxdnn.mesh.plan(X, 1)
+    with pytest.raises(jaxdnn.ShapeError, match="for 400 examples.*X has 41"):
+        jaxdnn.train_steps(X[:, :41], Y[:, :41], state, 2, mesh=plan)
+
+
 def test_jaxdnn_train_devices_2_writes_the_one_device_model(tmp_path):
     """``jaxdnn train --devices 2`` (two CPU host devices) against the same run on one: the
     model files agree to 1e-12 (float64, 320 planar examples, 300 iterations), and
