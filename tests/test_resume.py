@@ -97,6 +97,29 @@ def test_resumed_from_a_checkpoint_is_bit_identical(config, tmp_path):
         np.testing.assert_allclose(straight.parameters[key], whole[key], rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("config", [*CONFIGS, "mini-batches adam"])
+def test_the_compiled_length_changes_no_bit(config):
+    """A loop compiled for more iterations than it runs (a traced count) gives the bits of one
+    compiled for exactly those: the parameters, the optimiser state and every cost."""
+    if config == "mini-batches adam":
+        problem, options = small_problem, dict(optimizer=ADAM, mini_batch_size=16,
+                                               key=jax.random.PRNGKey(4))
+    else:
+        problem, options = CONFIGS[config]
+    X, Y, params = problem()
+    start = init_train_state(params, momentum=options.get("momentum", 0.0),
+                             optimizer=options.get("optimizer"))
+    runs = [train_steps(X, Y, start, 11, compiled_length=length, **options)
+            for length in (11, 16, 40)]
+    for state, costs in runs[1:]:
+        assert state.iteration == 11 and costs.shape == (11,)
+        assert_same_bits(state.parameters, runs[0][0].parameters)
+        for a, b in zip(jax.tree.leaves(state.opt_state), jax.tree.leaves(runs[0][0].opt_state),
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(costs, runs[0][1])
+
+
 def test_segment_costs_are_reported_with_their_global_iteration():
     X, Y, params = small_problem()
     seen = []
