@@ -99,8 +99,8 @@ def test_resumed_from_a_checkpoint_is_bit_identical(config, tmp_path):
 
 @pytest.mark.parametrize("config", [*CONFIGS, "mini-batches adam"])
 def test_the_compiled_length_changes_no_bit(config):
-    """A loop compiled for more iterations than it runs (a traced count) gives the bits of one
-    compiled for exactly those: the parameters, the optimiser state and every cost."""
+    """A loop compiled for more iterations than it runs (a traced count; 40 for 11) gives the
+    bits of one compiled for exactly those: the parameters, the optimiser state, every cost."""
     if config == "mini-batches adam":
         problem, options = small_problem, dict(optimizer=ADAM, mini_batch_size=16,
                                                key=jax.random.PRNGKey(4))
@@ -110,7 +110,7 @@ def test_the_compiled_length_changes_no_bit(config):
     start = init_train_state(params, momentum=options.get("momentum", 0.0),
                              optimizer=options.get("optimizer"))
     runs = [train_steps(X, Y, start, 11, compiled_length=length, **options)
-            for length in (11, 16, 40)]
+            for length in (11, 40)]
     for state, costs in runs[1:]:
         assert state.iteration == 11 and costs.shape == (11,)
         assert_same_bits(state.parameters, runs[0][0].parameters)
