@@ -21,6 +21,7 @@ An epoch's cost is the mean of its batches' costs weighted by their sizes, the c
 compiled loop: no host round trip per batch.
 """
 
+import math
 from functools import partial
 
 import jax
@@ -62,7 +63,11 @@ def batches_per_epoch(m, mini_batch_size):
 
 def epoch_costs(costs, m, mini_batch_size):
     """Each complete epoch's cost from the iterations' costs of a run that started at an epoch's
-    start: ``sum(m_b * cost_b) / m`` over its batches."""
+    start: ``sum(m_b * cost_b) / m`` over its batches.
+
+    Each epoch's sum is exactly rounded (``math.fsum``), so an epoch's cost is the same number
+    whichever other epochs are passed along with it, on any CPU (a matrix product of the
+    costs would pick its summation order by the number of rows and the CPU's kernels)."""
     m = check.count(m, "m")
     if m < 1:
         raise OptionError(f"m must be at least 1; got {m}")
@@ -72,7 +77,8 @@ def epoch_costs(costs, m, mini_batch_size):
     sizes = np.full(per_epoch, mini_batch_size, np.float64)
     sizes[-1] = m - mini_batch_size * (per_epoch - 1)
     epochs = len(costs) // per_epoch
-    return np.asarray(costs[:epochs * per_epoch]).reshape(epochs, per_epoch) @ sizes / m
+    rows = np.asarray(costs[:epochs * per_epoch], np.float64).reshape(epochs, per_epoch) * sizes
+    return np.array([math.fsum(row) / m for row in rows], np.float64)
 
 
 @partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))

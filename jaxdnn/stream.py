@@ -344,7 +344,7 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
     carry = jax.tree.map(jnp.array, (parameters, initial_opt_state(parameters, momentum,
                                                                        optimizer)))
     scalars = jnp.asarray(learning_rate, dtype), jnp.asarray(momentum, dtype)
-    costs = []
+    costs, epoch_cost = [], []  # every batch's cost; every complete epoch's, computed once
     with _Prefetch(produce) as blocks:
         for first, (Xs, Ys) in blocks:
             *carry, batch_costs, diverged = _segment(Xs, Ys, *carry, jnp.int32(first), *scalars,
@@ -353,12 +353,13 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
             if int(diverged) >= 0:
                 raise TrainingDiverged(int(diverged), carry[0], np.asarray(costs[:int(diverged)
                                                                                  + 1]))
-            if on_cost is not None and len(costs) % per_epoch == 0:
-                epoch = len(costs) // per_epoch - 1
-                if epoch % PRINT_EVERY == 0:
-                    on_cost(epoch, float(epoch_costs(np.asarray(costs[-per_epoch:]),
-                                                     examples.m, size)[0]))
-    return carry[0], epoch_costs(np.asarray(costs), examples.m, size)
+            if len(costs) % per_epoch == 0:
+                epoch_cost.append(epoch_costs(np.asarray(costs[-per_epoch:]), examples.m,
+                                              size)[0])
+                epoch = len(epoch_cost) - 1
+                if on_cost is not None and epoch % PRINT_EVERY == 0:
+                    on_cost(epoch, float(epoch_cost[epoch]))  # the very number returned
+    return carry[0], np.array(epoch_cost, np.float64)
 
 
 def _check_labels(examples, output, K):

@@ -172,6 +172,28 @@ def test_epoch_costs_are_the_course_cost_total_over_m():
     np.testing.assert_allclose(epoch_costs(costs, 10, 4), [(4 + 8 + 8) / 10, 3.0])
 
 
+@given(m=st.integers(1, 300), size=st.integers(1, 300), epochs=st.integers(1, 5),
+       seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from(["float32", "float64"]))
+def test_an_epoch_cost_is_one_number_whichever_epochs_come_with_it(m, size, epochs, seed,
+                                                                     dtype):
+    """A run reports each epoch's cost as its epochs end (one at a time) and returns them all:
+    the two must be the same number on any CPU, so an epoch's cost may not depend on the other
+    rows passed with it (a matrix product picks its kernel, hence its summation order, by
+    shape). Each epoch is the exactly rounded sum: its bits are checked against math.fsum."""
+    import math
+
+    size = min(size, m)
+    per = -(-m // size)
+    costs = np.random.default_rng(seed).uniform(0, 5, per * epochs).astype(dtype)
+    together = epoch_costs(costs, m, size)
+    alone = [epoch_costs(costs[e * per:(e + 1) * per], m, size)[0] for e in range(epochs)]
+    assert together.tobytes() == np.array(alone).tobytes()
+    sizes = [size] * (per - 1) + [m - size * (per - 1)]
+    exact = [math.fsum(float(c) * b for c, b in zip(costs[e * per:(e + 1) * per], sizes,
+                                                    strict=True)) / m for e in range(epochs)]
+    assert together.tolist() == exact
+
+
 def _problem(m=50, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.randn(4, m)

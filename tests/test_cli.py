@@ -260,7 +260,8 @@ def interrupted(out, signum, argv):
     """Start a training, send ``signum`` once its first checkpoint is on disk, wait for it."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     process = subprocess.Popen(["jaxdnn", "train", *argv, "--out", str(out)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # its signals reach no test process
     while not (out / "checkpoint.npz").exists() and process.poll() is None:
         time.sleep(0.005)
     process.send_signal(signum)

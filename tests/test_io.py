@@ -121,7 +121,7 @@ def _kill_while_saving(tmp_path, mode, kills=50):
     outcomes = []
     for _ in range(kills):
         child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), package, mode],
-                                 stdout=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, text=True, start_new_session=True)
         assert child.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
         child.send_signal(signal.SIGKILL)

@@ -1,5 +1,8 @@
 """SIGINT at random moments to real ``jaxdnn train`` and ``jaxdnn sweep`` processes: only the
-documented exits, one line of ours on stderr, and a checkpoint left behind resumes."""
+documented exits, one line of ours on stderr, and a checkpoint left behind resumes.
+
+Every child starts a session of its own (``start_new_session``): a signal meant for it can reach
+no process of the test run, whatever process group the runner shares with it."""
 
 import json
 import os
@@ -37,7 +40,8 @@ def interrupt(name, out, rng):
     soon after its first line of output (training), and sometimes a second one soon after, or
     later. Returns (the signals delivered, exit code, stderr)."""
     process = subprocess.Popen(["jaxdnn", *COMMANDS[name], "--out", str(out)], env=ENV,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     started(process)
     if rng.random() < 0.6:
         process.stdout.readline()  # its first cost or accuracy line: training
@@ -98,7 +102,8 @@ def test_random_sigints_end_only_in_documented_ways(tmp_path):
     assert resumable, "no run left a checkpoint to resume"
     for out in resumable[:2]:
         resumed = subprocess.run(["jaxdnn", "train", "--resume", str(out)], env=ENV,
-                                 capture_output=True, text=True, timeout=120)
+                                 capture_output=True, text=True, timeout=120,
+                                 start_new_session=True)
         assert resumed.returncode == 0, resumed.stderr
         assert (out / "model.npz").exists()
 
@@ -113,7 +118,7 @@ def test_a_second_sigint_stops_at_once_while_xla_runs(tmp_path):
         process = subprocess.Popen(["jaxdnn", "train", "--iterations", "200000000",
                                     "--checkpoint-every", "100000000", "--out", str(out)],
                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+                                   text=True, start_new_session=True)
         started(process)
         time.sleep(delay)  # imported, compiled, inside the first segment (on a quiet machine)
         process.send_signal(signal.SIGINT)
@@ -142,7 +147,8 @@ def test_a_signal_never_cuts_a_compilation_cache_write_in_half(tmp_path):
     fcntl.flock(fd, fcntl.LOCK_EX)
     process = subprocess.Popen(["jaxdnn", "sweep", "--out", str(tmp_path / "sweep")],
                                env=dict(ENV, JAXDNN_CACHE_DIR=str(cache)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     try:
         process.stdout.readline()  # its first line: inside the command, jax loaded
         process.send_signal(signal.SIGINT)
