@@ -1,7 +1,7 @@
-"""The ``jaxdnn`` console script. Until :mod:`jaxdnn.cli` has loaded (jax takes a second to
+"""The ``jaxdnn`` console script. Until :mod:`jaxdnn.app.cli` has loaded (jax takes a second to
 import) a SIGINT or SIGTERM ends the process with one line and exit code 128 + signum instead of a
-``KeyboardInterrupt`` traceback from inside an import; :func:`jaxdnn.cli.main` then handles them
-(:mod:`jaxdnn._signals`). The process ends with ``os._exit`` once the command is done: Python
+``KeyboardInterrupt`` traceback from inside an import; :func:`jaxdnn.app.cli.main` then handles them
+(:mod:`jaxdnn.app.signals`). The process ends with ``os._exit`` once the command is done: Python
 resets the handlers to the default before it finalises (and jax's teardown takes a moment), so a
 signal then would kill it without a word."""
 
@@ -19,11 +19,11 @@ def _starting(signum, frame):
 for _signum in (_signal.SIGINT, _signal.SIGTERM):
     _signal.signal(_signum, _starting)
 
-from jaxdnn import cli  # noqa: E402, I001  (after the handlers, on purpose)
+from jaxdnn.app import cli  # noqa: E402, I001  (after the handlers, on purpose)
 
 
 def main():
-    """``jaxdnn``: :func:`jaxdnn.cli.main`, then the process ends with its exit code."""
+    """``jaxdnn``: :func:`jaxdnn.app.cli.main`, then the process ends with its exit code."""
     try:
         code = cli.main()
     except SystemExit as e:  # argparse: --help, a usage error

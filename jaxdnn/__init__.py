@@ -4,13 +4,10 @@ The public names follow the course's "deep neural network step by step" chain; e
 pure and works under ``jax.jit`` (activation names are static arguments).
 """
 
+import sys as _sys
 from importlib.metadata import version as _version
 
-# The course's other assignments, as namespaces ("as" marks them re-exported).
-from . import basics as basics
-from . import logistic as logistic
-from . import planar as planar
-from .activations import (
+from .core.activations import (
     ACTIVATIONS,
     LEAKY_RELU_SLOPE,
     Activation,
@@ -26,16 +23,31 @@ from .activations import (
     tanh,
     tanh_backward,
 )
-from .batches import epoch_costs, random_mini_batches
-from .data import (
-    DATASETS,
-    flatten_images,
-    load_cat_data,
-    load_data,
-    load_dataset,
-    load_digits,
-    load_planar_dataset,
+from .core.init import SCHEMES, initialize_parameters, initialize_parameters_deep
+from .core.layers import (
+    linear_activation_backward,
+    linear_activation_forward,
+    linear_backward,
+    linear_forward,
 )
+from .core.network import (
+    L_model_backward,
+    L_model_forward,
+    compute_cost,
+    compute_cost_from_logits,
+    compute_cost_with_regularization,
+    cost_and_grads,
+    network_cost,
+    update_parameters,
+)
+from .core.outputs import OUTPUTS, Output, get_output
+from .core.predict import accuracy, predict, predict_labels, predict_proba
+
+# The course's other assignments, as namespaces ("as" marks them re-exported).
+from .course import basics as basics
+from .course import logistic as logistic
+from .course import planar as planar
+from .course.models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
 from .errors import (
     DataError,
     InputTypeError,
@@ -47,7 +59,24 @@ from .errors import (
     ShapeError,
     TrainingDiverged,
 )
-from .gradcheck import (
+from .io.datasets import (
+    DATASETS,
+    flatten_images,
+    load_cat_data,
+    load_data,
+    load_dataset,
+    load_digits,
+    load_planar_dataset,
+)
+from .io.examples import H5Examples
+from .io.models import load_model, save_model
+from .train.batches import epoch_costs, random_mini_batches
+from .train.fit import fit, train_steps
+from .train.mesh import data_mesh, local_columns
+from .train.stack import ModelStack, fit_many, predict_labels_many, stack_models, unstack_models
+from .train.state import TrainState, init_train_state, load_checkpoint, save_checkpoint
+from .train.stream import fit_stream
+from .verify.gradcheck import (
     GRADIENT_CHECK_THRESHOLD,
     autodiff_errors,
     autodiff_gradients,
@@ -56,41 +85,11 @@ from .gradcheck import (
     relative_error,
     transpose_errors,
 )
-from .init import SCHEMES, initialize_parameters, initialize_parameters_deep
-from .io import load_checkpoint, load_model, save_checkpoint, save_model
-from .layers import (
-    linear_activation_backward,
-    linear_activation_forward,
-    linear_backward,
-    linear_forward,
-)
-from .mesh import data_mesh, local_columns
-from .model import (
-    L_model_backward,
-    L_model_forward,
-    compute_cost,
-    compute_cost_from_logits,
-    compute_cost_with_regularization,
-    cost_and_grads,
-    network_cost,
-    update_parameters,
-)
-from .models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
-from .outputs import OUTPUTS, Output, get_output
-from .stack import ModelStack, fit_many, predict_labels_many, stack_models, unstack_models
-from .stream import H5Examples, fit_stream
-from .train import (
-    TrainState,
-    accuracy,
-    fit,
-    init_train_state,
-    predict,
-    predict_labels,
-    predict_proba,
-    train_steps,
-)
 
 __version__ = _version("jaxdnn")
+
+for _name, _module in (("basics", basics), ("logistic", logistic), ("planar", planar)):
+    _sys.modules[f"{__name__}.{_name}"] = _module  # ``import jaxdnn.planar`` keeps working
 
 __all__ = [
     "ACTIVATIONS",

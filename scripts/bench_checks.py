@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdnn
-from jaxdnn import _layout
-from jaxdnn.model import _backward, _forward, layer_activations
+from jaxdnn.core import kernels
+from jaxdnn.core import layout as _layout
+from jaxdnn.core.network import layer_activations
 
 
 def main():
@@ -43,9 +44,9 @@ def main():
         return jax.block_until_ready(jaxdnn.update_parameters(p, grads, 0.0075))
 
     def unchecked(p):
-        AL, caches = _forward(X, _layout.to_layers(p), activations)
+        AL, caches = kernels.forward(X, _layout.to_layers(p), activations)
         activations[-1].cost(AL, Y)
-        grads = _layout.grads_to_dict(*_backward(AL, Y, caches, activations, stable=False))
+        grads = _layout.grads_to_dict(*kernels.backward(AL, Y, caches, activations, stable=False))
         return jax.block_until_ready({k: v - 0.0075 * grads[f"d{k}"] for k, v in p.items()})
 
     def seconds_per_step(step, steps):

@@ -25,9 +25,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxdnn  # noqa: E402
-import jaxdnn.gram as gram  # noqa: E402
-from jaxdnn._loop import Options  # noqa: E402
-from jaxdnn.model import layer_activations  # noqa: E402
+import jaxdnn.train.gram as gram  # noqa: E402
+from jaxdnn.core.network import layer_activations  # noqa: E402
+from jaxdnn.train.step import Options  # noqa: E402
 
 DIMS = [12288, 20, 7, 5, 1]
 

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdnn
-from jaxdnn.models import initial_parameters
+from jaxdnn.course.models import initial_parameters
 
 SEEDS = range(2, 10)
 RATES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.2)

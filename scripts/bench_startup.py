@@ -33,7 +33,7 @@ import jaxdnn  # noqa: E402
 
 COURSE = """
 import sys, time
-from jaxdnn import _cache
+from jaxdnn.app import cache as _cache
 _cache.enable()
 import jax
 jax.config.update("jax_enable_x64", True)

@@ -103,7 +103,7 @@ def main():
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     print(f"device: {jax.devices()[0].device_kind}; chunks of "
-          f"{jaxdnn.stream.CHUNK_BYTES / 2**20:.0f} MB; median of {args.rounds} rounds, "
+          f"{jaxdnn.train.stream.CHUNK_BYTES / 2**20:.0f} MB; median of {args.rounds} rounds, "
           f"{args.epochs} epoch(s) each, float32")
     print(f"{'workload':<8} {'examples x features':>18} {'file':>9}  {'in memory/s':>12} "
           f"{'streamed/s':>12} {'ratio':>8}")

@@ -31,7 +31,7 @@ from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
 import jaxdnn  # noqa: E402
-import jaxdnn.mesh  # noqa: E402
+import jaxdnn.train.mesh  # noqa: E402
 
 COLLECTIVES = r"all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all"
 
@@ -75,14 +75,14 @@ def cases():
 
 
 def recording(programs):
-    """Replace jaxdnn.mesh._unpadded by one that keeps the text of each compiled program."""
-    original = jaxdnn.mesh._unpadded
+    """Replace jaxdnn.train.mesh._unpadded by one that keeps the text of each compiled program."""
+    original = jaxdnn.train.mesh._unpadded
 
     def record(*args, **kwargs):
         compiled = original.lower(*args, **kwargs).compile()
         programs.append(compiled.as_text())
         return compiled(*args[3:])  # the arguments that are not static
-    jaxdnn.mesh._unpadded = record
+    jaxdnn.train.mesh._unpadded = record
     return original
 
 
@@ -106,13 +106,13 @@ def devices():
     # Fault: the padding is not sliced off, so the zero columns enter every sum and the mean.
     def unsliced(loop, m, examples, X, Y, *args, options):
         return loop(X, Y, *args, options=options)
-    jaxdnn.mesh._unpadded = unsliced
+    jaxdnn.train.mesh._unpadded = unsliced
     X, Y, params = problem(37, 1)
     options = cases()["sigmoid, m=37"][2]
     reference, costs = jaxdnn.fit(X, Y, params, **options)
     trained, got = jaxdnn.fit(X, Y, params, mesh=2, **options)
     fault = {"parameters": relative(trained, reference), "costs": relative(got, costs)}
-    jaxdnn.mesh._unpadded = original
+    jaxdnn.train.mesh._unpadded = original
 
     try:  # host callbacks inside the loop: refused on several devices, before compiling
         jaxdnn.fit(X, Y, params, mesh=2, print_cost=True, **options)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tolerances import SAME_MATH_RTOL
 
 import jaxdnn
-import jaxdnn._loop
+import jaxdnn.train.step
 from jaxdnn import (
     L_model_backward,
     L_model_forward,
@@ -22,9 +22,10 @@ from jaxdnn import (
     train_steps,
     update_parameters,
 )
-from jaxdnn.batches import batch_loop, epoch_costs, random_mini_batches
+from jaxdnn.core import kernels
 from jaxdnn.testing import problems
-from jaxdnn.train import _plain_loop
+from jaxdnn.train.batches import batch_loop, epoch_costs, random_mini_batches
+from jaxdnn.train.fit import plain_loop
 
 OPTIMIZERS = {"gd": (None, 0.0), "momentum": (None, 0.9), "adam": (optax.adam(0.01), 0.0)}
 
@@ -117,7 +118,7 @@ def test_compiled_mini_batches_equal_the_python_loop_over_the_same_batches():
 
 
 def _last_batch_averaged_over_full_size(size):
-    real = jaxdnn._loop._cost_and_grads
+    real = kernels.cost_and_grads
 
     def broken(X, Y, layers, activations, lambd=0.0, masks=()):
         cost, grads = real(X, Y, layers, activations, lambd, masks)
@@ -143,13 +144,13 @@ def test_a_last_batch_averaged_over_the_full_size_is_caught(monkeypatch, fresh_c
     case = type("Case", (), dict(X=X, Y=Y, parameters=params, hidden_activation="relu",
                                  output="sigmoid"))
     run = (case, 4, 2, jax.random.PRNGKey(1), 0.3, 0.0, 1.0, "gd")  # batches 4, 4, 2
-    monkeypatch.setattr(jaxdnn._loop, "_cost_and_grads", _last_batch_averaged_over_full_size(4))
+    monkeypatch.setattr(kernels, "cost_and_grads", _last_batch_averaged_over_full_size(4))
     expected, _ = python_loop(*run)
     params, _ = compiled(*run)
     assert relative(params["W1"], expected["W1"]) > 1e-3
     # and the property search finds it on its own
     with pytest.raises(AssertionError):
-        monkeypatch.setattr(jaxdnn._loop, "_cost_and_grads",
+        monkeypatch.setattr(kernels, "cost_and_grads",
                             _last_batch_averaged_over_full_size(3))
         mini_batch_property(max_examples=100)()
 
@@ -249,7 +250,7 @@ def test_full_batch_monitor_costs_after_every_iteration():
 def test_one_batch_of_all_examples_is_full_batch_descent(monkeypatch):
     X, Y, params = _problem(20)
     expected, expected_costs = fit(X, Y, params, num_iterations=5, learning_rate=0.1)
-    monkeypatch.setattr(jaxdnn.train, "batch_loop", None)  # never reached
+    monkeypatch.setattr(jaxdnn.train.fit, "batch_loop", None)  # never reached
     trained, costs = fit(X, Y, params, num_epochs=5, mini_batch_size=20, learning_rate=0.1)
     np.testing.assert_array_equal(costs, expected_costs)
     for k in params:
@@ -262,12 +263,13 @@ def _dots(text):
 
 def test_a_mini_batch_iteration_does_the_dot_products_of_a_full_batch_one():
     X, Y, params = _problem(48)
-    activations = jaxdnn.model.layer_activations("relu", 3)
+    activations = jaxdnn.core.network.layer_activations("relu", 3)
     args = (jnp.asarray(X), jnp.asarray(Y), params, None, jnp.int32(0), jnp.int32(4),
             jnp.float64(0.1), jnp.float64(0.0))
-    plain = _plain_loop.lower(*args, None, (), options=jaxdnn._loop.Options(activations, 4))
+    plain = plain_loop.lower(*args, None, (), options=jaxdnn.train.step.Options(activations, 4))
     batched = batch_loop.lower(*args, jax.random.PRNGKey(0), (),
-                               options=jaxdnn._loop.Options(activations, 4, mini_batch_size=16))
+                               options=jaxdnn.train.step.Options(activations, 4,
+                                                                 mini_batch_size=16))
     n_plain, n_batched = _dots(plain.compile().as_text()), _dots(batched.compile().as_text())
     assert n_plain > 0 and n_batched == n_plain
 

@@ -14,9 +14,10 @@ from PIL import Image
 from test_train import DATA, needs_cat_data
 
 import jaxdnn
-from jaxdnn import cli, initialize_parameters_deep, load_model, plots, save_model
-from jaxdnn import run as run_module
-from jaxdnn.cli import main
+from jaxdnn import initialize_parameters_deep, load_model, save_model
+from jaxdnn.app import cli, plots
+from jaxdnn.app import run as run_module
+from jaxdnn.app.cli import main
 
 
 def run(*argv):
@@ -96,7 +97,7 @@ def test_a_failing_figure_leaves_out_untouched(tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("jaxdnn.plots.plot_costs", broken)
+    monkeypatch.setattr("jaxdnn.app.plots.plot_costs", broken)
     out = tmp_path / "out"
     assert main(["train", "--iterations", "5", "--out", str(out)]) == 2
     assert "disk full" in capsys.readouterr().err
@@ -332,8 +333,7 @@ def load_model_like():
 def test_a_new_run_does_not_overwrite_an_unfinished_one(tmp_path, capsys):
     """An interrupted run's checkpoint is work: a new run into its folder is refused until it is
     resumed; a finished run's checkpoint is simply replaced (none is left stale)."""
-    from jaxdnn.io import save_checkpoint
-    from jaxdnn.train import init_train_state
+    from jaxdnn import init_train_state, save_checkpoint
 
     assert main(["train", "--iterations", "30", "--checkpoint-every", "10",
                  "--out", str(tmp_path)]) == 0
@@ -388,8 +388,7 @@ def test_train_blobs_softmax_six_classes(tmp_path, capsys):
 
 def test_a_checkpoint_from_before_softmax_outputs_resumes(tmp_path, capsys):
     """Runs recorded without an "output" setting are sigmoid runs, and continue as such."""
-    from jaxdnn.io import save_checkpoint
-    from jaxdnn.train import TrainState
+    from jaxdnn import TrainState, save_checkpoint
 
     assert main(["train", "--iterations", "20", "--checkpoint-every", "10",
                  "--out", str(tmp_path)]) == 0
@@ -619,7 +618,7 @@ def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys):
 def test_outputs_are_staged_inside_out_even_through_a_link(tmp_path):
     """Staged on the target's own filesystem: a link to a folder elsewhere (another mount, say)
     gets its staging folder inside, and its parent never sees one."""
-    from jaxdnn.io import write_files
+    from jaxdnn.io.files import write_files
     real, link = tmp_path / "elsewhere", tmp_path / "link"
     real.mkdir()
     link.symlink_to(real)
@@ -741,7 +740,7 @@ def test_no_iterations_write_no_empty_cost_plot(tmp_path, capsys):
 
 def test_sweep_without_matplotlib_still_writes_its_results(tmp_path):
     out = tmp_path / "sweep"
-    code = ("import sys; sys.modules['matplotlib'] = None; from jaxdnn.cli import main; "
+    code = ("import sys; sys.modules['matplotlib'] = None; from jaxdnn.app.cli import main; "
             f"sys.exit(main(['sweep', '--hidden-sizes', '2', '--iterations', '100', "
             f"'--out', {str(out)!r}]))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -753,7 +752,7 @@ def test_sweep_without_matplotlib_still_writes_its_results(tmp_path):
 
 
 def test_a_network_beyond_the_memory_available_is_one_line(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("jaxdnn._checks.available_memory", lambda: 2**20)
+    monkeypatch.setattr("jaxdnn.core.limits.available_memory", lambda: 2**20)
     assert main(["train", "--layers", "300,300", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "MiB of memory available" in err

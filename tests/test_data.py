@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from jaxdnn.data import (
+from jaxdnn.errors import DataError, NameLookupError, ShapeError
+from jaxdnn.io.datasets import (
     DATASETS,
     MULTICLASS,
     blobs,
@@ -23,7 +24,6 @@ from jaxdnn.data import (
     noisy_moons,
     spirals,
 )
-from jaxdnn.errors import DataError, NameLookupError, ShapeError
 
 TRAIN, TEST = "train_catvnoncat.h5", "test_catvnoncat.h5"
 CLASSES = np.array([b"non-cat", b"cat"])
@@ -406,8 +406,8 @@ def _png_declaring(width, height):
 def test_images_too_large_are_refused_before_decoding(tmp_path, monkeypatch):
     from PIL import Image
 
-    import jaxdnn._checks
-    from jaxdnn.data import load_image
+    import jaxdnn.core.limits
+    from jaxdnn.io.images import load_image
 
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(_png_declaring(15000, 15000))  # Pillow's own limit: a DecompressionBomb
@@ -415,7 +415,7 @@ def test_images_too_large_are_refused_before_decoding(tmp_path, monkeypatch):
         load_image(bomb, 8)
     Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "grey.png")
     load_image(tmp_path / "grey.png", 8)
-    monkeypatch.setattr(jaxdnn._checks, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(jaxdnn.core.limits, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(DataError, match=r"grey.png: 40 x 30 pixels, above the limit of 1,000"):
         load_image(tmp_path / "grey.png", 8)
 
@@ -423,7 +423,7 @@ def test_images_too_large_are_refused_before_decoding(tmp_path, monkeypatch):
 def test_an_image_fifo_is_refused_without_waiting(tmp_path):
     import os
 
-    from jaxdnn.data import load_image
+    from jaxdnn.io.images import load_image
 
     os.mkfifo(tmp_path / "image.png")
     with pytest.raises(DataError, match=r"image.png: not a regular file \(a FIFO\)"):
@@ -433,7 +433,7 @@ def test_an_image_fifo_is_refused_without_waiting(tmp_path):
 def test_16_bit_greyscale_reads_as_the_same_image_in_8_bits(tmp_path):
     from PIL import Image
 
-    from jaxdnn.data import load_image
+    from jaxdnn.io.images import load_image
 
     grey = np.random.default_rng(0).integers(0, 256, (20, 30)).astype(np.uint8)
     Image.fromarray(grey).save(tmp_path / "8.png")

@@ -14,12 +14,13 @@ from hypothesis import Phase, given, settings
 from tolerances import CHAIN_RTOL
 
 import jaxdnn
-import jaxdnn.layers
-import jaxdnn.model
-import jaxdnn.outputs
+import jaxdnn.core.layers
+import jaxdnn.core.network
+import jaxdnn.core.outputs
 from jaxdnn import Activation, autodiff_errors, relu, sigmoid, transpose_errors
-from jaxdnn.gradcheck import GRADIENT_FLOOR
+from jaxdnn.core import kernels
 from jaxdnn.testing import problems
+from jaxdnn.verify.gradcheck import GRADIENT_FLOOR
 
 
 def _linear_backward_without_1_over_m(dZ, cache):
@@ -102,14 +103,14 @@ def _dropout_backward_fresh_mask(dA, cache, activation):  # draws its own mask
     linear_cache, Z, *mask = cache
     if mask:
         dA = dA * (jax.random.bernoulli(jax.random.PRNGKey(7), 0.5, Z.shape) / 0.5)
-    return jaxdnn.layers._linear_backward(activation.backward(dA, Z), linear_cache)
+    return kernels.linear_backward(activation.backward(dA, Z), linear_cache)
 
 
 def _dropout_backward_unscaled(dA, cache, activation):  # forgets / keep_prob
     linear_cache, Z, *mask = cache
     if mask:
         dA = dA * (mask[0] > 0)
-    return jaxdnn.layers._linear_backward(activation.backward(dA, Z), linear_cache)
+    return kernels.linear_backward(activation.backward(dA, Z), linear_cache)
 
 
 DROPOUT_FAULTS = {"fresh mask in the backward": _dropout_backward_fresh_mask,
@@ -154,8 +155,7 @@ are judged against GRADIENT_FLOOR; the faults' errors are of order 1 at any scal
 @pytest.mark.parametrize("fault", sorted(LINEAR_FAULTS))
 def test_linear_fault_is_caught(fault, stable, witness, monkeypatch):
     # the kernel every backward calls: layers' own, and model's import of it (the fused step)
-    monkeypatch.setattr(jaxdnn.layers, "_linear_backward", LINEAR_FAULTS[fault])
-    monkeypatch.setattr(jaxdnn.model, "_linear_backward", LINEAR_FAULTS[fault])
+    monkeypatch.setattr(kernels, "linear_backward", LINEAR_FAULTS[fault])
     check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, stable=stable))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
@@ -167,7 +167,7 @@ def test_linear_fault_is_caught(fault, stable, witness, monkeypatch):
 def test_activation_fault_is_caught(fault, witness, monkeypatch):
     # Only the backward is broken: the references differentiate the (correct) forward.
     name, broken = ACTIVATION_FAULTS[fault]
-    monkeypatch.setitem(jaxdnn.activations.ACTIVATIONS, name, broken)
+    monkeypatch.setitem(jaxdnn.core.activations.ACTIVATIONS, name, broken)
     check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
@@ -178,8 +178,8 @@ def test_activation_fault_is_caught(fault, witness, monkeypatch):
 @pytest.mark.parametrize("fault", sorted(OUTPUT_FAULTS))
 def test_output_fault_is_caught(fault, witness, monkeypatch):
     # The literal chain runs the output's backward; the references differentiate its forward.
-    broken = jaxdnn.outputs.OUTPUTS["softmax"]._replace(backward=OUTPUT_FAULTS[fault])
-    monkeypatch.setitem(jaxdnn.outputs.OUTPUTS, "softmax", broken)
+    broken = jaxdnn.core.outputs.OUTPUTS["softmax"]._replace(backward=OUTPUT_FAULTS[fault])
+    monkeypatch.setitem(jaxdnn.core.outputs.OUTPUTS, "softmax", broken)
     check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, output="softmax"),
         outputs=("softmax",))
@@ -189,7 +189,7 @@ def test_output_fault_is_caught(fault, witness, monkeypatch):
 
 @pytest.mark.parametrize("fault", sorted(L2_FAULTS))
 def test_l2_fault_is_caught(fault, monkeypatch):
-    monkeypatch.setattr(jaxdnn.model, "_l2_gradients", L2_FAULTS[fault])
+    monkeypatch.setattr(kernels, "l2_gradients", L2_FAULTS[fault])
     check = chain_property(lambda case: WITNESSES["autodiff"](
         case.X, case.Y, case.parameters, case.hidden_activation, lambd=0.7), bias=("random",))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
@@ -198,8 +198,7 @@ def test_l2_fault_is_caught(fault, monkeypatch):
 
 @pytest.mark.parametrize("fault", sorted(DROPOUT_FAULTS))
 def test_dropout_fault_is_caught(fault, monkeypatch):
-    monkeypatch.setattr(jaxdnn.layers, "_linear_activation_backward", DROPOUT_FAULTS[fault])
-    monkeypatch.setattr(jaxdnn.model, "_linear_activation_backward", DROPOUT_FAULTS[fault])
+    monkeypatch.setattr(kernels, "linear_activation_backward", DROPOUT_FAULTS[fault])
 
     def errors(case):
         L = len(case.parameters) // 2
@@ -230,9 +229,8 @@ def _relative_error_of_norms(a, b):  # compares sizes only: blind to a transpose
 def test_a_witness_that_stops_witnessing_is_caught(monkeypatch):
     """The verification tools are guarded too: relative_error replaced by a plausible wrong
     formula (sizes only) makes the fault search above stop finding a negated dW..."""
-    monkeypatch.setattr(jaxdnn.gradcheck, "relative_error", _relative_error_of_norms)
-    monkeypatch.setattr(jaxdnn.layers, "_linear_backward", _linear_backward_dW_negated)
-    monkeypatch.setattr(jaxdnn.model, "_linear_backward", _linear_backward_dW_negated)
+    monkeypatch.setattr(jaxdnn.verify.gradcheck, "relative_error", _relative_error_of_norms)
+    monkeypatch.setattr(kernels, "linear_backward", _linear_backward_dW_negated)
     # the raw witness (judged by relative_error alone); random biases keep leaves off 0
     check = chain_property(lambda case: autodiff_errors(
         case.X, case.Y, case.parameters, case.hidden_activation), max_examples=30,
@@ -252,6 +250,6 @@ def test_relative_error_is_the_documented_formula():
         a, b = rng.randn(*shape), rng.randn(*shape)
         expected = np.sqrt(np.sum((a - b) ** 2)) / max(np.sqrt(np.sum(a * a)),
                                                        np.sqrt(np.sum(b * b)))
-        assert jaxdnn.gradcheck.relative_error(a, b) == pytest.approx(expected, rel=1e-12)
-        assert jaxdnn.gradcheck.relative_error(a, -a) == pytest.approx(2.0)
-    assert jaxdnn.gradcheck.relative_error(np.zeros(3), np.zeros(3)) == 0.0
+        assert jaxdnn.verify.gradcheck.relative_error(a, b) == pytest.approx(expected, rel=1e-12)
+        assert jaxdnn.verify.gradcheck.relative_error(a, -a) == pytest.approx(2.0)
+    assert jaxdnn.verify.gradcheck.relative_error(np.zeros(3), np.zeros(3)) == 0.0

@@ -10,6 +10,7 @@ and after: no broken program is reused, and none outlives its test.
 
 import jax
 import jax.numpy as jnp
+import jaxdnn.planar
 import numpy as np
 import optax
 import pytest
@@ -19,14 +20,14 @@ from test_faults import WITNESSES, chain_property
 from tolerances import GRAM_RTOL, GRAM_TRACE_RTOL
 
 import jaxdnn
-import jaxdnn._loop
-import jaxdnn.gradcheck
-import jaxdnn.gram
-import jaxdnn.init
-import jaxdnn.model
-import jaxdnn.outputs
-import jaxdnn.planar
+import jaxdnn.core.init
+import jaxdnn.core.network
+import jaxdnn.core.outputs
+import jaxdnn.train.gram
+import jaxdnn.train.step
+import jaxdnn.verify.gradcheck
 from jaxdnn import GRADIENT_CHECK_THRESHOLD, fit, gradient_check
+from jaxdnn.core import kernels
 from jaxdnn.testing import problems
 
 SEARCH = dict(phases=[Phase.generate], database=None)
@@ -51,8 +52,7 @@ FUSED_FAULTS = {
 @pytest.mark.parametrize("witness", sorted(WITNESSES))
 @pytest.mark.parametrize("fault", sorted(FUSED_FAULTS))
 def test_fused_output_step_fault_is_caught(fault, witness, monkeypatch):
-    for module in (jaxdnn.model, jaxdnn.gram):  # each calls it by its own name
-        monkeypatch.setattr(module, "_fused_output_step", FUSED_FAULTS[fault])
+    monkeypatch.setattr(kernels, "fused_output_step", FUSED_FAULTS[fault])  # every caller's
     check = chain_property(lambda case: WITNESSES[witness](
         case.X, case.Y, case.parameters, case.hidden_activation, output=case.output,
         stable=True), outputs=("sigmoid", "softmax"))
@@ -79,7 +79,7 @@ def logits_property(output, max_examples=60):
         cost = float(jaxdnn.compute_cost_from_logits(Z, Y, output=output))
         assert np.isfinite(cost), f"cost from logits {cost} at |Z| up to {scale}"
         if scale <= 4:
-            A = jaxdnn.outputs.get_output(output).forward(jnp.asarray(Z))[0]
+            A = jaxdnn.core.outputs.get_output(output).forward(jnp.asarray(Z))[0]
             expected = float(jaxdnn.compute_cost(A, Y, output=output))
             assert abs(cost - expected) <= 1e-12 * max(1.0, abs(expected)), (cost, expected)
 
@@ -113,7 +113,8 @@ LOGIT_FAULTS = {
 @pytest.mark.parametrize("fault", sorted(LOGIT_FAULTS))
 def test_cost_from_logits_fault_is_caught(fault, monkeypatch):
     output, broken = LOGIT_FAULTS[fault]
-    monkeypatch.setitem(jaxdnn.outputs.OUTPUTS, output, jaxdnn.outputs.OUTPUTS[output]._replace(
+    outputs = jaxdnn.core.outputs.OUTPUTS
+    monkeypatch.setitem(outputs, output, outputs[output]._replace(
         cost_from_logits=broken))
     with pytest.raises(AssertionError):
         logits_property(output)()
@@ -126,8 +127,6 @@ def test_cost_from_logits_property_holds(output):
 
 # -- the updates: update_parameters and descend (plain and heavy-ball momentum) -------------
 
-UPDATERS = (jaxdnn.model, jaxdnn._loop, jaxdnn.gram, jaxdnn.planar)
-"""Every module that calls ``descend`` by its own name for it."""
 
 
 def descent_property(max_examples=60):
@@ -155,7 +154,7 @@ def descent_property(max_examples=60):
         for g in grads:
             updates, state = sgd.update(g, state, expected)
             expected = optax.apply_updates(expected, updates)
-            ours, trace = jaxdnn.model.descend(ours, g, trace, lr, momentum)
+            ours, trace = kernels.descend(ours, g, trace, lr, momentum)
         for key in params:
             np.testing.assert_allclose(ours[key], expected[key], rtol=1e-14, atol=1e-14,
                                        err_msg=f"descend's {key} after {steps} steps")
@@ -196,8 +195,7 @@ DESCENT_FAULTS = {"ascent: p + lr g": _ascent,
 
 @pytest.mark.parametrize("fault", sorted(DESCENT_FAULTS))
 def test_descent_fault_is_caught(fault, monkeypatch):
-    for module in UPDATERS:
-        monkeypatch.setattr(module, "descend", DESCENT_FAULTS[fault])
+    monkeypatch.setattr(kernels, "descend", DESCENT_FAULTS[fault])
     with pytest.raises(AssertionError):
         descent_property()()
 
@@ -264,7 +262,7 @@ GRAM_FAULTS = {
 @pytest.mark.parametrize("fault", sorted(GRAM_FAULTS))
 def test_gram_fault_is_caught(fault, monkeypatch, fresh_programs):
     name, broken = GRAM_FAULTS[fault]
-    monkeypatch.setattr(jaxdnn.gram, name, broken)
+    monkeypatch.setattr(jaxdnn.train.gram, name, broken)
     with pytest.raises(AssertionError):
         gram_property()()
 
@@ -307,7 +305,7 @@ INIT_FAULTS = {
 @pytest.mark.parametrize("fault", sorted(INIT_FAULTS))
 def test_init_fault_is_caught(fault, monkeypatch):
     scheme, broken = INIT_FAULTS[fault]
-    monkeypatch.setitem(jaxdnn.init.SCHEMES, scheme, broken)
+    monkeypatch.setitem(jaxdnn.core.init.SCHEMES, scheme, broken)
     with pytest.raises(AssertionError):
         init_property()()
 
@@ -364,7 +362,7 @@ def test_finite_difference_fault_is_caught(fault, monkeypatch):
     name, broken = {"central difference over eps": ("_central_difference", _central_over_eps),
                     "one-sided over 2 eps": ("_central_difference", _one_sided_step_over_2_eps),
                     "norm of per-leaf norms": ("_course_difference", _norm_of_leaf_norms)}[fault]
-    monkeypatch.setattr(jaxdnn.gradcheck, name, broken)
+    monkeypatch.setattr(jaxdnn.verify.gradcheck, name, broken)
     with pytest.raises(AssertionError):
         finite_difference_property()()
 
@@ -388,7 +386,6 @@ def test_fit_sees_an_injected_update_fault(monkeypatch, fresh_programs):
     params = jaxdnn.initialize_parameters_deep([3, 4, 1], numpy_seed=1, dtype="float64")
     good, _ = fit(X, Y, params, num_iterations=5, learning_rate=0.1, gram=False)
     jax.clear_caches()
-    for module in UPDATERS:
-        monkeypatch.setattr(module, "descend", _ascent)
+    monkeypatch.setattr(kernels, "descend", _ascent)
     bad, _ = fit(X, Y, params, num_iterations=5, learning_rate=0.1, gram=False)
     assert jaxdnn.relative_error(bad["W1"], good["W1"]) > 1e-3

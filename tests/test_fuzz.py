@@ -24,7 +24,8 @@ from report import record_fuzz_case
 from strategies import fuzz_problems, make_problem
 
 import jaxdnn
-import jaxdnn._checks
+import jaxdnn.core.checks
+import jaxdnn.core.limits
 from jaxdnn import JaxdnnError
 
 DOCUMENTED = (ValueError, TypeError, KeyError, FloatingPointError)
@@ -861,7 +862,7 @@ def test_the_catalogue_is_large_and_has_no_duplicates():
 @pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
 def test_the_fuzzer_fails_when_a_check_is_taken_out(monkeypatch, check, target, case):
     """Fault injection for the fuzzer itself: with one check disabled it reports the case."""
-    monkeypatch.setattr(jaxdnn._checks, check, lambda *args, **kwargs: None)
+    monkeypatch.setattr(jaxdnn.core.checks, check, lambda *args, **kwargs: None)
     with pytest.raises(AssertionError, match=case):
         try_every_fault(target, make_problem([3, 2, 1], 4, seed=0), record=False)
 
@@ -932,7 +933,7 @@ def _cli_value(value):
 @pytest.mark.parametrize("case", CLI_CASES)
 def test_cli_bad_option_is_one_line_and_exit_2(case, capsys):
     """One line on stderr that names the option or the file, exit code 2, nothing trained."""
-    from jaxdnn.cli import main
+    from jaxdnn.app.cli import main
 
     command, option, value = case
     value = _cli_value(value)

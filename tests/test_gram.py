@@ -9,7 +9,7 @@ from test_train import DATA, needs_cat_data
 from tolerances import DOT_F32_RTOL, GRAM_F32_COST_RTOL, GRAM_F32_SMOOTH_RTOL, SAME_MATH_RTOL
 
 import jaxdnn
-from jaxdnn.gram import _dot, gram_loop
+from jaxdnn.train.gram import _dot, gram_loop
 
 
 def cat_like(k, m, seed=0):

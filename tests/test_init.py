@@ -94,13 +94,13 @@ def test_bad_scheme_and_randomness():
 
 def test_a_network_beyond_the_memory_available_is_refused(monkeypatch):
     """The parameters, gradients and two optimiser moments must fit in the memory available."""
-    import jaxdnn._checks
+    import jaxdnn.core.limits
 
     dims = [2, 1000, 1000, 1]  # 1,005,001 parameters: 16 MiB to train in float32, 32 in float64
-    monkeypatch.setattr(jaxdnn._checks, "available_memory", lambda: 20 * 2**20)
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 20 * 2**20)
     assert initialize_parameters_deep(dims, numpy_seed=1, dtype="float32")["W2"].shape == (
         1000, 1000)
     with pytest.raises(ShapeError, match=r"1,005,001 parameters: training them takes 31 MiB "
                                          r"\(4 copies of 8 bytes each\), more than the 20 MiB"):
         initialize_parameters_deep(dims, numpy_seed=1, dtype="float64")
-    assert jaxdnn._checks.TRAINING_COPIES == 4
+    assert jaxdnn.core.limits.TRAINING_COPIES == 4

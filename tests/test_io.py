@@ -87,10 +87,10 @@ def test_object_arrays_are_never_unpickled(tmp_path):
 _SAVER = """
 import itertools, sys, types
 import numpy as np
-package = types.ModuleType("jaxdnn")  # load jaxdnn.io alone: numpy only, starts fast
+package = types.ModuleType("jaxdnn")  # load jaxdnn.io.models alone: starts fast
 package.__path__ = [sys.argv[2]]
 sys.modules["jaxdnn"] = package
-from jaxdnn.io import save_model, write_model
+from jaxdnn.io.models import save_model, write_model
 
 def naive_save(path, parameters, metadata):  # the control: no temporary file, no rename
     with open(path, "wb") as f:
@@ -219,7 +219,7 @@ def test_a_zip_bomb_is_refused_from_its_declared_sizes(tmp_path, monkeypatch):
     against the limit (lowered here, so the test stays small) before anything is inflated."""
     import zipfile
 
-    import jaxdnn._checks
+    import jaxdnn.core.limits
 
     big = {"W1": np.zeros((1, 3 * 10**5)), "b1": np.zeros((1, 1))}
     path = tmp_path / "model.npz"
@@ -229,7 +229,7 @@ def test_a_zip_bomb_is_refused_from_its_declared_sizes(tmp_path, monkeypatch):
     _zip(path, members, zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 20_000  # 2.4 MB of zeros
     load_model(path)  # within the limit
-    monkeypatch.setattr(jaxdnn._checks, "MAX_FILE_BYTES", 10**6)
+    monkeypatch.setattr(jaxdnn.core.limits, "MAX_FILE_BYTES", 10**6)
     with pytest.raises(DataError, match=r"expand to 2,40\d,\d+ bytes, above the limit of "
                                         r"1,000,000 \(MAX_FILE_BYTES\)"):
         load_model(path)
@@ -286,7 +286,7 @@ def test_deeply_nested_metadata_is_refused_when_saving(tmp_path, params):
 @pytest.mark.parametrize("classes", [5, {"a": 1}, ["cat"], [1, 2], None])
 def test_recorded_classes_of_the_wrong_type_fall_back_to_default_names(tmp_path, params,
                                                                        classes):
-    from jaxdnn import run
+    from jaxdnn.app import run
 
     save_model(tmp_path / "model.npz", params, {"classes": classes})
     assert run.load(tmp_path / "model.npz").classes == ["class 0", "class 1"]

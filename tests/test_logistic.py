@@ -17,9 +17,10 @@ from test_faults import LINEAR_FAULTS
 from tolerances import CHAIN_RTOL, gradient_errors
 
 import jaxdnn
-import jaxdnn.layers
-import jaxdnn.model
+import jaxdnn.core.layers
+import jaxdnn.core.network
 from jaxdnn import DataError, InputTypeError, OptionError, ShapeError, logistic
+from jaxdnn.core import kernels
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -143,8 +144,7 @@ def test_a_broken_propagate_is_caught(fault, monkeypatch):
 def test_a_broken_core_chain_is_caught_through_propagate(fault, monkeypatch):
     """propagate runs on the core chain: a fault there reaches dw or db, and the property sees
     it."""
-    monkeypatch.setattr(jaxdnn.layers, "_linear_backward", LINEAR_FAULTS[fault])
-    monkeypatch.setattr(jaxdnn.model, "_linear_backward", LINEAR_FAULTS[fault])
+    monkeypatch.setattr(kernels, "linear_backward", LINEAR_FAULTS[fault])
     with pytest.raises(AssertionError, match="differs from jax.grad"):
         _search()()
 

@@ -140,7 +140,7 @@ def test_a_plan_made_for_other_data_is_refused():
     """fit hands its plan on as mesh=; a plan for another number of examples names both."""
     X, Y = jaxdnn.load_planar_dataset()
     state = jaxdnn.init_train_state(jaxdnn.initialize_parameters_deep([2, 4, 1], numpy_seed=2))
-    plan = jaxdnn.mesh.plan(X, 1)
+    plan = jaxdnn.train.mesh.plan(X, 1)
     with pytest.raises(jaxdnn.ShapeError, match="for 400 examples.*X has 41"):
         jaxdnn.train_steps(X[:, :41], Y[:, :41], state, 2, mesh=plan)
 
@@ -155,7 +155,7 @@ def test_jaxdnn_train_devices_2_writes_the_one_device_model(tmp_path):
     for devices in ([], ["--devices", "2"]):
         out = tmp_path / f"run{len(models)}"
         result = subprocess.run(
-            [sys.executable, "-m", "jaxdnn.cli", "train", "--iterations", "300", "--x64",
+            [sys.executable, "-m", "jaxdnn.app.cli", "train", "--iterations", "300", "--x64",
              "--checkpoint-every", "0", "--out", str(out), *devices],
             capture_output=True, text=True, env=env, timeout=300)
         assert result.returncode == 0, result.stderr

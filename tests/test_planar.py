@@ -17,6 +17,7 @@ from tolerances import CHAIN_RTOL, gradient_errors
 
 import jaxdnn
 from jaxdnn import DataError, NameLookupError, OptionError, ShapeError, planar
+from jaxdnn.core import kernels
 
 
 def make_problem(n_x, n_h, n_y, m, seed, dtype="float64", course_init=False):
@@ -78,7 +79,7 @@ def test_backward_propagation_equals_autodiff(dtype, data):
 @pytest.mark.parametrize("fault", sorted(LINEAR_FAULTS))
 def test_a_broken_core_chain_is_caught_through_backward_propagation(fault, monkeypatch):
     """backward_propagation's linear steps are the core's: a fault there fails the property."""
-    monkeypatch.setattr(planar, "_linear_backward", LINEAR_FAULTS[fault])
+    monkeypatch.setattr(kernels, "linear_backward", LINEAR_FAULTS[fault])
 
     @settings(max_examples=200, phases=[Phase.generate], database=None)
     @given(problem=problems("float64", max_width=4, max_examples=8))

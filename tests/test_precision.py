@@ -1,4 +1,4 @@
-"""The witnesses compute at full matmul precision (``jaxdnn.gradcheck.full_precision``), so
+"""The witnesses compute at full matmul precision (``jaxdnn.verify.gradcheck.full_precision``), so
 TF32 on GPUs and bfloat16 passes on TPUs cannot fail the float32 bounds of a correct backward.
 On CPU the default precision already is full, so what is checked is the setting itself: every
 dot in the programs the witnesses compile carries ``precision = [HIGHEST, HIGHEST]``, and the
@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import jaxdnn
-from jaxdnn import audit, gradcheck, testing
+from jaxdnn import testing
+from jaxdnn.core import kernels
+from jaxdnn.verify import audit, gradcheck
 
 
 def _problem(dtype):
@@ -63,8 +65,8 @@ def recorded(monkeypatch):
         return observed
 
     monkeypatch.setattr(jax, "jit", jit)
-    for name in ("_forward", "_cost_of"):
-        monkeypatch.setattr(gradcheck, name, observing(getattr(gradcheck, name)))
+    monkeypatch.setattr(kernels, "forward", observing(kernels.forward))
+    monkeypatch.setattr(gradcheck, "_cost_of", observing(gradcheck._cost_of))
     audit._program.cache_clear()  # compiled before: it would not be lowered again
     yield programs, precisions
     audit._program.cache_clear()
@@ -100,8 +102,9 @@ def test_the_check_sees_a_witness_at_default_precision(recorded, monkeypatch):
 def test_training_keeps_the_default_precision():
     """Only verification pays for full precision: fit's program has default-precision dots."""
     X, Y, params = _problem("float32")
-    text = jaxdnn.train._plain_loop.lower(
+    text = jaxdnn.train.fit.plain_loop.lower(
         X, Y, params, None, jnp.int32(0), jnp.int32(2), jnp.float32(0.1), jnp.float32(0.0),
         None, (),
-        options=jaxdnn._loop.Options(jaxdnn.model.layer_activations("tanh", 2), 2)).as_text()
+        options=jaxdnn.train.step.Options(jaxdnn.core.network.layer_activations("tanh", 2),
+                                          2)).as_text()
     assert "precision = [DEFAULT, DEFAULT]" in text and "HIGHEST" not in text

@@ -192,7 +192,7 @@ TAMPERED_RUNS = [  # (recorded setting, value written instead)
 def test_a_checkpoints_recorded_settings_are_checked_as_the_command_line(tmp_path, field,
                                                                          value):
     """A tampered checkpoint's settings: refused by name, as --iterations etc. would be."""
-    from jaxdnn import run
+    from jaxdnn.app import run
 
     settings = run.new_run(iterations=5)._asdict()
     params = initialize_parameters_deep([2, 4, 1], jax.random.PRNGKey(0))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tolerances import STACK_RTOL
 
 import jaxdnn
-import jaxdnn.stack
+import jaxdnn.train.stack
 from jaxdnn import (
     ModelStack,
     TrainingDiverged,
@@ -21,7 +21,7 @@ from jaxdnn import (
     stack_models,
     unstack_models,
 )
-from jaxdnn.stack import _stack_loop
+from jaxdnn.train.stack import _stack_loop
 
 ADAM = optax.adam(0.05)  # static: one object, one compilation
 SWEEP_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the course's planar hidden-layer sizes
@@ -35,7 +35,7 @@ class Case:
         self.iterations, self.hyper, self.optimizer = iterations, hyper, optimizer
 
     def __repr__(self):
-        dims = [jaxdnn._layout.layer_dims(jaxdnn._layout.to_layers(m)) for m in self.models]
+        dims = [jaxdnn.core.layout.layer_dims(jaxdnn.core.layout.to_layers(m)) for m in self.models]
         return (f"Case(dims={dims}, hidden={self.hidden}, output={self.output}, "
                 f"m={self.X.shape[1]}, iterations={self.iterations}, hyper={self.hyper}, "
                 f"optimizer={self.optimizer is not None})")
@@ -99,7 +99,7 @@ def assert_each_model_trains_as_alone(case):
     trained, costs, diverged = fit_many(
         case.X, case.Y, stack, hidden_activation=case.hidden, output=case.output,
         num_iterations=case.iterations, key=keys, optimizer=case.optimizer, **case.hyper)
-    mask = jaxdnn.stack._grad_mask(stack)
+    mask = jaxdnn.train.stack._grad_mask(stack)
     for key, value in trained.parameters.items():
         if mask is not None:
             padded = np.asarray(value)[~np.asarray(mask[key])]
@@ -155,7 +155,7 @@ def test_unmasked_padding_is_caught(monkeypatch):
     """Fault injection: padding with zeros but without the gradient mask. A padded sigmoid unit
     outputs 0.5, so its outgoing weights learn and leak into the output; the property search
     finds it (tanh, ReLU and leaky ReLU units output 0 there and would hide it)."""
-    monkeypatch.setattr(jaxdnn.stack, "_grad_mask", lambda stack: None)
+    monkeypatch.setattr(jaxdnn.train.stack, "_grad_mask", lambda stack: None)
 
     @settings(max_examples=200, phases=[Phase.generate], database=None)
     @given(case=stacks(min_models=2, min_depth=2))  # padding needs two models and a hidden layer
@@ -174,7 +174,8 @@ def test_the_mask_matters_for_sigmoid_units_only():
               for n in (1, 4)]
     stack = stack_models(models)
     for activation, leaks in (("sigmoid", True), ("tanh", False)):
-        options = jaxdnn._loop.Options(jaxdnn.model.layer_activations(activation, 2), 50)
+        options = jaxdnn.train.step.Options(
+            jaxdnn.core.network.layer_activations(activation, 2), 50)
         n = len(models)
         W2 = _stack_loop(jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64),
                          jax.tree.map(jnp.array, stack.parameters), None, None,
@@ -216,7 +217,7 @@ def test_one_compilation_for_any_hyperparameter_values():
     assert _stack_loop._cache_size() == before + 1
     jaxpr = str(jax.make_jaxpr(lambda p: _stack_loop(
         X, Y, p, None, None, jnp.ones(2), jnp.zeros(2), jnp.zeros(2), jnp.ones(2), None,
-        options=jaxdnn._loop.Options(jaxdnn.model.layer_activations("tanh", 2), 17),
+        options=jaxdnn.train.step.Options(jaxdnn.core.network.layer_activations("tanh", 2), 17),
         l2=False, dropout=False))(stack.parameters))
     assert jaxpr.count("scan[") == 1 and "length=17" in jaxpr  # one loop for every model
 

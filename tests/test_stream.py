@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 from tolerances import STREAM_RTOL
 
 import jaxdnn
-from jaxdnn import DataError, InputTypeError, OptionError, ShapeError, TrainingDiverged, stream
-from jaxdnn.stream import H5Examples, fit_stream
+from jaxdnn import DataError, InputTypeError, OptionError, ShapeError, TrainingDiverged
+from jaxdnn.io import examples as examples_module
+from jaxdnn.io.examples import H5Examples
+from jaxdnn.train import stream
+from jaxdnn.train.stream import fit_stream
 
 
 def _write(path, **datasets):
@@ -118,11 +121,11 @@ def test_the_blocks_are_random_mini_batches_batches_in_order(m, data, chunk, epo
         assert [list(b) for b in got] == [list(x[0]) for x, _ in expected]
 
 
-def _rows_left_sorted(dataset, examples, columns, dtype):
+def _rows_left_sorted(examples, dataset, columns, dtype):
     k, b = columns.shape
     sorted_columns = np.sort(columns.ravel())
-    return stream._decode(dataset[sorted_columns].reshape(k * b, -1), examples, sorted_columns,
-                          dtype).reshape(k, b, -1).transpose(0, 2, 1)
+    return examples.decode(dataset[sorted_columns].reshape(k * b, -1), sorted_columns,
+                           dtype).reshape(k, b, -1).transpose(0, 2, 1)
 
 
 def _labels_left_sorted(examples, columns, classes, dtype):
@@ -131,17 +134,17 @@ def _labels_left_sorted(examples, columns, classes, dtype):
                                 dtype)
 
 
-original_label_block = stream._label_block
+original_label_block = H5Examples.label_block
 
 
 @pytest.mark.parametrize("fault, replace", [
-    ("rows read in increasing order, not put back", ("_read_block", _rows_left_sorted)),
-    ("labels of the sorted columns", ("_label_block", _labels_left_sorted)),
+    ("rows read in increasing order, not put back", ("read_block", _rows_left_sorted)),
+    ("labels of the sorted columns", ("label_block", _labels_left_sorted)),
 ])
 def test_the_equality_catches_batches_out_of_order(h5file, monkeypatch, fault, replace):
     """Fault injection: the cheap shuffle's bugs (a batch's rows or labels in file order) fail
     the comparison with fit."""
-    monkeypatch.setattr(stream, *replace)
+    monkeypatch.setattr(H5Examples, *replace)
     with pytest.raises(AssertionError, match="fit_stream differs from fit"):
         _compare(*_both(h5file, "pixels, sigmoid, gd", np.float64), np.float64)
 
@@ -154,7 +157,7 @@ def test_load_scales_pixels_as_flatten_images(tmp_path):
     np.testing.assert_array_equal(X, jaxdnn.flatten_images(x))
     assert Y.shape == (1, 4) and (examples.m, examples.n) == (4, 192)
     for dtype in (np.float32, np.float64):
-        np.testing.assert_array_equal(stream._PIXELS[np.dtype(dtype)][x.reshape(4, -1)],
+        np.testing.assert_array_equal(examples_module.PIXELS[np.dtype(dtype)][x.reshape(4, -1)],
                                       (x.reshape(4, -1) / 255).astype(dtype))
 
 
@@ -184,8 +187,8 @@ def test_an_error_in_the_prefetch_thread_is_raised_as_itself(h5file, monkeypatch
             raise error("planted")
         return original(*args)
 
-    original = stream._read_block
-    monkeypatch.setattr(stream, "_read_block", failing)
+    original = H5Examples.read_block
+    monkeypatch.setattr(H5Examples, "read_block", failing)
     with pytest.raises(error, match="planted"):
         fit_stream(H5Examples(h5file, "rows", "labels"), _parameters([36, 3, 1], np.float64),
                    mini_batch_size=10, num_epochs=3, key=jax.random.PRNGKey(0), chunk_bytes=1)
@@ -296,7 +299,8 @@ def test_bad_training_options_are_refused_before_reading(h5file, x, y, change, e
 
 MEMORY_SCRIPT = """
 import resource, sys, time, h5py, jax, numpy as np
-from jaxdnn.stream import H5Examples, fit_stream
+from jaxdnn.io.examples import H5Examples
+from jaxdnn.train.stream import fit_stream
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -24,11 +24,11 @@ from jaxdnn import (
     two_layer_model,
     update_parameters,
 )
-from jaxdnn._loop import Options
-from jaxdnn.gram import gram_loop
-from jaxdnn.model import layer_activations
+from jaxdnn.core.network import layer_activations
 from jaxdnn.testing import problems
-from jaxdnn.train import _plain_loop
+from jaxdnn.train.fit import plain_loop
+from jaxdnn.train.gram import gram_loop
+from jaxdnn.train.step import Options
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -62,10 +62,10 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
 def test_loop_is_one_loop_compiled_once_for_every_length_up_to_its_own():
     X, Y, params = small_problem()
     options = Options(layer_activations("relu", 3), num_iterations=8)
-    jaxpr = str(jax.make_jaxpr(lambda X, Y, p, n, lr: _plain_loop(
+    jaxpr = str(jax.make_jaxpr(lambda X, Y, p, n, lr: plain_loop(
         X, Y, p, None, 0, n, lr, 0.0, None, (), options=options))(X, Y, params, 5, 0.1))
     assert jaxpr.count("while[") == 1 and "scan[" not in jaxpr
-    plain = _plain_loop
+    plain = plain_loop
     before = plain._cache_size()
     short = fit(X, Y, params, learning_rate=0.1, num_iterations=9)[1]
     fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
@@ -282,7 +282,7 @@ def test_divergence_stops_and_keeps_the_last_finite_parameters(dtype, rate, gram
 def test_the_guard_stops_at_a_carry_that_is_not_finite_while_the_cost_is(bad, count):
     """One entry of a carried array turns bad at iteration 4 (the cost stays finite): the loop
     reports 4 and keeps the carry of iteration 3; the largest finite float is no divergence."""
-    from jaxdnn._loop import guarded_scan
+    from jaxdnn.train.step import guarded_scan
 
     big = np.finfo(np.float32).max
 

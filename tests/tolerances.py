@@ -6,7 +6,7 @@ float64's 2.2e-16.
 
 import numpy as np
 
-from jaxdnn.gradcheck import CHAIN_RTOL, ELEMENT_RTOL, FLUSH_ATOL  # noqa: F401 (public bounds)
+from jaxdnn.verify.gradcheck import CHAIN_RTOL, ELEMENT_RTOL, FLUSH_ATOL  # noqa: F401 (public bounds)
 
 F32, F64 = np.dtype("float32"), np.dtype("float64")
 
