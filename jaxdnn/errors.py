@@ -52,19 +52,23 @@ class TrainingDiverged(JaxdnnError, FloatingPointError):
       iteration: the first iteration whose cost or update was not finite.
       parameters: the last finite parameters (those that iteration started from).
       costs: the recorded costs up to and including that iteration.
+      where: where that iteration's step stopped being finite (the step and the layer), or
+        None where it could not be run again.
     """
 
-    def __init__(self, iteration, parameters, costs, overflow=None):
-        """``overflow``: where the initial parameters already overflow (a fresh run's first
-        iteration), which no learning rate causes."""
+    def __init__(self, iteration, parameters, costs, where=None, initial=False):
+        """``initial``: ``where`` is in the forward or backward pass of a fresh run's first
+        iteration, which no learning rate causes."""
+        at = f" ({where})" if where else ""
         super().__init__(
-            f"the initial parameters already overflow ({overflow}): the learning rate is not the "
+            f"the initial parameters already overflow{at}: the learning rate is not the "
             f"cause; scale the initialisation down (init 'he' or 'scaled'), use fewer layers, or "
-            f"scale the inputs to about [-1, 1]" if overflow else
-            f"training diverged at iteration {iteration} (cost {costs[-1]:g}): the last finite "
-            f"parameters are kept; try a smaller learning rate"
+            f"scale the inputs to about [-1, 1]" if initial else
+            f"training diverged at iteration {iteration} (cost {costs[-1]:g}){at}: the last "
+            f"finite parameters are kept; try a smaller learning rate"
         )
-        self.iteration, self.parameters, self.costs = iteration, parameters, costs
+        self.iteration, self.parameters, self.costs, self.where = (iteration, parameters, costs,
+                                                                   where)
 
 
 class DataError(JaxdnnError, ValueError):

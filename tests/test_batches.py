@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from tolerances import SAME_MATH_RTOL
 
 import jaxdnn
-import jaxdnn.train.step
 from jaxdnn import (
     L_model_backward,
     L_model_forward,
@@ -24,8 +23,8 @@ from jaxdnn import (
 )
 from jaxdnn.core import kernels
 from jaxdnn.testing import problems
-from jaxdnn.train.batches import batch_loop, epoch_costs, random_mini_batches
-from jaxdnn.train.fit import plain_loop
+from jaxdnn.train import batches, loop
+from jaxdnn.train.batches import epoch_costs, random_mini_batches
 
 OPTIMIZERS = {"gd": (None, 0.0), "momentum": (None, 0.9), "adam": (optax.adam(0.01), 0.0)}
 
@@ -223,16 +222,17 @@ def test_a_run_split_mid_epoch_resumes_bit_for_bit(tmp_path):
 
 
 def test_fit_in_epochs_reports_epoch_costs_and_the_monitored_sets():
+    """The reported costs are the very elements returned (bits, not to rounding)."""
     X, Y, params = _problem(60)
     Xt, Yt, _ = _problem(30, seed=1)
     lines = []
-    trained, costs, monitored = fit(X, Y, params, learning_rate=0.5, mini_batch_size=16,
-                                    num_epochs=201, key=jax.random.PRNGKey(0),
-                                    monitor=[(X, Y), (Xt, Yt)],
-                                    on_cost=lambda e, c: lines.append((e, c)))
+    result = fit(X, Y, params, learning_rate=0.5, mini_batch_size=16, num_epochs=201,
+                 key=jax.random.PRNGKey(0), monitor=[(X, Y), (Xt, Yt)],
+                 on_cost=lambda e, c: lines.append((e, c)))
+    trained, costs, monitored = result.parameters, result.costs, result.monitored
     assert costs.shape == (201,) and monitored.shape == (201, 2)
     assert [e for e, _ in lines] == [0, 100, 200]  # every 100th epoch, as the course prints
-    np.testing.assert_allclose([c for _, c in lines], costs[::100], rtol=1e-12)
+    assert [c for _, c in lines] == costs[::100].tolist()
     final = [compute_cost_from_logits(L_model_forward(x, trained)[1][-1][1], y)
              for x, y in ((X, Y), (Xt, Yt))]
     np.testing.assert_allclose(monitored[-1], final, rtol=1e-12)
@@ -241,17 +241,21 @@ def test_fit_in_epochs_reports_epoch_costs_and_the_monitored_sets():
 
 def test_full_batch_monitor_costs_after_every_iteration():
     X, Y, params = _problem(20)
-    trained, costs, monitored = fit(X, Y, params, num_iterations=3, monitor=[(X, Y)])
-    _, more = fit(X, Y, trained, num_iterations=1)
-    assert monitored.shape == (3, 1)
-    np.testing.assert_allclose(monitored[-1, 0], more[0], rtol=1e-12)  # the next one's cost
+    result = fit(X, Y, params, num_iterations=3, monitor=[(X, Y)])
+    _, more = fit(X, Y, result.parameters, num_iterations=1)
+    assert result.monitored.shape == (3, 1)
+    np.testing.assert_allclose(result.monitored[-1, 0], more[0], rtol=1e-12)  # the next cost
+    with pytest.warns(DeprecationWarning, match="result.monitored"):
+        trained, costs, monitored = result  # the older three values, for one more release
+    assert monitored is result.monitored and costs is result.costs
 
 
-def test_one_batch_of_all_examples_is_full_batch_descent(monkeypatch):
+def test_one_batch_of_all_examples_is_full_batch_descent():
     X, Y, params = _problem(20)
     expected, expected_costs = fit(X, Y, params, num_iterations=5, learning_rate=0.1)
-    monkeypatch.setattr(jaxdnn.train.fit, "batch_loop", None)  # never reached
-    trained, costs = fit(X, Y, params, num_epochs=5, mini_batch_size=20, learning_rate=0.1)
+    result = fit(X, Y, params, num_epochs=5, mini_batch_size=20, learning_rate=0.1)
+    trained, costs = result
+    assert result.path == "plain"  # the full-batch program, not the mini-batch one
     np.testing.assert_array_equal(costs, expected_costs)
     for k in params:
         np.testing.assert_array_equal(trained[k], expected[k])
@@ -264,18 +268,21 @@ def _dots(text):
 def test_a_mini_batch_iteration_does_the_dot_products_of_a_full_batch_one():
     X, Y, params = _problem(48)
     activations = jaxdnn.core.network.layer_activations("relu", 3)
-    args = (jnp.asarray(X), jnp.asarray(Y), params, None, jnp.int32(0), jnp.int32(4),
-            jnp.float64(0.1), jnp.float64(0.0))
-    plain = plain_loop.lower(*args, None, (), options=jaxdnn.train.step.Options(activations, 4))
-    batched = batch_loop.lower(*args, jax.random.PRNGKey(0), (),
-                               options=jaxdnn.train.step.Options(activations, 4,
-                                                                 mini_batch_size=16))
+    carry, rest = loop.Carry(params, None, {}), (jnp.int32(0), jnp.int32(4),
+                                                 loop.Hyper(jnp.full(4, 0.1), jnp.float64(0.0)))
+    plain = loop.run.lower(loop.Data(jnp.asarray(X), jnp.asarray(Y)), carry, *rest,
+                           program=loop.Program(loop.PLAIN, activations, 4))
+    batched = loop.run.lower(loop.Data(jnp.asarray(X), jnp.asarray(Y), jax.random.PRNGKey(0)),
+                             carry, *rest, program=loop.Program(
+                                 batches.BODY, activations, 4, mini_batch_size=16,
+                                 per_epoch=3))
     n_plain, n_batched = _dots(plain.compile().as_text()), _dots(batched.compile().as_text())
     assert n_plain > 0 and n_batched == n_plain
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(mini_batch_size=0, num_epochs=1), jaxdnn.OptionError, "between 1 and m = 50"),
+    (dict(mini_batch_size=0, num_epochs=1), jaxdnn.OptionError, "mini_batch_size must be at "
+                                                                 "least 1; got 0"),
     (dict(mini_batch_size=51, num_epochs=1), jaxdnn.OptionError, "between 1 and m = 50"),
     (dict(mini_batch_size=2.5, num_epochs=1), jaxdnn.InputTypeError, "mini_batch_size"),
     (dict(mini_batch_size=True, num_epochs=1), jaxdnn.InputTypeError, "mini_batch_size"),

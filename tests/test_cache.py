@@ -45,11 +45,11 @@ def test_second_process_reads_the_first_ones_programs(tmp_path):
     folder = tmp_path / "xla"
     train(tmp_path, "a", JAXDNN_CACHE_DIR=str(folder))
     written = entries(folder)
-    assert any(name.startswith("jit_plain_loop-") for name in written), sorted(written)
+    assert any(name.startswith("jit_loop-") for name in written), sorted(written)
     train(tmp_path, "b", JAXDNN_CACHE_DIR=str(folder))
     read = entries(folder)
     assert read.keys() == written.keys()  # nothing compiled anew
-    loops = [name for name in written if name.startswith("jit_plain_loop-")]
+    loops = [name for name in written if name.startswith("jit_loop-")]
     assert all(read[name] != written[name] for name in loops)  # and the loop was read
 
 
@@ -61,7 +61,7 @@ def test_a_run_compiles_one_loop_for_all_its_segments_and_nothing_else_per_shape
     command = ["jaxdnn", "train", "--iterations", "250", "--checkpoint-every", "100"]
     train(tmp_path, "a", command, JAXDNN_CACHE_DIR=str(folder))
     programs = sorted(name.rsplit("-", 2)[0] for name in entries(folder))
-    assert programs == ["jit__probabilities", "jit__probabilities", "jit_plain_loop"]
+    assert programs == ["jit__probabilities", "jit__probabilities", "jit_loop"]
 
 
 def test_cache_off_writes_nothing(tmp_path):

@@ -16,7 +16,7 @@ from test_train import DATA, needs_cat_data
 import jaxdnn
 from jaxdnn import initialize_parameters_deep, load_model, save_model
 from jaxdnn.app import cli, plots
-from jaxdnn.app import run as run_module
+from jaxdnn.app import execute as run_module
 from jaxdnn.app.cli import main
 
 
@@ -71,7 +71,7 @@ def test_train_other_2d_sets(tmp_path, dataset, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--layers", "4,0"], "sizes must be positive integers"),
+    (["train", "--layers", "4,0"], "a layer size must be at least 1; got 0"),
     (["train", "--learning-rate", "-1"], "must be finite and positive"),
     (["train", "--learning-rate", "inf"], "must be finite and positive"),
     (["train", "--iterations", "-5"], "must not be negative"),
@@ -387,15 +387,19 @@ def test_train_blobs_softmax_six_classes(tmp_path, capsys):
 
 
 def test_a_checkpoint_from_before_softmax_outputs_resumes(tmp_path, capsys):
-    """Runs recorded without an "output" setting are sigmoid runs, and continue as such."""
+    """Runs recorded as earlier versions recorded them (no "output": a sigmoid run; the
+    learning rate, L2, dropout and batch size beside the other settings, 0 for full batches)
+    continue as such."""
     from jaxdnn import TrainState, save_checkpoint
 
     assert main(["train", "--iterations", "20", "--checkpoint-every", "10",
                  "--out", str(tmp_path)]) == 0
     data = np.load(tmp_path / "checkpoint.npz")
     params, meta = load_model(tmp_path / "checkpoint.npz")
+    training = meta["run"].pop("training")
     del meta["run"]["output"]
-    meta["run"]["iterations"] = 30
+    meta["run"].update(learning_rate=training["learning_rate"], l2=0.0, keep_prob=1.0,
+                       mini_batch_size=0, iterations=30)
     state = TrainState(params, None, meta["iteration"])
     save_checkpoint(tmp_path / "checkpoint.npz", state, data["__costs__"], {"run": meta["run"]})
     capsys.readouterr()
@@ -445,7 +449,7 @@ def test_train_with_l2_and_dropout_records_them(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["l2"] == 0.7 and metrics["keep_prob"] == 0.8
     run = load_model(out / "checkpoint.npz")[1]["run"]
-    assert run["l2"] == 0.7 and run["keep_prob"] == 0.8
+    assert run["training"]["lambd"] == 0.7 and run["training"]["keep_prob"] == 0.8
 
 
 def test_predict_names_classes_of_a_model_saved_without_them(tmp_path, capsys):
@@ -496,7 +500,7 @@ def test_a_mini_batch_run_interrupted_then_resumed_is_bit_identical(tmp_path):
 def test_mini_batch_size_beyond_the_training_set_is_one_line(tmp_path, capsys):
     assert main(["train", "--mini-batch-size", "321", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--mini-batch-size 321 is more than the 320" in err
+    assert err.count("\n") == 1 and "mini_batch_size must be between 1 and m = 320" in err
 
 
 SWISH = '''import jax

@@ -27,6 +27,8 @@ from jaxdnn import (
     predict_proba,
     update_parameters,
 )
+from jaxdnn.app import settings as run_settings
+from jaxdnn.app import studies
 
 
 def params(*dims):
@@ -142,7 +144,7 @@ def test_a_traced_leaky_slope_is_refused():
 def test_review_findings_are_clear_errors(tmp_path):
     """Inputs a review found crashing or answering silently, now refused by name."""
     import jaxdnn
-    from jaxdnn.app import run
+    from jaxdnn.app import models as run
 
     two = jaxdnn.initialize_parameters_deep([2, 3, 2], jax.random.PRNGKey(0), scheme="he")
     jaxdnn.save_model(tmp_path / "two.npz", two, {"dataset": "moons"})  # no "output" recorded
@@ -172,9 +174,9 @@ def test_sizes_beyond_the_documented_limits_are_refused_in_one_line():
     with pytest.raises(OptionError, match=r"num_iterations must be at most 2147483647"):
         fit(np.ones((2, 4)), np.ones((1, 4)), one, num_iterations=2**31)
     with pytest.raises(OptionError, match=r"num_iterations must be at most"):
-        jaxdnn.app.run.sweep([1], 10**10, "unused")
+        studies.sweep([1], 10**10, "unused")
     with pytest.raises(OptionError, match=r"hidden layer sizes \[10000000000\]"):
-        jaxdnn.app.run.new_run(layers=[10**10])
+        run_settings.new_settings(layers=[10**10])
 
 
 def test_bad_arguments_to_any_public_function_stay_in_the_family(tmp_path):

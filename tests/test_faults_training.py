@@ -24,7 +24,6 @@ import jaxdnn.core.init
 import jaxdnn.core.network
 import jaxdnn.core.outputs
 import jaxdnn.train.gram
-import jaxdnn.train.step
 import jaxdnn.verify.gradcheck
 from jaxdnn import GRADIENT_CHECK_THRESHOLD, fit, gradient_check
 from jaxdnn.core import kernels

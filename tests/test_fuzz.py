@@ -222,7 +222,7 @@ MESH_FAULTS = DEVICES_FAULTS + [
 GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("text", "yes"), ("one", 1), ("None", None)]]
 OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
-    ("a name", "adam"), ("a number", 3), ("the factory", optax.adam)]]
+    ("an unknown name", "sgd"), ("a number", 3), ("the factory", optax.adam)]]
 LAYER_DIMS_FAULTS = [
     ("empty", lambda v, p: []),
     ("one size", lambda v, p: v[:1]),
@@ -313,7 +313,27 @@ MODELS_FAULTS = [
 ] + [(f"models[1]: {label}", lambda v, p, make=make: [v[0], make(v[1], p)])
      for label, make in static_faults(PARAMETER_FAULTS)
      if label not in ("W float32 among float64",)]
-PER_MODEL_RATE_FAULTS = [fault for fault in RATE_FAULTS if fault[0] != "an array"] + [
+TRAINING_RATE_FAULTS = [fault for fault in RATE_FAULTS if fault[0] != "None"]
+"""A training option's faults: None there is the default rate (the configuration's)."""
+SCHEDULE_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("unknown", "linear"), ("None", None), ("a number", 3), ("a list", ["cosine"])]]
+STEP_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0), ("negative", -1), ("a float", 1.5), ("text", "10"), ("a bool", True),
+    ("past int32", 2**31)]]
+FRACTION_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("zero", 0.0), ("one", 1.0), ("negative", -0.1), ("NaN", float("nan")), ("text", "0.2"),
+    ("a bool", True), ("a list", [0.2])]]
+DELTA_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
+    ("negative", -0.1), ("NaN", float("nan")), ("inf", float("inf")), ("text", "0"),
+    ("a bool", True)]]
+VALIDATION_FAULTS = [
+    ("not a pair", lambda v, p: p.X),
+    ("three arrays", lambda v, p: (p.X, p.Y, p.Y)),
+    ("features of another network", lambda v, p: (np.ones((p.X.shape[0] + 1, 2)), p.Y[:, :2])),
+    ("labels not 0 or 1", lambda v, p: (p.X, np.full(p.Y.shape, 2.0))),
+    ("NaN inputs", lambda v, p: (np.full(p.X.shape, np.nan), p.Y)),
+]
+PER_MODEL_RATE_FAULTS = [fault for fault in TRAINING_RATE_FAULTS if fault[0] != "an array"] + [
     ("three for two models", lambda v, p: [0.1, 0.2, 0.3]),
     ("2-D", lambda v, p: [[0.1, 0.2]]), ("one bad of two", lambda v, p: [0.1, -0.1])]
 
@@ -522,8 +542,13 @@ TARGETS = {
                    "optimizer": None, "gram": "auto"},
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         parameters=PARAMS, hidden_activation=HIDDEN,
-        learning_rate=(RATE_FAULTS, "learning_rate"),
+        learning_rate=(TRAINING_RATE_FAULTS, "learning_rate"),
         num_iterations=(ITERATION_FAULTS, "num_iterations"),
+        schedule=(SCHEDULE_FAULTS, "schedule"), decay_steps=(STEP_FAULTS, "decay_steps"),
+        warmup_steps=(COUNT_FAULTS, "warmup_steps"),
+        validation_fraction=(FRACTION_FAULTS, "validation_fraction"),
+        patience=(STEP_FAULTS, "patience"), min_delta=(DELTA_FAULTS, "min_delta"),
+        validation_data=(VALIDATION_FAULTS, "validation_data"),
         momentum=(MOMENTUM_FAULTS, "momentum"), optimizer=(OPTIMIZER_FAULTS, "optimizer"),
         gram=(GRAM_FAULTS, "gram"), on_cost=(ON_COST_FAULTS, "on_cost"),
         output=(OUTPUT_FAULTS, "output"), lambd=(LAMBD_FAULTS, "lambd"),
@@ -567,7 +592,8 @@ TARGETS = {
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         stack=(STACK_FAULTS, STACK_NAMES), hidden_activation=HIDDEN,
         learning_rate=(PER_MODEL_RATE_FAULTS, "learning_rate"),
-        num_iterations=(COUNT_FAULTS, "num_iterations"),
+        num_iterations=([fault for fault in COUNT_FAULTS if fault[0] != "None"],  # the default
+                        "num_iterations"),
         momentum=(MOMENTUM_FAULTS + [("one of two is 1", lambda v, p: [0.5, 1.0])], "momentum"),
         lambd=([fault for fault in LAMBD_FAULTS if fault[0] != "an array"], "lambd"),
         output=(OUTPUT_FAULTS, "output"), optimizer=(OPTIMIZER_FAULTS, "optimizer")),
@@ -624,7 +650,7 @@ TARGETS = {
         X=(array_faults(), r"\bX\b"), Y=(array_faults(labels=True), r"\bY\b"),
         layers_dims=(LAYER_DIMS_FAULTS, "layer_dims"),
         num_iterations=(COUNT_FAULTS, "num_iterations"),
-        learning_rate=(RATE_FAULTS, "learning_rate"), init=(SCHEME_FAULTS, "scheme"),
+        learning_rate=(TRAINING_RATE_FAULTS, "learning_rate"), init=(SCHEME_FAULTS, "scheme"),
         seed=(SEED_FAULTS[:1] + SEED_FAULTS[2:], "seed")),
     "nn_model": fuzz_target(
         lambda a: jaxdnn.nn_model(**a),
@@ -709,7 +735,8 @@ TARGETS = {
                          + [("m", lambda v, p: 2 * p.X.shape[1]), ("None", lambda v, p: None)],
                          "mini_batch_size"),
         num_epochs=(COUNT_FAULTS, "num_epochs"), key=(KEY_FAULTS, "key"),
-        learning_rate=(RATE_FAULTS, "learning_rate"), momentum=(MOMENTUM_FAULTS, "momentum"),
+        learning_rate=(TRAINING_RATE_FAULTS, "learning_rate"),
+        momentum=(MOMENTUM_FAULTS, "momentum"),
         optimizer=(OPTIMIZER_FAULTS, "optimizer"), lambd=(LAMBD_FAULTS, "lambd"),
         on_cost=(ON_COST_FAULTS, "on_cost"), output=(OUTPUT_FAULTS, "output"),
         chunk_bytes=([fault for fault in COUNT_FAULTS if fault[0] != "None"]

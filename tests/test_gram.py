@@ -9,7 +9,8 @@ from test_train import DATA, needs_cat_data
 from tolerances import DOT_F32_RTOL, GRAM_F32_COST_RTOL, GRAM_F32_SMOOTH_RTOL, SAME_MATH_RTOL
 
 import jaxdnn
-from jaxdnn.train.gram import _dot, gram_loop
+import jaxdnn.train.loop
+from jaxdnn.train.gram import _dot
 
 
 def cat_like(k, m, seed=0):
@@ -42,9 +43,9 @@ def test_float32_gram_follows_float64_with_smooth_units(x64):
     reference, ref_costs = jaxdnn.fit(X, Y, params, gram=False, **kwargs)
     with jax.enable_x64(x64):
         p32 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
-        before = gram_loop._cache_size()
-        trained, costs = jaxdnn.fit(X.astype(np.float32), Y.astype(np.float32), p32, **kwargs)
-        assert gram_loop._cache_size() == before + 1  # "auto" took the Gram loop
+        result = jaxdnn.fit(X.astype(np.float32), Y.astype(np.float32), p32, **kwargs)
+        trained, costs = result
+        assert result.path == "gram"  # "auto" took the Gram loop
     assert jaxdnn.relative_error(costs, ref_costs) <= GRAM_F32_SMOOTH_RTOL
     for key in reference:
         assert trained[key].dtype == jnp.float32
@@ -64,10 +65,10 @@ def test_float32_cat_model_follows_float64_and_reproduces_the_course():
         _, costs = jaxdnn.L_layer_model(train_x, train_y, dims, num_iterations=250,
                                         dtype=jnp.float32, gram=gram)
         assert np.max(np.abs(costs / reference - 1)) <= GRAM_F32_COST_RTOL, gram
-    before = gram_loop._cache_size()
+    before = jaxdnn.train.loop.run._cache_size()
     params, costs = jaxdnn.L_layer_model(train_x, train_y, dims, num_iterations=2500,
                                          dtype=jnp.float32)
-    assert gram_loop._cache_size() == before + 1
+    assert jaxdnn.train.loop.run._cache_size() == before + 1  # one program (the Gram loop's)
     assert f"{costs[0]:f}" == "0.771749"
     np.testing.assert_allclose(jaxdnn.accuracy(jaxdnn.predict_labels(train_x, params), train_y),
                                0.985645933, atol=1e-9)
@@ -78,9 +79,7 @@ def test_float32_cat_model_follows_float64_and_reproduces_the_course():
 def test_float32_two_layer_model_reproduces_the_course():
     """The course's two_layer_model in float32, through the Gram loop by default: 1.0 / 0.72."""
     train_x, train_y, test_x, test_y, _ = jaxdnn.load_cat_data(DATA)
-    before = gram_loop._cache_size()
     params, _ = jaxdnn.two_layer_model(train_x, train_y, (12288, 7, 1), num_iterations=2500,
                                        dtype=jnp.float32)
-    assert gram_loop._cache_size() == before + 1
     assert jaxdnn.accuracy(jaxdnn.predict_labels(train_x, params), train_y) == 1.0
     assert jaxdnn.accuracy(jaxdnn.predict_labels(test_x, params), test_y) == 0.72

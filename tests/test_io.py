@@ -286,7 +286,7 @@ def test_deeply_nested_metadata_is_refused_when_saving(tmp_path, params):
 @pytest.mark.parametrize("classes", [5, {"a": 1}, ["cat"], [1, 2], None])
 def test_recorded_classes_of_the_wrong_type_fall_back_to_default_names(tmp_path, params,
                                                                        classes):
-    from jaxdnn.app import run
+    from jaxdnn.app import models as run
 
     save_model(tmp_path / "model.npz", params, {"classes": classes})
     assert run.load(tmp_path / "model.npz").classes == ["class 0", "class 1"]

@@ -102,9 +102,10 @@ def test_the_check_sees_a_witness_at_default_precision(recorded, monkeypatch):
 def test_training_keeps_the_default_precision():
     """Only verification pays for full precision: fit's program has default-precision dots."""
     X, Y, params = _problem("float32")
-    text = jaxdnn.train.fit.plain_loop.lower(
-        X, Y, params, None, jnp.int32(0), jnp.int32(2), jnp.float32(0.1), jnp.float32(0.0),
-        None, (),
-        options=jaxdnn.train.step.Options(jaxdnn.core.network.layer_activations("tanh", 2),
-                                          2)).as_text()
+    from jaxdnn.train import loop
+
+    program = loop.Program(loop.PLAIN, jaxdnn.core.network.layer_activations("tanh", 2), 2)
+    text = loop.run.lower(loop.Data(X, Y), loop.Carry(params, None, {}), jnp.int32(0),
+                          jnp.int32(2), loop.Hyper(jnp.full(2, 0.1, jnp.float32),
+                                                   jnp.float32(0.0)), program=program).as_text()
     assert "precision = [DEFAULT, DEFAULT]" in text and "HIGHEST" not in text

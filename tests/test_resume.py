@@ -6,7 +6,6 @@ import numpy as np
 import optax
 import pytest
 from test_train import small_problem
-from tolerances import RESUME_RTOL
 
 import jaxdnn
 from jaxdnn import (
@@ -89,12 +88,10 @@ def test_resumed_from_a_checkpoint_is_bit_identical(config, tmp_path):
     assert resumed.iteration == straight.iteration == 30
     assert_same_bits(resumed.parameters, straight.parameters)
     np.testing.assert_array_equal(np.concatenate([loaded_costs, resumed_costs]), straight_costs)
-    # and segments compute the iterates of one uninterrupted fit (to rounding)
+    # and segments compute the bits of one uninterrupted fit (the Gram path's state included)
     whole, whole_costs = fit(X, Y, params, num_iterations=30, **options)
-    rtol = RESUME_RTOL[np.dtype(X.dtype)]
-    np.testing.assert_allclose(straight_costs, whole_costs, rtol=rtol)
-    for key in whole:
-        np.testing.assert_allclose(straight.parameters[key], whole[key], rtol=rtol, atol=rtol)
+    assert_same_bits(straight.parameters, whole)
+    np.testing.assert_array_equal(straight_costs, whole_costs)
 
 
 @pytest.mark.parametrize("config", [*CONFIGS, "mini-batches adam"])
@@ -178,12 +175,14 @@ def test_optimizer_states_with_python_scalars_are_accepted():
         train_steps(X, Y, init_train_state(params), 3, optimizer=custom)
 
 
-TAMPERED_RUNS = [  # (recorded setting, value written instead)
+TAMPERED_RUNS = [  # (recorded setting, value written instead; "training." for a training option)
     ("iterations", "100"), ("iterations", 2**31), ("iterations", -5),
-    ("optimizer", 5), ("optimizer", "sgd"), ("learning_rate", -1.0), ("learning_rate", "0.1"),
-    ("dtype", "float16"), ("hidden", ["a", 3]), ("hidden", [10**12]), ("hidden", 4),
-    ("hidden_activation", {"relu": 1}), ("seed", 1.5), ("data_seed", -1),
-    ("checkpoint_every", "10"), ("l2", -1.0), ("keep_prob", 2),
+    ("optimizer", 5), ("optimizer", "sgd"), ("training.learning_rate", -1.0),
+    ("training.learning_rate", "0.1"), ("dtype", "float16"), ("hidden", ["a", 3]),
+    ("hidden", [10**12]), ("hidden", 4), ("hidden_activation", {"relu": 1}), ("seed", 1.5),
+    ("data_seed", -1), ("checkpoint_every", "10"), ("training.lambd", -1.0),
+    ("training.keep_prob", 2), ("training.patience", 0), ("training.schedule", "linear"),
+    ("training.validation_fraction", 1.5), ("training.gram", True), ("training", [1]),
     ("dataset", "mnist"), ("output", ["sigmoid"]), ("init", None),
 ]
 
@@ -191,14 +190,19 @@ TAMPERED_RUNS = [  # (recorded setting, value written instead)
 @pytest.mark.parametrize("field, value", TAMPERED_RUNS)
 def test_a_checkpoints_recorded_settings_are_checked_as_the_command_line(tmp_path, field,
                                                                          value):
-    """A tampered checkpoint's settings: refused by name, as --iterations etc. would be."""
-    from jaxdnn.app import run
+    """A tampered checkpoint's settings: refused by name, as the command line's would be: the
+    training options by the configuration, the one check of each."""
+    from jaxdnn.app import settings as run_settings
 
-    settings = run.new_run(iterations=5)._asdict()
+    recorded = run_settings.new_settings(iterations=5)._asdict()
+    if field.startswith("training."):
+        recorded["training"] = dict(recorded["training"], **{field[9:]: value})
+    else:
+        recorded[field] = value
     params = initialize_parameters_deep([2, 4, 1], jax.random.PRNGKey(0))
     save_checkpoint(tmp_path / "checkpoint.npz", init_train_state(params), np.zeros(0),
-                    {"run": dict(settings, **{field: value})})
+                    {"run": recorded})
     with pytest.raises(DataError, match=rf"checkpoint.npz: invalid recorded run setting: .*"
-                                        rf"{field}") as info:
-        run.resume(tmp_path)
+                                        rf"{field.removeprefix('training.')}") as info:
+        run_settings.resume(tmp_path)
     assert "\n" not in str(info.value)

@@ -109,21 +109,23 @@ def test_random_sigints_end_only_in_documented_ways(tmp_path):
 
 
 def test_a_second_sigint_stops_at_once_while_xla_runs(tmp_path):
-    """The first SIGINT inside the training loop waits for the segment (hours here); the second
-    ends the process at once with exit 130 and one line. Before, it waited for the segment too.
-    A first SIGINT that lands before the loop (a loaded machine: still loading) ends the process
-    at once, as documented; then the run is tried again, signalled later."""
-    for attempt, delay in enumerate((3, 8, 20)):
+    """The first SIGINT inside the training loop waits for the segment running to end (a long
+    one here: wide layers and one example a batch make a segment of 100 epochs last a minute
+    or more); the second ends the process at once with exit 130 and one line. A first SIGINT
+    that lands before the loop (a loaded machine: still loading) ends the process at once, as
+    documented; then the run is tried again, signalled later."""
+    for attempt, delay in enumerate((4, 10, 25)):
         out = tmp_path / f"long{attempt}"
-        process = subprocess.Popen(["jaxdnn", "train", "--iterations", "200000000",
-                                    "--checkpoint-every", "100000000", "--out", str(out)],
+        process = subprocess.Popen(["jaxdnn", "train", "--dataset", "circles", "--layers",
+                                    "2000,2000", "--mini-batch-size", "1", "--epochs",
+                                    "100000", "--checkpoint-every", "100000", "--out", str(out)],
                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, start_new_session=True)
         started(process)
         time.sleep(delay)  # imported, compiled, inside the first segment (on a quiet machine)
         process.send_signal(signal.SIGINT)
         time.sleep(0.5)
-        if process.poll() is None:  # the first one only asks to stop at the next checkpoint
+        if process.poll() is None:  # the first one only asks to stop at the segment's end
             break
         assert process.returncode == 128 + signal.SIGINT
         assert process.communicate()[1] == "jaxdnn: interrupted by SIGINT\n"

@@ -21,7 +21,8 @@ from jaxdnn import (
     stack_models,
     unstack_models,
 )
-from jaxdnn.train.stack import _stack_loop
+from jaxdnn.train import loop
+from jaxdnn.train.stack import run_stacked
 
 ADAM = optax.adam(0.05)  # static: one object, one compilation
 SWEEP_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the course's planar hidden-layer sizes
@@ -174,13 +175,14 @@ def test_the_mask_matters_for_sigmoid_units_only():
               for n in (1, 4)]
     stack = stack_models(models)
     for activation, leaks in (("sigmoid", True), ("tanh", False)):
-        options = jaxdnn.train.step.Options(
-            jaxdnn.core.network.layer_activations(activation, 2), 50)
+        program = loop.Program(loop.PLAIN, jaxdnn.core.network.layer_activations(activation, 2),
+                               50)
         n = len(models)
-        W2 = _stack_loop(jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64),
-                         jax.tree.map(jnp.array, stack.parameters), None, None,
-                         jnp.full(n, 1.2), jnp.zeros(n), jnp.zeros(n), jnp.ones(n), None,
-                         options=options, l2=False, dropout=False)[0]["W2"]
+        carry = loop.Carry(jax.tree.map(jnp.array, stack.parameters), None, {})
+        W2 = run_stacked(loop.Data(jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64)),
+                         carry, jnp.int32(0), jnp.int32(50),
+                         loop.Hyper(jnp.full(n, 1.2), jnp.zeros(n)), None,
+                         program=program)[0].parameters["W2"]
         assert bool(np.asarray(W2)[0, :, 1:].any()) == leaks, activation
 
 
@@ -209,17 +211,17 @@ def test_one_compilation_for_any_hyperparameter_values():
     X, Y = jaxdnn.load_planar_dataset()
     stack = stack_models([jaxdnn.initialize_parameters_deep([2, n, 1], numpy_seed=s)
                           for n, s in ((3, 1), (5, 2))])
-    before = _stack_loop._cache_size()
+    before = run_stacked._cache_size()
     fit_many(X, Y, stack, hidden_activation="tanh", learning_rate=[0.1, 0.5],
              lambd=[0.1, 0.0], num_iterations=17)
     fit_many(X, Y, stack, hidden_activation="tanh", learning_rate=0.3, lambd=[0.5, 0.2],
              num_iterations=17)
-    assert _stack_loop._cache_size() == before + 1
-    jaxpr = str(jax.make_jaxpr(lambda p: _stack_loop(
-        X, Y, p, None, None, jnp.ones(2), jnp.zeros(2), jnp.zeros(2), jnp.ones(2), None,
-        options=jaxdnn.train.step.Options(jaxdnn.core.network.layer_activations("tanh", 2), 17),
-        l2=False, dropout=False))(stack.parameters))
-    assert jaxpr.count("scan[") == 1 and "length=17" in jaxpr  # one loop for every model
+    assert run_stacked._cache_size() == before + 1
+    program = loop.Program(loop.PLAIN, jaxdnn.core.network.layer_activations("tanh", 2), 17)
+    jaxpr = str(jax.make_jaxpr(lambda p: run_stacked(
+        loop.Data(jnp.asarray(X), jnp.asarray(Y)), loop.Carry(p, None, {}), 0, 17,
+        loop.Hyper(jnp.ones(2), jnp.zeros(2)), None, program=program))(stack.parameters))
+    assert jaxpr.count("while[") == 1  # one loop for every model
 
 
 def test_stack_round_trip_and_predictions():
@@ -272,12 +274,13 @@ def _planar_stack():
     (dict(stack=lambda s: s.parameters), jaxdnn.InputTypeError, "must be a ModelStack"),
     (dict(learning_rate=[0.1, 0.2, 0.3]), jaxdnn.ShapeError,
      r"learning_rate has shape \(3,\): give one number, or one per model \(2,\)"),
-    (dict(learning_rate=[0.1, -1.0]), jaxdnn.OptionError, r"learning_rate\[1\]"),
+    (dict(learning_rate=[0.1, -1.0]), jaxdnn.OptionError,
+     r"model 1: learning_rate must be finite and positive; got -1.0"),
     (dict(lambd=[[0.1, 0.2]]), jaxdnn.ShapeError, "lambd has shape"),
     (dict(keep_prob=[0.5, 0.5]), jaxdnn.InputTypeError, "needs key"),
     (dict(keep_prob=0.5, key=jax.random.split(jax.random.PRNGKey(0), 3)), jaxdnn.InputTypeError,
      r"one key per model stacked \(2, 2\)"),
-    (dict(momentum=[0.9, 1.0]), jaxdnn.OptionError, r"momentum\[1\] must be in \[0, 1\)"),
+    (dict(momentum=[0.9, 1.0]), jaxdnn.OptionError, r"model 1: momentum must be in \[0, 1\)"),
     (dict(momentum=0.9, optimizer=ADAM), jaxdnn.OptionError, "momentum applies"),
 ])
 def test_bad_fit_many_arguments_are_refused(change, error, match):

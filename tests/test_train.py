@@ -26,9 +26,7 @@ from jaxdnn import (
 )
 from jaxdnn.core.network import layer_activations
 from jaxdnn.testing import problems
-from jaxdnn.train.fit import plain_loop
-from jaxdnn.train.gram import gram_loop
-from jaxdnn.train.step import Options
+from jaxdnn.train import loop
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 needs_cat_data = pytest.mark.skipif(
@@ -61,16 +59,16 @@ def test_compiled_loop_equals_python_loop_of_course_steps():
 
 def test_loop_is_one_loop_compiled_once_for_every_length_up_to_its_own():
     X, Y, params = small_problem()
-    options = Options(layer_activations("relu", 3), num_iterations=8)
-    jaxpr = str(jax.make_jaxpr(lambda X, Y, p, n, lr: plain_loop(
-        X, Y, p, None, 0, n, lr, 0.0, None, (), options=options))(X, Y, params, 5, 0.1))
+    program = loop.Program(loop.PLAIN, layer_activations("relu", 3), 8)
+    jaxpr = str(jax.make_jaxpr(lambda X, Y, p, n, lr: loop.loop(
+        loop.Data(X, Y), loop.Carry(p, None, {}), 0, n, loop.Hyper(lr, 0.0), program))(
+            X, Y, params, 5, jnp.full(8, 0.1)))
     assert jaxpr.count("while[") == 1 and "scan[" not in jaxpr
-    plain = plain_loop
-    before = plain._cache_size()
+    before = loop.run._cache_size()
     short = fit(X, Y, params, learning_rate=0.1, num_iterations=9)[1]
     fit(X, Y, params, learning_rate=0.2, num_iterations=13)  # learning rate is traced
     whole = fit(X, Y, params, learning_rate=0.1, num_iterations=16)[1]  # lengths 9..16: one
-    assert plain._cache_size() == before + 1
+    assert loop.run._cache_size() == before + 1
     assert len(short) == 9 and np.array_equal(short, whole[:9])  # nothing runs past the count
 
 
@@ -132,10 +130,9 @@ def test_gram_is_chosen_automatically_only_where_exact_and_cheaper():
              ((tall_X, wide[1], tall_params), {"optimizer": optax.sgd(0.1)}, 0),
              ((tall_X, wide[1], tall_params), {"gram": False}, 0)]
     for (X, Y, params), kwargs, grams in cases:
-        before = gram_loop._cache_size()
-        fit(X, Y, params, num_iterations=3, **kwargs)
-        assert gram_loop._cache_size() - before == grams, kwargs
-    with pytest.raises(ValueError, match="gram=True needs the built-in gradient descent"):
+        path = fit(X, Y, params, num_iterations=3, **kwargs).path
+        assert path == ("gram" if grams else "plain"), kwargs
+    with pytest.raises(ValueError, match="gram=True needs .* the built-in descent.*optax"):
         fit(tall_X, wide[1], tall_params, num_iterations=3, gram=True, optimizer=optax.adam(0.1))
 
 
@@ -278,24 +275,31 @@ def test_divergence_stops_and_keeps_the_last_finite_parameters(dtype, rate, gram
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("count", [None, 6])
+@pytest.mark.parametrize("count", [8, 6, 3])
 def test_the_guard_stops_at_a_carry_that_is_not_finite_while_the_cost_is(bad, count):
     """One entry of a carried array turns bad at iteration 4 (the cost stays finite): the loop
-    reports 4 and keeps the carry of iteration 3; the largest finite float is no divergence."""
-    from jaxdnn.train.step import guarded_scan
-
+    reports 4, keeps the carry of iteration 3 and halts (the rows it did not run are NaN); the
+    largest finite float is no divergence; a count that ends before iteration 4 sees none."""
     big = np.finfo(np.float32).max
 
-    def step(carry, i):
-        A, k = carry
-        A = A.at[1, 2].set(jnp.where(i == 4, bad, big))
-        return (A, k + 1), jnp.float32(0.5)
+    def step(data, inner, i, k, hyper, program, mask):
+        A, n = inner
+        return (A.at[1, 2].set(jnp.where(i == 4, bad, big)), n + 1), jnp.float32(0.5)
 
-    carry = (jnp.zeros((3, 5), jnp.float32), jnp.int32(0))
-    (A, k), costs, diverged = jax.jit(guarded_scan, static_argnums=(0, 3))(
-        step, carry, jnp.int32(0), 8, None if count is None else jnp.int32(count))
-    assert int(diverged) == 4 and int(k) == 4 and float(A[1, 2]) == big
-    assert costs.shape == (8,) and np.isnan(costs[6:]).all() == (count == 6)
+    body = loop.Body("test", lambda data, carry, *_: (data, (carry.parameters["W1"],
+                                                            jnp.int32(0))),
+                     step, lambda data, inner, carry, *_: ({"W1": inner[0]}, inner[1], {}),
+                     None, loop.every_iteration)
+    program = loop.Program(body, (), 8)
+    carry = loop.Carry({"W1": jnp.zeros((3, 5), jnp.float32)}, None, {})
+    carry, costs, _, diverged, stopped = jax.jit(loop.loop, static_argnames="program")(
+        loop.Data(None, None), carry, jnp.int32(0), jnp.int32(count),
+        loop.Hyper(jnp.float32(0.1), 0.0), program)
+    ran = min(count, 5)
+    assert int(diverged) == (4 if count > 4 else -1) and int(stopped) == -1
+    assert int(carry.opt_state) == min(count, 4) and float(carry.parameters["W1"][1, 2]) == (
+        big if count > 1 else 0)
+    assert costs.shape == (8,) and np.isnan(costs[ran:]).all() and (costs[:ran] == 0.5).all()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -415,10 +419,8 @@ def test_l2_shrinks_the_weights_and_keeps_the_plain_loop():
     np.testing.assert_allclose(next_costs[0], final, rtol=1e-12)
     tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
     tall = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
-    before = gram_loop._cache_size()
-    fit(tall_X, Y, tall, num_iterations=3, lambd=0.5)  # auto: the plain loop
-    assert gram_loop._cache_size() == before
-    with pytest.raises(jaxdnn.OptionError, match="gram=True trains without L2"):
+    assert fit(tall_X, Y, tall, num_iterations=3, lambd=0.5).path == "plain"  # auto: plain
+    with pytest.raises(jaxdnn.OptionError, match="gram=True needs .* without L2.*got L2"):
         fit(tall_X, Y, tall, num_iterations=3, lambd=0.5, gram=True)
 
 
@@ -438,7 +440,7 @@ def test_dropout_training_resumes_bit_for_bit_and_predicts_without_dropout():
                                   jaxdnn.L_model_forward(X, whole)[0])
     tall_X = jnp.asarray(np.random.RandomState(1).randn(40, 30))
     tall = initialize_parameters_deep([40, 5, 1], jax.random.PRNGKey(0))
-    with pytest.raises(jaxdnn.OptionError, match="gram=True trains without dropout"):
+    with pytest.raises(jaxdnn.OptionError, match="gram=True needs .*got dropout"):
         fit(tall_X, Y, tall, num_iterations=3, keep_prob=0.5, key=jax.random.PRNGKey(0),
             gram=True)
 

@@ -88,14 +88,18 @@ def plot_costs(costs, path, title="cost", every=100, unit="iteration"):
     _save(fig, path)
 
 
-def plot_learning_curves(curves, path, title="learning curves"):
-    """Training and test cross-entropy at the end of each epoch: ``curves`` (epochs, 2)."""
+def plot_learning_curves(curves, path, title="learning curves",
+                         labels=("training set", "test set"), best_epoch=None):
+    """Each set's cross-entropy at the end of each epoch: ``curves`` (epochs, sets), one line
+    per label; ``best_epoch`` (0-based), early stopping's choice, marked."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 4))
     curves = np.asarray(curves)
     epochs = np.arange(1, len(curves) + 1)
-    ax.plot(epochs, curves[:, 0], label="training set")
-    ax.plot(epochs, curves[:, 1], label="test set")
+    for column, label in enumerate(labels):
+        ax.plot(epochs, curves[:, column], label=label)
+    if best_epoch is not None:
+        ax.axvline(best_epoch + 1, color="0.5", ls="--", label=f"best (epoch {best_epoch + 1})")
     ax.set(xlabel="epoch", ylabel="cross-entropy (no dropout, no L2 term)", title=title)
     ax.legend()
     _save(fig, path)

@@ -262,11 +262,11 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoi
     return cost, layout.grads_to_dict(grads)
 
 
-def locate_overflow(X, Y, layers, activations, lambd=0.0):
-    """Where a training step on finite X, Y and ``layers`` stops being finite, computed eagerly:
-    a :class:`NumericalOverflow` naming the forward pass, the backward pass or the cost, and the
-    layer; None if it stays finite."""
-    AL, caches = kernels.forward(X, layers, activations)
+def locate_overflow(X, Y, layers, activations, lambd=0.0, masks=()):
+    """Where a training step on finite X, Y and ``layers`` (with dropout ``masks``) stops being
+    finite, computed eagerly: a :class:`NumericalOverflow` naming the forward pass, the backward
+    pass or the cost, and the layer; None if it stays finite."""
+    AL, caches = kernels.forward(X, layers, activations, masks)
     _forward_overflow(X, layers, caches)
     grads, dAs = kernels.backward(AL, Y, caches, activations, True, lambd)
     _backward_overflow(AL, caches, grads, dAs)

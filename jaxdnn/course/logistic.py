@@ -29,10 +29,10 @@ from ..core.activations import ACTIVATIONS
 from ..core.layout import as_floating
 from ..core.outputs import OUTPUTS
 from ..errors import DataError, OptionError, ShapeError
+from ..train import reports
 
 _OUTPUT = (OUTPUTS["sigmoid"],)  # the one layer's activation
 
-PRINT_EVERY = 100
 
 
 def sigmoid(z):
@@ -122,10 +122,10 @@ def _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost):
     w, b, grads, costs = _descend(w, jnp.asarray(b, dtype), jnp.asarray(X, dtype),
                                   jnp.asarray(Y, dtype), jnp.asarray(learning_rate, dtype),
                                   num_iterations=int(num_iterations))
-    costs = [float(cost) for cost in np.asarray(costs)[::PRINT_EVERY]]
+    costs = [float(cost) for cost in np.asarray(costs)[::reports.PRINT_EVERY]]
     if print_cost:
         for i, cost in enumerate(costs):
-            print(f"Cost after iteration {i * PRINT_EVERY}: {cost:f}")
+            print(f"Cost after iteration {i * reports.PRINT_EVERY}: {cost:f}")
     return {"w": w, "b": b}, grads, costs
 
 

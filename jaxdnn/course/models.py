@@ -13,8 +13,9 @@ import jax
 from ..core import checks as check
 from ..core.init import initialize_parameters_deep
 from ..errors import ShapeError
+from ..train.config import DEFAULT_ITERATIONS
 from ..train.fit import fit
-from ..train.step import cost_printer
+from ..train.reports import cost_printer
 
 
 class CourseModel(NamedTuple):
@@ -35,7 +36,7 @@ COURSE_MODELS = {
     # Not the course's: its planar network with a softmax output (jaxdnn train --output
     # softmax). With six classes the course's rate 1.2 oscillates; 0.5 converges.
     "softmax": CourseModel((4,), "tanh", 0.5, 10000, "small", 2),
-    # Seed 004's activation study on the cat data (its hidden activation varies; its leaky ReLU
+    # The course's activation study on the cat data (its hidden activation varies; its leaky ReLU
     # has slope 0.1): jaxdnn compare.
     "activation_study": CourseModel((5, 5), "relu", 0.03, 3000, "small", 1),
 }
@@ -54,8 +55,9 @@ def initial_parameters(layer_dims, init, seed, course_scheme, dtype=None):
                                       dtype=dtype)
 
 
-def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iterations=3000,
-                  print_cost=False, *, hidden_activation=_DEEP.hidden_activation, init="course",
+def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate,
+                  num_iterations=DEFAULT_ITERATIONS, print_cost=False, *,
+                  hidden_activation=_DEEP.hidden_activation, init="course",
                   seed=_DEEP.seed, dtype=None, optimizer=None, gram="auto", lambd=0.0):
     """The course's L-layer model: ``[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID``.
 
@@ -73,14 +75,16 @@ def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate, num_iter
       ``(parameters, costs)``.
     """
     parameters = initial_parameters(layers_dims, init, seed, _DEEP.scheme, dtype)
-    return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, optimizer=optimizer,
-               num_iterations=check.count(num_iterations, "num_iterations"),
-               gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
+    parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
+                            learning_rate=learning_rate, optimizer=optimizer,
+                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
+    return parameters, costs
 
 
-def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_iterations=3000,
-                    print_cost=False, *, hidden_activation=_TWO.hidden_activation, init="course",
+def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate,
+                    num_iterations=DEFAULT_ITERATIONS, print_cost=False, *,
+                    hidden_activation=_TWO.hidden_activation, init="course",
                     seed=_TWO.seed, dtype=None, optimizer=None, gram="auto", lambd=0.0):
     """The course's two-layer model ``LINEAR -> RELU -> LINEAR -> SIGMOID``.
 
@@ -90,11 +94,13 @@ def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate, num_ite
     if not hasattr(layers_dims, "__len__") or len(layers_dims) != 3:
         raise ShapeError(f"layers_dims must be (n_x, n_h, n_y); got {layers_dims!r}")
     parameters = initial_parameters(layers_dims, init, seed, _TWO.scheme, dtype)
-    return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, optimizer=optimizer,
-               num_iterations=check.count(num_iterations, "num_iterations"),
-               gram=gram, lambd=lambd, donate=True,
-               on_cost=cost_printer("Cost after iteration {}: {}") if print_cost else None)
+    parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
+                            learning_rate=learning_rate, optimizer=optimizer,
+                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            gram=gram, lambd=lambd, donate=True,
+                            on_cost=cost_printer("Cost after iteration {}: {}")
+                            if print_cost else None)
+    return parameters, costs
 
 
 def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False, *,
@@ -108,7 +114,8 @@ def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False,
     check.hidden_units(n_h)
     layers_dims = [check.array(X, "X")[0], n_h, check.array(Y, "Y")[0]]
     parameters = initial_parameters(layers_dims, init, seed, _PLANAR.scheme, dtype)
-    return fit(X, Y, parameters, hidden_activation=hidden_activation,
-               learning_rate=learning_rate, optimizer=optimizer,
-               num_iterations=check.count(num_iterations, "num_iterations"),
-               gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
+    parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
+                            learning_rate=learning_rate, optimizer=optimizer,
+                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
+    return parameters, costs

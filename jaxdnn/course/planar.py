@@ -35,7 +35,8 @@ from ..core.network import update_parameters as _update_parameters
 from ..core.outputs import OUTPUTS
 from ..errors import NameLookupError, ShapeError
 
-PRINT_EVERY = 1000
+COST_EVERY = 1000
+"""The planar assignment prints its cost every 1000 iterations."""
 
 
 def layer_sizes(X, Y):
@@ -146,8 +147,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     parameters, costs = _gradient_descent(jnp.asarray(X, dtype), jnp.asarray(Y, dtype),
                                           parameters, num_iterations=int(num_iterations))
     if print_cost:
-        for i, cost in enumerate(np.asarray(costs)[::PRINT_EVERY]):
-            print(f"Cost after iteration {i * PRINT_EVERY}: {cost:f}")
+        for i, cost in enumerate(np.asarray(costs)[::COST_EVERY]):
+            print(f"Cost after iteration {i * COST_EVERY}: {cost:f}")
     return parameters
 
 

@@ -394,6 +394,14 @@ def load_dataset(name, seed=None, *, multiclass=False):
     return loader(**options)
 
 
+IMAGES = ("cat",)
+"""The data sets of images (the course's cat files): their models classify your own images."""
+ONLY_MULTICLASS = ("digits",)
+"""The data sets of more than two classes only: a softmax's."""
+NAMES = (*DATASETS, *IMAGES, *ONLY_MULTICLASS)
+"""Every data set :func:`load_split` knows, by name."""
+
+
 def load_split(name, data_dir="datasets", seed=None, *, multiclass=False):
     """A data set by name, split for training: ``"cat"`` (the course's files in ``data_dir``),
     ``"digits"`` (:func:`load_digits`, with ``multiclass``) or a 2-D set of :data:`DATASETS`
@@ -404,6 +412,8 @@ def load_split(name, data_dir="datasets", seed=None, *, multiclass=False):
       ``(train_x, train_y, test_x, test_y, classes)``: inputs ``(n[0], m)`` float64, labels
       ``(1, m)`` float64 (class ids), and the names of the classes.
     """
+    if not isinstance(name, str) or name not in NAMES:
+        raise NameLookupError(f"unknown data set {name!r}; valid names: {', '.join(NAMES)}")
     if name == "cat":
         train_x, train_y, test_x, test_y, classes = load_cat_data(data_dir)
         return train_x, train_y, test_x, test_y, [c.decode() for c in classes]

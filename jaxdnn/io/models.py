@@ -50,10 +50,10 @@ def write_model(file, parameters, metadata=None, extras=None):
     np.savez(file, **arrays)
 
 
-def write_checkpoint(path, parameters, iteration, costs, leaves, metadata=None):
+def write_checkpoint(path, parameters, iteration, costs, leaves, metadata=None, loop=()):
     """Write a checkpoint to ``path``, atomically: the parameters, ``costs`` (one per
-    iteration so far), the optimiser state's ``leaves`` (in ``jax.tree.leaves`` order) and the
-    JSON ``metadata`` with the iteration added."""
+    iteration so far), the optimiser state's ``leaves`` (in ``jax.tree.leaves`` order), the
+    loop state's arrays ``loop`` and the JSON ``metadata`` with the iteration added."""
     files.path(path)
     iteration = check.count(iteration, "state.iteration")
     check.array(costs, "costs", floating=True, ndim=None)
@@ -61,15 +61,18 @@ def write_checkpoint(path, parameters, iteration, costs, leaves, metadata=None):
     if costs.shape != (iteration,):
         raise ShapeError(f"costs has shape {costs.shape}; a checkpoint at iteration "
                          f"{iteration} records one cost per iteration")
-    meta = dict(metadata or {}, iteration=iteration, opt_state_leaves=len(leaves))
-    extras = {"costs": costs, **{f"opt_state_{i}": leaf for i, leaf in enumerate(leaves)}}
+    meta = dict(metadata or {}, iteration=iteration, opt_state_leaves=len(leaves),
+                loop_arrays=len(loop))
+    extras = {"costs": costs, **{f"opt_state_{i}": leaf for i, leaf in enumerate(leaves)},
+              **{f"loop_{i}": array for i, array in enumerate(loop)}}
     atomic_write(path, lambda f: write_model(f, parameters, meta, extras))
 
 
 def read_checkpoint(path, like):
     """Read a checkpoint of :func:`write_checkpoint`: ``(parameters, iteration, costs, leaves,
-    metadata)``, the optimiser state's leaves checked against ``like`` (the leaves of this run's
-    optimiser state: the same number, shapes and dtypes, all finite).
+    metadata, loop)``, the optimiser state's leaves checked against ``like`` (the leaves of this
+    run's optimiser state: the same number, shapes and dtypes, all finite), and the loop
+    state's arrays as stored.
 
     Raises:
       DataError: as :func:`load_model`, or if the optimiser state or costs do not match.
@@ -91,7 +94,11 @@ def read_checkpoint(path, like):
             for a, b in zip(leaves, like, strict=False)):
         raise DataError(f"{path}: its optimiser state does not fit this run's optimiser "
                         f"({saved} arrays saved, {len(like)} expected, all finite)")
-    return parameters, iteration, costs, leaves, meta
+    count = meta.get("loop_arrays", 0)
+    loop = [extras.get(f"loop_{i}") for i in range(count if isinstance(count, int) else 0)]
+    if not isinstance(count, int) or isinstance(count, bool) or any(a is None for a in loop):
+        raise DataError(f"{path}: its loop state is incomplete")
+    return parameters, iteration, costs, leaves, meta, loop
 
 
 def load_model(path):

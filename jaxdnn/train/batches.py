@@ -17,12 +17,12 @@ With ``mini_batch_size == m`` training is full-batch descent (:func:`~jaxdnn.fit
 program and keys: no shuffle, masks from ``fold_in(key, i)``).
 
 An epoch's cost is the mean of its batches' costs weighted by their sizes, the course's
-``cost_total / m`` (:func:`epoch_costs`). :func:`batch_loop` runs all the iterations in one
-compiled loop: no host round trip per batch.
+``cost_total / m`` (:func:`epoch_costs`). The loop body (:func:`begin`, :func:`step`,
+:func:`end`) runs inside the compiled loop of :mod:`jaxdnn.train.loop`: no host round trip per
+batch.
 """
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -30,8 +30,8 @@ import numpy as np
 
 from ..core import checks as check
 from ..errors import OptionError, ShapeError
+from .loop import Body, epoch_end, parameters_of, train_step
 from .mesh import shard_columns
-from .step import PRINT_EVERY, guarded_scan, monitored_costs, report, train_step
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, key=0):
@@ -81,49 +81,59 @@ def epoch_costs(costs, m, mini_batch_size):
     return np.array([math.fsum(row) / m for row in rows], np.float64)
 
 
-@partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def batch_loop(X, Y, parameters, opt_state, start, count, learning_rate, momentum, key, monitor,
-               options):
-    """Iterations ``start, ..., start + count - 1`` of mini-batch training (see the
-    module docstring). ``options.on_cost(e, cost)`` hears every PRINT_EVERY-th epoch's cost
-    (of epochs that this call runs whole); each (X, Y) of ``monitor`` is costed at every
-    epoch's end (NaN at the other iterations)."""
-    m, size = X.shape[1], options.mini_batch_size
-    full, rest = divmod(m, size)
-    per_epoch = batches_per_epoch(m, size)
-    shuffle_key, dropout_key = jax.random.split(key)
+# --- the loop body (jaxdnn.train.loop) ---------------------------------------------------
 
-    def order(epoch):
-        return jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), m)
+
+def _order(key, m, epoch):
+    """Epoch ``epoch``'s order of the m examples."""
+    shuffle_key, _ = jax.random.split(key)
+    return jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), m)
+
+
+def begin(data, carry, start, hyper, program, mask):
+    """The inner carry: the parameters, the optimiser state and the current epoch's order."""
+    return data, (carry.parameters, carry.opt_state, _order(data.key, data.X.shape[1],
+                                                            start // program.per_epoch))
+
+
+def step(data, inner, i, k, hyper, program, mask):
+    """Iteration i: batch ``i % per_epoch`` of epoch ``i // per_epoch`` (drawing the epoch's
+    order at its first batch); the ragged last batch is a second branch with its own shape."""
+    parameters, opt_state, order = inner
+    m, size = data.X.shape[1], program.mini_batch_size
+    full, rest = divmod(m, size)
+    epoch, b = i // program.per_epoch, i % program.per_epoch
+    order = jax.lax.cond(b == 0, lambda: _order(data.key, m, epoch), lambda: order)
+    _, dropout_key = jax.random.split(data.key)
 
     def batch(columns):
-        def run(carry, i):
-            Xb, Yb = (shard_columns(jnp.take(A, columns, axis=1)) for A in (X, Y))
-            return train_step(Xb, Yb, carry, i, dropout_key, learning_rate, momentum, options)
+        def run(parameters, opt_state):
+            Xb, Yb = (shard_columns(jnp.take(A, columns, axis=1)) for A in (data.X, data.Y))
+            return train_step(Xb, Yb, parameters, opt_state, i, k, dropout_key, hyper,
+                              program, mask)
         return run
 
-    def step(carry, i):
-        carry, perm, total, whole = carry
-        epoch, b = i // per_epoch, i % per_epoch
-        perm = jax.lax.cond(b == 0, lambda: order(epoch), lambda: perm)
-        full_batch = batch(jax.lax.dynamic_slice(perm, (b * size,), (size,)))
-        if rest:
-            carry, cost = jax.lax.cond(b == full, batch(perm[full * size:]), full_batch, carry, i)
-        else:
-            carry, cost = full_batch(carry, i)
-        whole = whole | (b == 0)
-        total = jnp.where(b == 0, 0, total) + jnp.where(b == full, rest, size) * cost
-        end = b == per_epoch - 1
-        report(options.on_cost, epoch, total / m, end & whole & (epoch % PRINT_EVERY == 0))
-        monitored = (jax.lax.cond(end, lambda: monitored_costs(carry[0], monitor,
-                                                               options.activations),
-                                  lambda: jnp.full(len(monitor), jnp.nan, cost.dtype))
-                     if monitor else jnp.zeros(0, cost.dtype))
-        return (carry, perm, total, whole), (cost, monitored)
+    full_batch = batch(jax.lax.dynamic_slice(order, (b * size,), (size,)))
+    if rest:
+        parameters, opt_state, cost = jax.lax.cond(b == full, batch(order[full * size:]),
+                                                   full_batch, parameters, opt_state)
+    else:
+        parameters, opt_state, cost = full_batch(parameters, opt_state)
+    return (parameters, opt_state, order), cost
 
-    dtype = X.dtype
-    initial = ((parameters, opt_state), order(start // per_epoch), jnp.zeros((), dtype),
-               start % per_epoch == 0)
-    (carry, *_), (costs, monitored), diverged = guarded_scan(step, initial, start,
-                                                             options.num_iterations, count)
-    return *carry, costs, monitored, diverged
+
+def end(data, inner, carry, hyper, program):
+    return inner[0], inner[1], carry.loop
+
+
+BODY = Body("batches", begin, step, end, parameters_of, epoch_end)
+"""Mini-batch training as a loop body (:mod:`jaxdnn.train.loop`)."""
+
+
+def columns_of(key, m, size, i):
+    """``(columns, dropout_key)`` of iteration i of mini-batch training (on the host): the
+    example columns of its batch, and the key its dropout masks fold i into."""
+    per_epoch = batches_per_epoch(m, size)
+    b = i % per_epoch
+    order = np.asarray(_order(key, m, i // per_epoch))
+    return order[b * size:(b + 1) * size], jax.random.split(key)[1]

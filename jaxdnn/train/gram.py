@@ -9,8 +9,9 @@ the gradient (plain or heavy-ball) moves Z1 this way, so optax optimisers are no
 
 Momentum continuing a run starts from the first layer's trace (T0, t0) in parameter space.
 After k steps that part of the trace has decayed to momentum^k (T0, t0): it moves Z1 by
--lr momentum^k P0 with P0 = T0 X + t0, and W1, b1 by -lr c (T0, t0) with c the sum of the
-decays. The trace is handed back in parameter space, for either loop to continue.
+-lr_k momentum^k P0 with P0 = T0 X + t0, and W1, b1 by -c (T0, t0) with c the sum of the
+lr_k momentum^k (the learning rate may follow a schedule). The trace is handed back in
+parameter space, for either loop to continue.
 
 Accuracy in float32. The loop's carried state keeps any error in its start for the whole run,
 where the plain loop recomputes W1 X afresh each step. A float32 ``W1 @ X`` (12288 terms for the
@@ -26,13 +27,12 @@ making them float64 or compensated did not move the iteration where float32 leav
 (docs/benchmarks.md).
 """
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core import kernels, layout
-from .step import guarded_scan, report
+from .loop import Body, every_iteration, learning_rate
 
 CHUNK = 128
 """Terms per chunk of :func:`_dot`: shorter chunks round less but make a longer scan (measured
@@ -63,55 +63,106 @@ def _dot(A, B):
     return total + error
 
 
-@partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def gram_loop(X, Y, parameters, opt_state, start, count, learning_rate, momentum, options):
-    """Train ``count`` steps of (momentum) gradient descent from ``start``;
-    ``opt_state`` is None or the momentum trace. Returns ``(parameters, opt_state, costs,
-    diverged)`` as the plain loop."""
-    (W1, b1), *tail = layout.to_layers(parameters)
-    first, *tail_activations = options.activations
-    output = options.activations[-1]
-    m = X.shape[1]
+# --- the loop body (jaxdnn.train.loop) ---------------------------------------------------
+#
+# What the loop carries from one call to the next, ``carry.loop["gram"]``: the first layer at
+# the run's start (W1_0, b1_0), the summed updates S and the carried Z1, and for momentum the
+# start's trace (T0, t0), the trace of G and the decays. A fresh run's entry (``fresh``) holds
+# placeholders of those shapes (:func:`fresh_state`); each call ends with the parameters (and
+# trace) they give, and with that first layer's copy, by which the driver recognises its own
+# state. So a run cut into calls anywhere computes the same bits as one call.
+
+
+def fresh_state(parameters, opt_state, m):
+    """The ``loop["gram"]`` entry of a run that has not trained on the Gram path yet: numpy
+    placeholders of the carried arrays' shapes (the compiled begin computes their values)."""
+    W1 = parameters["W1"]
+    n1, dtype = W1.shape[0], W1.dtype
+    state = {"fresh": np.bool_(True), "W1_0": np.zeros(W1.shape, dtype),
+             "b1_0": np.zeros((n1, 1), dtype), "S": np.zeros((n1, m), dtype),
+             "Z1": np.zeros((n1, m), dtype), "W1": np.zeros(W1.shape, dtype),
+             "b1": np.zeros((n1, 1), dtype)}
+    if opt_state is not None:
+        state.update(T0=np.zeros(W1.shape, dtype), t0=np.zeros((n1, 1), dtype),
+                     trace_G=np.zeros((n1, m), dtype), decay=np.ones((), dtype),
+                     decays=np.zeros((), dtype))
+    return state
+
+
+def begin(data, carry, start, hyper, program, mask):
+    """``(data, inner)``: the constants of the call (K, the start's first layer and trace, P0)
+    go with the data, the carried values into the loop."""
+    g = carry.loop["gram"]
+    fresh = g["fresh"]
+    (W1, b1), *tail = layout.to_layers(carry.parameters)
+    X = data.X
     K = _gram_matrix(X)
-    Z1 = _dot(W1, X) + b1
-    with_momentum = opt_state is not None
-    trace_tail = None
-    if with_momentum:
-        (T0, t0), *trace_tail = layout.to_layers(opt_state)
-        P0 = _dot(T0, X) + t0
-    one = jnp.ones((), Z1.dtype)
+    W1_0, b1_0 = jnp.where(fresh, W1, g["W1_0"]), jnp.where(fresh, b1, g["b1_0"])
+    Z1 = jax.lax.cond(fresh, lambda: _dot(W1, X) + b1, lambda: g["Z1"])
+    S = jnp.where(fresh, 0, g["S"])
+    constants = {"K": K, "W1_0": W1_0, "b1_0": b1_0}
+    trace_G = trace_tail = decay = decays = None
+    if carry.opt_state is not None:
+        (T, t), *trace_tail = layout.to_layers(carry.opt_state)
+        T0, t0 = jnp.where(fresh, T, g["T0"]), jnp.where(fresh, t, g["t0"])
+        constants.update(T0=T0, t0=t0, P0=_dot(T0, X) + t0)
+        trace_G = jnp.where(fresh, 0, g["trace_G"])
+        decay, decays = jnp.where(fresh, 1, g["decay"]), jnp.where(fresh, 0, g["decays"])
+    return data._replace(extra=constants), (Z1, S, tail, trace_G, trace_tail, decay, decays)
 
-    def step(carry, i):
-        Z1, S, tail, trace_G, trace_tail, decay, decays = carry
-        if tail:
-            A1, _ = first.forward(Z1)
-            AL, caches = kernels.forward(A1, tail, tail_activations)
-            cost = output.cost_from_logits(caches[-1][1], Y)
-            grads, dAs = kernels.backward(AL, Y, caches, tail_activations, stable=True)
-            G = first.backward(dAs[0], Z1) / m  # the course's dA is m dJ/dA
-            tail, trace_tail = kernels.descend(tail, grads, trace_tail, learning_rate, momentum)
-        else:
-            cost = output.cost_from_logits(Z1, Y)
-            G = kernels.fused_output_step(output.forward(Z1)[0], Y) / m
-        report(options.on_cost, i, cost)
-        u = -learning_rate * G
-        if with_momentum:
-            trace_G = G + momentum * trace_G
-            decay = momentum * decay
-            u = -learning_rate * trace_G
-            Z1 = Z1 - learning_rate * decay * P0
-            decays = decays + decay
-        return (Z1 + u @ K, S + u, tail, trace_G, trace_tail, decay, decays), cost
 
-    carry = (Z1, jnp.zeros_like(Z1), tail, jnp.zeros_like(Z1), trace_tail, one, 0 * one)
-    (_, S, tail, trace_G, trace_tail, decay, decays), costs, diverged = guarded_scan(
-        step, carry, start, options.num_iterations, count)
-    W1, b1 = _first_layer(W1, b1, S, X)
+def step(data, inner, i, k, hyper, program, mask):
+    """One step of (momentum) gradient descent: the layers above the first on A1 = g(Z1) as
+    usual, the first through K (module docstring)."""
+    Z1, S, tail, trace_G, trace_tail, decay, decays = inner
+    first, *tail_activations = program.activations
+    output, m = program.activations[-1], data.Y.shape[1]
+    lr, momentum = learning_rate(hyper, k), hyper.momentum
+    if tail:
+        A1, _ = first.forward(Z1)
+        AL, caches = kernels.forward(A1, tail, tail_activations)
+        cost = output.cost_from_logits(caches[-1][1], data.Y)
+        grads, dAs = kernels.backward(AL, data.Y, caches, tail_activations, stable=True)
+        G = first.backward(dAs[0], Z1) / m  # the course's dA is m dJ/dA
+        tail, trace_tail = kernels.descend(tail, grads, trace_tail, lr, momentum)
+    else:
+        cost = output.cost_from_logits(Z1, data.Y)
+        G = kernels.fused_output_step(output.forward(Z1)[0], data.Y) / m
+    u = -lr * G
+    if trace_G is not None:
+        trace_G = G + momentum * trace_G
+        decay = momentum * decay
+        u = -lr * trace_G
+        Z1 = Z1 - lr * decay * data.extra["P0"]
+        decays = decays + lr * decay
+    return (Z1 + u @ data.extra["K"], S + u, tail, trace_G, trace_tail, decay, decays), cost
+
+
+def end(data, inner, carry, hyper, program):
+    """The parameters (and trace) the carried state gives, and that state for the next call."""
+    Z1, S, tail, trace_G, trace_tail, decay, decays = inner
+    c = data.extra
+    W1, b1 = _first_layer(c["W1_0"], c["b1_0"], S, data.X)
+    state = {"fresh": jnp.bool_(False), "W1_0": c["W1_0"], "b1_0": c["b1_0"], "S": S, "Z1": Z1}
     trace = None
-    if with_momentum:
-        W1, b1 = W1 - learning_rate * decays * T0, b1 - learning_rate * decays * t0
-        trace = layout.to_dict([_first_layer_trace(trace_G, X, decay, T0, t0), *trace_tail])
-    return layout.to_dict([(W1, b1), *tail]), trace, costs, diverged
+    if trace_G is not None:
+        W1, b1 = W1 - decays * c["T0"], b1 - decays * c["t0"]
+        trace = layout.to_dict([_first_layer_trace(trace_G, data.X, decay, c["T0"], c["t0"]),
+                                *trace_tail])
+        state.update(T0=c["T0"], t0=c["t0"], trace_G=trace_G, decay=decay, decays=decays)
+    state.update(W1=W1, b1=b1)  # by these the driver knows the parameters are this state's
+    return layout.to_dict([(W1, b1), *tail]), trace, dict(carry.loop, gram=state)
+
+
+BODY = Body("gram", begin, step, end, None, every_iteration)
+"""The Gram path as a loop body (:mod:`jaxdnn.train.loop`): it cannot monitor a set."""
+
+
+def owns(loop_state, parameters):
+    """Whether ``loop_state`` (a run's ``loop["gram"]``) is the state that gave ``parameters``'s
+    first layer, bit for bit (else a run starts the Gram path afresh from the parameters)."""
+    return bool(np.array_equal(np.asarray(loop_state["W1"]), np.asarray(parameters["W1"]))
+                and np.array_equal(np.asarray(loop_state["b1"]), np.asarray(parameters["b1"])))
 
 
 def _gram_matrix(X):

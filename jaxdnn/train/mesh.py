@@ -79,32 +79,29 @@ class Plan(NamedTuple):
     m: int
 
 
-def plan(X, mesh, reports=False):
-    """None for ``mesh=None`` (one device); else the :class:`Plan` for this process's X.
+def plan(X, mesh):
+    """None for ``mesh=None`` or a mesh of one device (the run is then one device's program);
+    else the :class:`Plan` for this process's X.
 
     With several processes the global m is the sum of their columns, and each must hold the
-    block :func:`local_columns` gives it (a ShapeError otherwise). ``reports``: the loop calls
-    back to the host (``on_cost``), which JAX orders on one device only (an OptionError).
-    ``mesh`` may be the plan itself, made for this X (:func:`~jaxdnn.fit` hands its own on, so
+    block :func:`local_columns` gives it (a ShapeError otherwise). ``mesh`` may be the plan
+    itself, made for this X (:func:`~jaxdnn.fit` hands its own on, so
     that a run of several processes gathers m once).
     """
     if mesh is None:
         return None
     given = mesh if isinstance(mesh, Plan) else None
     mesh = given.mesh if given else _as_mesh(mesh)
-    if reports and mesh.size > 1:
-        raise OptionError("print_cost and on_cost report from inside the compiled loop, which "
-                          "JAX cannot order over several devices: with mesh=, read the costs "
-                          "fit returns")
     local = check.array(X, "X")[1]
+    one = mesh.size == 1 and jax.process_count() == 1  # one device: its own program
     if given:
         columns = local_columns(given.m, mesh)
         if columns.stop - columns.start != local:
             raise ShapeError(f"the plan given as mesh= is for {given.m} examples, of which this "
                              f"process holds {columns.stop - columns.start}; X has {local}")
-        return given
+        return None if one else given
     if jax.process_count() == 1:
-        return Plan(mesh, local)
+        return None if one else Plan(mesh, local)
     m = int(np.sum(multihost_utils.process_allgather(np.int64(local))))
     columns = local_columns(m, mesh)
     if columns.stop - columns.start != local:
@@ -143,27 +140,32 @@ def _sharded(A, plan):
                                                   (A.shape[0], mesh.size * per))
 
 
-def on_devices(plan, loop, X, Y, *args, **kwargs):
-    """``loop(X, Y, *args, **kwargs)``, one of the compiled training loops: as it is for
-    ``plan=None``, else with X and Y sharded by columns over ``plan.mesh`` and every other
-    argument replicated there."""
-    if plan is None:
-        return loop(X, Y, *args, **kwargs)
-    replicated = jax.device_put(args, NamedSharding(plan.mesh, P()))
-    return _unpadded(loop, plan.m, NamedSharding(plan.mesh, P(None, AXIS)), _sharded(X, plan),
-                     _sharded(Y, plan), *replicated, **kwargs)
+def place(plan, data):
+    """``data`` (a :class:`~jaxdnn.train.loop.Data`) on ``plan.mesh``: X and Y sharded by
+    columns (padded to equal blocks), everything else replicated; done once per run."""
+    replicated = jax.device_put(data._replace(X=None, Y=None), NamedSharding(plan.mesh, P()))
+    return replicated._replace(X=_sharded(data.X, plan), Y=_sharded(data.Y, plan))
 
 
-@partial(jax.jit, static_argnums=(0, 1, 2), static_argnames="options", donate_argnums=(5, 6))
-def _unpadded(loop, m, examples, X, Y, parameters, opt_state, *args, options):
+def run_on(plan, loop, data, carry, *args, **kwargs):
+    """``loop(data, carry, *args, **kwargs)`` (:func:`jaxdnn.train.loop.loop`) on the placed
+    ``data`` of ``plan`` (:func:`place`), the carry replicated."""
+    carry = jax.device_put(carry, NamedSharding(plan.mesh, P()))
+    args = jax.device_put(args, NamedSharding(plan.mesh, P()))
+    return _unpadded(loop, plan.m, NamedSharding(plan.mesh, P(None, AXIS)), data, carry, *args,
+                     **kwargs)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 2), static_argnames="program", donate_argnums=(4,))
+def _unpadded(loop, m, examples, data, carry, *args, program):
     """The loop on the first m columns of the padded X and Y, still sharded by columns."""
-    X, Y = (jax.lax.with_sharding_constraint(A[:, :m], examples) for A in (X, Y))
+    X, Y = (jax.lax.with_sharding_constraint(A[:, :m], examples) for A in (data.X, data.Y))
     with jax.sharding.use_abstract_mesh(examples.mesh.abstract_mesh):  # for shard_columns
-        return loop(X, Y, parameters, opt_state, *args, options=options)
+        return loop(data._replace(X=X, Y=Y), carry, *args, program=program)
 
 
 def shard_columns(A):
-    """Inside a loop on a mesh (:func:`on_devices`): A (rows, m_b), a mini-batch gathered from
+    """Inside a loop on a mesh (:func:`run_on`): A (rows, m_b), a mini-batch gathered from
     the sharded examples, sharded by columns too (else XLA may compute it whole on every
     device); elsewhere A itself."""
     mesh = jax.sharding.get_abstract_mesh()

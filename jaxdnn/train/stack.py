@@ -35,10 +35,11 @@ import numpy as np
 from ..core import checks as check
 from ..core import kernels, layout, limits
 from ..core.network import layer_activations
-from ..core.outputs import get_output
 from ..errors import InputTypeError, JaxdnnError, OptionError, ShapeError
-from . import config
-from .step import Options, guarded_scan, train_step
+from . import driver
+from .config import TrainConfig
+from .loop import Hyper, loop
+from .state import TrainState
 
 
 class ModelStack(NamedTuple):
@@ -148,20 +149,16 @@ def _grad_mask(stack):
     return mask
 
 
-def _per_model(value, name, S, valid):
-    """A hyperparameter: one number for every model, or a sequence of S (one per model); each
-    passes ``valid(number, name)``. Returns S floats."""
-    values = np.asarray(value) if isinstance(value, (list, tuple, np.ndarray, jax.Array)) \
-        else None
-    if values is None or values.ndim == 0:
-        valid(value, name)
-        return [float(value)] * S
-    if values.ndim != 1 or len(values) != S:
-        raise ShapeError(f"{name} has shape {values.shape}: give one number, or one per model "
-                         f"({S},)")
-    for k, v in enumerate(values):
-        valid(v, f"{name}[{k}]")
-    return [float(v) for v in values]
+def _per_model(value, name, S):
+    """A per-model option: one value for every model, or a sequence of S (one per model).
+    Returns S values, for the configuration to check."""
+    if not isinstance(value, (list, tuple, np.ndarray, jax.Array)):
+        return [value] * S
+    values = np.asarray(value).tolist() if np.ndim(value) == 1 else None
+    if values is None or len(values) != S:
+        raise ShapeError(f"{name} has shape {np.shape(value)}: give one number, or one per "
+                         f"model ({S},)")
+    return values
 
 
 def _keys(key, S):
@@ -176,26 +173,32 @@ def _keys(key, S):
                          f"per model stacked ({S}, 2); got {got}")
 
 
-def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learning_rate=0.0075,
-             num_iterations=3000, momentum=0.0, lambd=0.0, keep_prob=1.0, key=None,
-             optimizer=None):
+PER_MODEL = ("learning_rate", "momentum", "lambd", "keep_prob")
+"""The options a stack may give per model (one value each): traced, so one program trains
+every model."""
+
+
+def fit_many(X, Y, stack, config=None, *, key=None, **options):
     """Train every model of ``stack`` on (X, Y) in one compiled loop: full-batch descent, each
     model as :func:`~jaxdnn.fit` would train it alone on the plain loop.
 
     Args:
       X: (n[0], m) inputs; Y: (n[L], m) labels, as :func:`~jaxdnn.fit` takes them.
       stack: a :class:`ModelStack` (:func:`stack_models`); its dtype is the training dtype.
-      hidden_activation, output, num_iterations, optimizer: shared by every model (they shape
-        the program); an optax ``optimizer`` replaces the built-in descent and its rate.
-      learning_rate, momentum, lambd, keep_prob: one number for every model, or a sequence of
-        S, one per model (``keep_prob``: one probability for all of a model's hidden layers).
+      config: a :class:`~jaxdnn.train.config.TrainConfig`, or its fields as keywords, shared
+        by every model (``hidden_activation``, ``output``, ``num_iterations``, ``optimizer``,
+        early stopping's ``validation_fraction``, ``patience``...). Of those of
+        :data:`PER_MODEL`, each may be one number for every model or a sequence of S, one per
+        model (``keep_prob``: one probability for all of a model's hidden layers); each
+        model's options are checked as a configuration of its own.
       key: dropout's key, one for every model or S stacked (``jax.random.split(k, S)``); model
         k's iteration i draws its masks from ``fold_in(key[k], i)``, as :func:`~jaxdnn.fit`.
 
     Returns:
-      ``(stack, costs, diverged)``: the trained :class:`ModelStack`, a numpy array (S,
-      num_iterations) of every model's cost at every iteration (NaN after a divergence), and
-      the iteration at which each model diverged (-1: it did not), shape (S,).
+      ``(stack, costs, diverged)``: the trained :class:`ModelStack` (with early stopping, each
+      model's best parameters), a numpy array (S, num_iterations) of every model's cost at
+      every iteration (NaN after a divergence or an early stop), and the iteration at which
+      each model diverged (-1: it did not), shape (S,).
 
     Raises:
       ShapeError, InputTypeError, DataError, OptionError, NameLookupError: bad arrays or
@@ -203,63 +206,74 @@ def fit_many(X, Y, stack, *, hidden_activation="relu", output="sigmoid", learnin
     """
     shapes = _check_stack(stack)
     S = len(stack.dims)
-    layers, Y = check.problem(X, Y, shapes, get_output(output))
+    shared = TrainConfig.of(config, gram=False, **{k: v for k, v in options.items()
+                                                    if k not in PER_MODEL})
+    values = {name: _per_model(options.get(name, getattr(shared, name)), name, S)
+              for name in PER_MODEL}
+    models = []
+    for k in range(S):  # each model's options, checked as a configuration of its own
+        try:
+            models.append(shared.replace(**{name: values[name][k] for name in PER_MODEL}))
+        except JaxdnnError as e:
+            raise type(e)(f"model {k}: {e}") from None
+    if shared.mini_batch_size is not None:
+        raise OptionError("fit_many trains full batches: mini_batch_size is for fit")
+    dropout, l2 = any(c.keep_prob != 1 for c in models), any(c.lambd for c in models)
+    probe = shared.replace(lambd=max(c.lambd for c in models),
+                           keep_prob=min(c.keep_prob for c in models))
+    keys = _keys(key, S) if dropout else None
     check.finite_parameters(stack.parameters)
-    T = check.iterations(num_iterations)
-    config.optimizer(0.0, optimizer)
-    rates = (_per_model(learning_rate, "learning_rate", S, check.rate) if optimizer is None
-             else [0.0] * S)  # the optimizer has its own
-    momenta = _per_model(momentum, "momentum", S, check.momentum_coefficient)
-    if optimizer is not None and any(momenta):
-        config.optimizer(max(momenta), optimizer)  # refused, with fit's message
-    lambds = _per_model(lambd, "lambd", S, partial(check.penalty, concrete=True))
-    keeps = _per_model(keep_prob, "keep_prob", S, check.probability)
-    dropout = any(p < 1 for p in keeps)
-    if dropout and len(layers) == 1:
-        raise OptionError("keep_prob below 1 (dropout) needs a hidden layer: the output layer "
-                          "is never dropped")
-    options = Options(layer_activations(hidden_activation, len(layers), output),
-                      T, optimizer)
+    run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None)
     dtype = shapes["W1"].dtype
-    if optimizer is not None:
-        opt_state = jax.jit(jax.vmap(optimizer.init))(stack.parameters)
-    else:
-        opt_state = ({key: np.zeros(value.shape, dtype) for key, value in
-                      stack.parameters.items()} if any(momenta) else None)
-    parameters, opt_state, costs, diverged = _stack_loop(
-        jnp.asarray(X, dtype), jnp.asarray(Y, dtype), stack.parameters, opt_state,
-        _grad_mask(stack), jnp.asarray(rates, dtype), jnp.asarray(momenta, dtype),
-        jnp.asarray(lambds, dtype), jnp.asarray(keeps, dtype),
-        _keys(key, S) if dropout else None, options=options, l2=any(lambds), dropout=dropout)
-    costs, diverged = np.array(costs), np.asarray(diverged)
-    costs[np.arange(T)[None, :] > np.where(diverged < 0, T, diverged)[:, None]] = np.nan
-    return ModelStack(parameters, stack.dims), costs, diverged
+    if run.schedule is not None:
+        raise OptionError("fit_many takes learning rates as numbers, one per model or one for "
+                          "all: train a schedule with fit")
+    rates = [c.rate if run.program.optimizer is None and run.schedule is None else 0.0
+             for c in models]
+    hyper = Hyper(np.asarray(rates, dtype), np.asarray([c.momentum for c in models], dtype),
+                  np.asarray([c.lambd for c in models], dtype) if l2 else None,
+                  np.asarray([c.keep_prob for c in models], dtype) if dropout else None)
+    hidden = len(run.program.activations) - 1  # each model's own values replace these two:
+    program = run.program._replace(lambd=1.0 if l2 else 0.0,  # one program for any of them
+                                   keep_prob=(0.5,) * hidden if dropout else ())
+    run = run._replace(program=program, hyper=hyper, data=run.data._replace(key=keys),
+                       models=S, mask=_grad_mask(stack), stacked=run_stacked)
+    optimizer = run.program.optimizer
+    opt_state = (jax.jit(jax.vmap(optimizer.init))(stack.parameters) if optimizer is not None
+                 else {k: np.zeros(v.shape, dtype) for k, v in stack.parameters.items()}
+                 if any(c.momentum for c in models) else None)
+    state = driver.start_state(run, TrainState(stack.parameters, opt_state, 0))
+    outcome = driver.drive(run, state, run.steps)
+    early = (outcome.state.loop or {}).get("early")
+    costs, diverged, T = np.array(outcome.costs), outcome.diverged, run.steps
+    costs = np.pad(costs, ((0, 0), (0, T - costs.shape[1])), constant_values=np.nan)
+    ends = np.where(diverged >= 0, diverged, T)
+    if early is not None:
+        ends = np.minimum(ends, np.where(np.asarray(outcome.stopped) >= 0, outcome.stopped, T))
+    costs[np.arange(T)[None, :] > ends[:, None]] = np.nan
+    return ModelStack(early["best"] if early else outcome.state.parameters,
+                      stack.dims), costs, diverged
 
 
-@partial(jax.jit, static_argnames=("options", "l2", "dropout"))
-def _stack_loop(X, Y, parameters, opt_state, mask, learning_rate, momentum, lambd, keep_prob,
-                keys, options, l2, dropout):
-    """:func:`jaxdnn.train.fit.plain_loop` for one model, vmapped over the stack, from its
-    parameters with the padded entries zeroed. ``options`` is shared; each model's ``lambd``
-    and ``keep_prob`` enter its step as traced values in those fields, present in the program
-    only when ``l2`` and ``dropout`` say so."""
-    hidden = len(options.activations) - 1
+@partial(jax.jit, static_argnames="program", donate_argnames="carry")
+def run_stacked(data, carry, start, count, hyper, mask, program):
+    """:func:`~jaxdnn.train.loop.loop` for one model, vmapped over a stack's models, each with
+    its own traced options (:class:`~jaxdnn.train.loop.Hyper`), dropout key and gradient mask;
+    the padded entries of a model's parameters are zero from the start."""
+    hidden = len(program.activations) - 1
 
-    def train_one(parameters, opt_state, mask, learning_rate, momentum, lambd, keep_prob, key):
+    def one(carry, hyper, mask, key):
+        own = program._replace(
+            lambd=program.lambd if hyper.lambd is None else hyper.lambd,
+            keep_prob=program.keep_prob if hyper.keep_prob is None else (hyper.keep_prob,) *
+            hidden)
         if mask is not None:
-            parameters = jax.tree.map(lambda p, keep: jnp.where(keep, p, 0), parameters, mask)
-        own = options._replace(lambd=lambd if l2 else 0.0,
-                               keep_prob=(keep_prob,) * hidden if dropout else ())
+            carry = carry._replace(parameters=jax.tree.map(lambda p, keep: jax.numpy.where(
+                keep, p, 0), carry.parameters, mask))
+        return loop(data._replace(key=key), carry, start, count, hyper, own, mask)
 
-        def step(carry, i):
-            return train_step(X, Y, carry, i, key, learning_rate, momentum, own, mask)
-
-        carry, costs, diverged = guarded_scan(step, (parameters, opt_state), 0,
-                                              options.num_iterations)
-        return *carry, costs, diverged
-
-    return jax.vmap(train_one)(parameters, opt_state, mask, learning_rate, momentum, lambd,
-                               keep_prob, keys)
+    return jax.vmap(one, in_axes=(0, 0, 0, None if data.key is None else 0))(
+        carry, hyper, mask, data.key)
 
 
 @partial(jax.jit, static_argnames="activations")

@@ -17,22 +17,21 @@ the training dtype), never the inputs whole.
 
 import queue
 import threading
-from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as check
 from ..core import limits
-from ..core.network import layer_activations
 from ..core.outputs import get_output
-from ..errors import InputTypeError, OptionError, ShapeError, TrainingDiverged
+from ..errors import InputTypeError, OptionError, ShapeError
 from ..io.examples import H5Examples
-from . import config
-from .batches import batches_per_epoch, epoch_costs
-from .fit import initial_opt_state
-from .step import COST_LINES, PRINT_EVERY, Options, cost_printer, guarded_scan, train_step
+from . import driver, reports
+from .batches import batches_per_epoch
+from .config import TrainConfig
+from .fit import FitResult
+from .loop import initial_opt_state
+from .state import TrainState
 
 CHUNK_BYTES = 2**25
 """The default size of a chunk (32 MiB): the inputs of the K batches one compiled call trains."""
@@ -103,60 +102,45 @@ class _Prefetch:
             yield item
 
 
-@partial(jax.jit, static_argnames="options", donate_argnames=("parameters", "opt_state"))
-def _segment(Xs, Ys, parameters, opt_state, start, learning_rate, momentum, key, options):
-    """Iterations ``start, ..., start + k - 1`` on the batches ``Xs[j], Ys[j]`` of the blocks
-    ``Xs`` (k, n[0], b) and ``Ys`` (k, n[L], b); dropout masks from ``fold_in(key, i)``."""
-    def step(carry, i):
-        j = i - start
-        return train_step(Xs[j], Ys[j], carry, i, key, learning_rate, momentum, options)
-
-    carry, costs, diverged = guarded_scan(step, (parameters, opt_state), start, Xs.shape[0])
-    return *carry, costs, diverged
-
-
-def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
-               hidden_activation="relu", output="sigmoid", learning_rate=0.0075, momentum=0.0,
-               lambd=0.0, keep_prob=1.0, optimizer=None, print_cost=False, on_cost=None,
-               chunk_bytes=CHUNK_BYTES):
+def fit_stream(examples, parameters, config=None, *, key, validation_data=None,
+               chunk_bytes=CHUNK_BYTES, **options):
     """Train ``parameters`` on mini-batches of ``examples`` streamed from their file: the same
     iterates as :func:`~jaxdnn.fit` on ``examples.load()`` with the same options.
 
     Args:
-      examples: an :class:`H5Examples`.
+      examples: an :class:`~jaxdnn.H5Examples`.
       parameters: the initial course dict; its dtype is the training dtype.
-      mini_batch_size: B, 1 to m - 1 examples per batch.
-      num_epochs, key: as :func:`~jaxdnn.fit` takes them with mini-batches.
+      config: a :class:`~jaxdnn.train.config.TrainConfig`, or its fields as keywords, as
+        :func:`~jaxdnn.fit` takes them; ``mini_batch_size`` (1 to m - 1) and ``num_epochs``
+        are needed.
+      key: as :func:`~jaxdnn.fit` takes it with mini-batches.
+      validation_data: a held-out (X, Y) in memory, for early stopping (``patience``).
       chunk_bytes: the inputs one compiled call trains on, K = chunk_bytes // (n B itemsize)
         batches (at least one); a few chunks are in memory at a time.
-      hidden_activation, output, learning_rate, momentum, lambd, keep_prob, optimizer,
-        print_cost, on_cost: as :func:`~jaxdnn.fit` takes them.
 
     Returns:
-      ``(parameters, costs)``: the trained dict and every epoch's cost, as :func:`~jaxdnn.fit`.
+      A :class:`~jaxdnn.train.fit.FitResult` that unpacks as ``(parameters, costs)``: the
+      trained dict and every epoch's cost, as :func:`~jaxdnn.fit`.
 
     Raises:
       As :func:`~jaxdnn.fit`, and DataError for labels unfit for ``output`` or a non-finite
       input met while reading (naming the file, the data set and the example).
     """
+    config = TrainConfig.of(config, **options)
     if not isinstance(examples, H5Examples):
         raise InputTypeError(f"examples must be an H5Examples(path, x=..., y=...); got "
                              f"{type(examples).__name__}")
     layers = check.parameters(parameters)
-    out = get_output(output)
     if layers[0][0].shape[1] != examples.n:
         raise ShapeError(f"{examples.where(examples.x)} holds examples of {examples.n} features "
                          f"but W1 has shape {tuple(layers[0][0].shape)}: W1 needs "
                          f"{examples.n} columns")
-    classes = _check_labels(examples, out, layers[-1][0].shape[0])
+    classes = _check_labels(examples, get_output(config.output), layers[-1][0].shape[0])
     check.finite_parameters(parameters)
-    if mini_batch_size is None or check.mini_batch_size(mini_batch_size, examples.m) >= examples.m:
+    size = config.mini_batch_size
+    if size is None or check.mini_batch_size(size, examples.m) >= examples.m:
         raise OptionError(f"mini_batch_size must be between 1 and m - 1 = {examples.m - 1}; got "
-                          f"{mini_batch_size} (one batch of all m examples: load() them and fit)")
-    size = int(mini_batch_size)
-    per_epoch = batches_per_epoch(examples.m, size)
-    epochs = check.count(num_epochs, "num_epochs")
-    config.training(epochs * per_epoch, learning_rate, momentum, optimizer, False, on_cost, lambd)
+                          f"{size} (one batch of all m examples: load() them and fit)")
     check.shuffle_key(key)
     dtype = layers[0][0].dtype
     row_bytes = size * examples.n * dtype.itemsize
@@ -167,38 +151,38 @@ def fit_stream(examples, parameters, *, mini_batch_size, num_epochs, key,
                           f"{row_bytes:,} bytes, above the limit of {limits.MAX_FILE_BYTES:,} "
                           f"(MAX_FILE_BYTES): choose a smaller mini_batch_size")
     chunk = max(1, min(chunk_bytes // row_bytes, examples.m // size))
-    options = Options(layer_activations(hidden_activation, len(layers), output),
-                      epochs * per_epoch, optimizer, None, float(lambd),
-                      check.keep_prob(keep_prob, key, len(layers)), size)
-    on_cost = on_cost or (cost_printer(COST_LINES[True]) if print_cost else None)
-    shuffle_key, dropout_key = jax.random.split(key)
+    run = driver.prepare_blocks(examples.m, parameters, config, key=key,
+                                validation_data=validation_data, chunk=chunk)
+    shuffle_key, _ = jax.random.split(key)
 
     def produce():
         with examples.open() as f:
             dataset = examples.inputs(f)
-            for first, columns in _blocks(examples, size, chunk, epochs, shuffle_key):
+            for first, columns in _blocks(examples, size, chunk, run.steps // run.per_epoch,
+                                          shuffle_key):
                 yield first, jax.device_put((examples.read_block(dataset, columns, dtype),
                                              examples.label_block(columns, classes, dtype)))
 
-    carry = jax.tree.map(jnp.array, (parameters, initial_opt_state(parameters, momentum,
-                                                                       optimizer)))
-    scalars = jnp.asarray(learning_rate, dtype), jnp.asarray(momentum, dtype)
-    costs, epoch_cost = [], []  # every batch's cost; every complete epoch's, computed once
-    with _Prefetch(produce) as blocks:
-        for first, (Xs, Ys) in blocks:
-            *carry, batch_costs, diverged = _segment(Xs, Ys, *carry, jnp.int32(first), *scalars,
-                                                     dropout_key, options=options)
-            costs.extend(np.asarray(batch_costs).tolist())
-            if int(diverged) >= 0:
-                raise TrainingDiverged(int(diverged), carry[0], np.asarray(costs[:int(diverged)
-                                                                                 + 1]))
-            if len(costs) % per_epoch == 0:
-                epoch_cost.append(epoch_costs(np.asarray(costs[-per_epoch:]), examples.m,
-                                              size)[0])
-                epoch = len(epoch_cost) - 1
-                if on_cost is not None and epoch % PRINT_EVERY == 0:
-                    on_cost(epoch, float(epoch_cost[epoch]))  # the very number returned
-    return carry[0], np.array(epoch_cost, np.float64)
+    def segments(start, count, longest):
+        with _Prefetch(produce) as blocks:
+            for first, (Xs, Ys) in blocks:
+                yield first, Xs.shape[0], run.data._replace(X=Xs, Y=Ys)
+
+    on_cost = config.on_cost or (reports.cost_printer(reports.COST_LINES[True])
+                                 if config.print_cost else None)
+    state = TrainState(parameters, initial_opt_state(parameters, config.momentum,
+                                                     run.program.optimizer), 0)
+    outcome = driver.drive(run, driver.start_state(run, state), run.steps,
+                           feed=driver.Feed(segments), on_cost=on_cost)
+    if outcome.diverged >= 0:
+        raise driver.diverged(run, outcome, fresh=True)
+    early = (outcome.state.loop or {}).get("early")
+    curve = outcome.monitored[run.per_epoch - 1::run.per_epoch, -1] if early else None
+    return FitResult(early["best"] if early else outcome.state.parameters, outcome.epochs,
+                     monitored=np.zeros((len(outcome.epochs), 0)), validation_costs=curve,
+                     best_epoch=int(np.nanargmin(curve)) if early else None,
+                     stopped_epoch=(outcome.stopped // run.per_epoch if outcome.stopped >= 0
+                                    else None), state=outcome.state, path="blocks")
 
 
 def _check_labels(examples, output, K):
