@@ -7,6 +7,7 @@ import pathlib
 import h5py
 import numpy as np
 import pytest
+from h5_storage import OUTSIDE, SAYS, STORAGE
 
 from jaxdnn.errors import DataError, NameLookupError, ShapeError
 from jaxdnn.io.datasets import (
@@ -30,6 +31,14 @@ CLASSES = np.array([b"non-cat", b"cat"])
 GROUP = object()  # an override value: write an HDF5 group where a data set belongs
 LINK_LOOP = object()  # a soft link to itself
 HUGE = object()  # a chunked data set declaring 10**12 pixels, nothing written
+
+
+class Stored:
+    """An override value: ``value`` stored the hostile way ``kind`` (``h5_storage``)."""
+
+    def __init__(self, kind, value):
+        self.kind, self.value = kind, value
+
 REAL_DIR = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 REAL_SHA256 = {
     TRAIN: "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
@@ -52,7 +61,11 @@ def _layout():
 
 
 def _write(directory, layout):
-    """Write ``layout`` as h5 files in ``directory``; a value None leaves the key out."""
+    """Write ``layout`` as h5 files in ``directory``; a value None leaves the key out. Files a
+    :class:`Stored` value points to go in a folder beside ``directory``."""
+    elsewhere = directory.parent / f"{directory.name}-elsewhere"
+    for folder in (directory, elsewhere):
+        folder.mkdir(exist_ok=True)
     for name, keys in layout.items():
         with h5py.File(directory / name, "w") as f:
             for key, value in keys.items():
@@ -62,6 +75,8 @@ def _write(directory, layout):
                     f[key] = h5py.SoftLink(f"/{key}")
                 elif value is HUGE:
                     f.create_dataset(key, (10**6, 500, 500, 4), np.uint8, chunks=(1, 4, 4, 4))
+                elif isinstance(value, Stored):
+                    STORAGE[value.kind](f, key, value.value, str(elsewhere))
                 elif value is not None:
                     f[key] = value
     return directory
@@ -147,6 +162,9 @@ MALFORMED = [
     (TRAIN, "train_set_x", GROUP, "missing key"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4), np.uint8), "needs (m, height, width, 3)"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 4), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4, 1), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 6, 3), np.uint8), "4 x 6 pixels but needs square"),
+    (TEST, "test_set_x", np.zeros((3, 6, 4, 3), np.uint8), "6 x 4 pixels but needs square"),
     (TRAIN, "train_set_x", np.zeros((0, 4, 4, 3), np.uint8), "needs (m, height, width, 3)"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), np.float32), "uint8 pixels"),
     (TRAIN, "train_set_x", np.full((5, 4, 4, 3), 300), "uint8 pixels"),
@@ -180,6 +198,84 @@ def test_malformed_file_names_the_file_and_the_key(tmp_path, file, key, value, s
         load_data(_write(tmp_path, layout))
     message = str(info.value)
     assert str(tmp_path / file) in message and repr(key) in message and says in message
+
+
+# --- storage that reaches outside the file, or was never written -----------------------------
+
+
+@pytest.mark.parametrize("kind", [k for k in STORAGE if "FIFO" not in k])
+@pytest.mark.parametrize("file, key", [(TRAIN, "train_set_x"), (TEST, "test_set_y")])
+def test_storage_outside_the_file_or_unwritten_is_refused_by_name(tmp_path, kind, file, key):
+    """Nothing outside the data folder is read unless asked for (then it reads as the data);
+    storage never written is refused either way."""
+    layout = _layout()
+    layout[file][key] = Stored(kind, layout[file][key])
+    data = _write(tmp_path / "data", layout)
+    with pytest.raises(DataError) as info:
+        load_data(data)
+    message = str(info.value)
+    assert f"{data / file}: key {key!r}" in message and SAYS[kind] in message, message
+    assert ("allow_external=True" in message) == (kind in OUTSIDE)
+    if kind in OUTSIDE:
+        loaded = load_data(data, allow_external=True)
+        np.testing.assert_array_equal(loaded[0 if key == "train_set_x" else 3].ravel(),
+                                      _layout()[file][key].ravel())
+    else:
+        with pytest.raises(DataError, match="ever written"):
+            load_data(data, allow_external=True)
+
+
+FIFO_LOAD = """
+import sys
+from jaxdnn import DataError, load_cat_data
+try:
+    load_cat_data(sys.argv[1])
+except DataError as e:
+    print(e)
+"""
+
+
+def test_external_storage_in_a_fifo_is_refused_without_reading_it(tmp_path):
+    """In a child process, so that the read the fix prevents (it would never return) cannot
+    hang the suite: the child must answer at once."""
+    import subprocess
+    import sys
+
+    layout = _layout()
+    layout[TRAIN]["train_set_x"] = Stored("external storage in a FIFO",
+                                          layout[TRAIN]["train_set_x"])
+    data = _write(tmp_path / "data", layout)
+    try:
+        child = subprocess.run([sys.executable, "-c", FIFO_LOAD, str(data)],
+                               capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("load_cat_data read the FIFO: it never returned")
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "keeps its data outside the file (external storage in" in child.stdout
+
+
+def test_a_file_declaring_many_images_is_refused_before_anything_is_allocated(tmp_path,
+                                                                             monkeypatch):
+    """A file of a few KB declares 100,000 images of 64 x 64 x 3: loading them for a network
+    (uint8, then float64) is estimated from the declared shape against the memory available
+    (here 8 GiB), and refused in one line naming the images, the estimate and the memory."""
+    import jaxdnn.core.limits
+
+    layout = _layout()
+    layout[TRAIN]["train_set_x"] = Stored("no chunk written",
+                                          np.zeros((100_000, 64, 64, 3), np.uint8))
+    layout[TRAIN]["train_set_y"] = np.zeros(100_000, np.int64)
+    data = _write(tmp_path / "data", layout)
+    assert (data / TRAIN).stat().st_size < 2_000_000
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 8 * 2**30)
+    with pytest.raises(DataError) as info:
+        load_cat_data(data)
+    assert str(info.value) == (
+        f"{data / TRAIN}: key 'train_set_x' declares shape (100000, 64, 64, 3): loading it takes "
+        f"10,547 MiB (as stored, then as float64 for a network), more than the 8,192 MiB of "
+        f"memory available")
+    with pytest.raises(DataError, match=r"only 0 of its 100,000 chunks were ever written"):
+        load_data(data)  # 1.2 GB as stored would fit, but none of it is there
 
 
 @pytest.mark.skipif(not (REAL_DIR / TRAIN).exists() or not (REAL_DIR / TEST).exists(),

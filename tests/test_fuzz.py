@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from h5_storage import STORAGE
 from hypothesis import given, settings
 from report import record_fuzz_case
 from strategies import fuzz_problems, make_problem
@@ -344,13 +345,26 @@ PATH_FAULTS = [
 ]
 
 
-def _h5_file(contents):
-    """An h5 file holding ``contents`` (data set name -> array)."""
-    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "examples.h5")
+def _h5_file(contents, name="examples.h5"):
+    """An h5 file holding ``contents`` (data set name -> array, or a :func:`_stored` writer)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), name)
     with h5py.File(path, "w") as f:
         for key, value in contents.items():
-            f[key] = value
+            if callable(value):
+                value(f, key)
+            else:
+                f[key] = value
     return path
+
+
+def _stored(kind, value):
+    """A writer of ``value`` stored the hostile way ``kind`` (``h5_storage``), pointing into a
+    folder of its own. A FIFO is left out: a regression would hang the fuzzer, not fail it
+    (``test_data`` tries one in a child process)."""
+    return lambda f, key: STORAGE[kind](f, key, value, tempfile.mkdtemp(prefix="jaxdnn-fuzz-"))
+
+
+STORAGE_KINDS = [kind for kind in STORAGE if "FIFO" not in kind]
 
 
 def _h5_contents(p):
@@ -379,6 +393,32 @@ H5_CONTENT_FAULTS = [
     ("y NaN", _content_fault("y", lambda v, p: np.where(np.arange(len(v))[:, None] == 0,
                                                          np.nan, v))),
     ("no y", lambda v, p: {"x": v["x"]}),
+] + [(f"{key} {kind}", _content_fault(key, lambda v, p, kind=kind: _stored(kind, v)))
+     for key in "xy" for kind in STORAGE_KINDS]
+
+
+def _cat_folder(p, train_x):
+    """A data folder of the cat files' layout: ``train_x`` (of :func:`_images`' m), test images
+    of :func:`_images`; labels alternate 0, 1."""
+    folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
+    for split, x in (("train", train_x), ("test", _images(p))):
+        contents = {f"{split}_set_x": x, f"{split}_set_y": np.arange(p.X.shape[1] + 2) % 2,
+                    "list_classes": np.array([b"non-cat", b"cat"])}
+        os.replace(_h5_file(contents, "split.h5"),
+                   os.path.join(folder, f"{split}_catvnoncat.h5"))
+    return folder
+
+
+def _images(p, shape=None):
+    """m = 2 + the problem's examples, of 4 x 4 RGB pixels (or ``shape``) drawn by its rng."""
+    return p.rng.randint(0, 256, shape or (p.X.shape[1] + 2, 4, 4, 3)).astype(np.uint8)
+
+
+CAT_FAULTS = [(f"train_set_x {kind}", lambda v, p, kind=kind: _stored(kind, v))
+              for kind in STORAGE_KINDS] + [
+    ("not square", lambda v, p: _images(p, (len(v), 4, 5, 3))),
+    ("greyscale", lambda v, p: _images(p, (len(v), 4, 4, 1))),
+    ("RGBA", lambda v, p: _images(p, (len(v), 4, 4, 4))),
 ]
 H5_NAME_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("missing", "nope"), ("None", None), ("a number", 3), ("a list", ["x"])]]
@@ -697,6 +737,10 @@ TARGETS = {
         path=(PATH_FAULTS, r"HDF5|data file|regular file"),
         contents=(H5_CONTENT_FAULTS, r"'[xy]' in|data set '[xy]'"),
         x=(H5_NAME_FAULTS, r"\bx\b|'nope'"), y=(H5_NAME_FAULTS, r"\by\b|'nope'")),
+    "load_data": fuzz_target(
+        lambda a: jaxdnn.load_data(_cat_folder(a["problem"], a["train_set_x"])),
+        lambda p: {"train_set_x": _images(p), "problem": p},
+        train_set_x=(CAT_FAULTS, r"'train_set_x'")),
     "fit_stream": fuzz_target(
         lambda a: jaxdnn.fit_stream(**a),
         lambda p: {"examples": _h5_examples(p), "parameters": p.parameters,
