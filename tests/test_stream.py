@@ -336,6 +336,44 @@ def test_load_refuses_inputs_beyond_the_memory_available(tmp_path, monkeypatch):
         examples.load()
 
 
+def test_an_interrupt_ends_training_while_the_reader_is_stuck(h5file, monkeypatch):
+    """The reader blocks in a read that does not return (as on a FIFO); a SIGINT to the main
+    thread, waiting for its next chunk, ends fit_stream with KeyboardInterrupt without waiting
+    for the reader, which is left behind (released here once the test has seen it)."""
+    import signal
+    import time
+
+    release, stuck = threading.Event(), threading.Event()
+    calls = []
+
+    def blocking(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            stuck.set()
+            release.wait(timeout=120)  # the guard: a fit_stream that waits for it ends too
+        return original(self, *args)
+
+    def interrupt():
+        stuck.wait(timeout=120)
+        time.sleep(0.2)  # let the main thread reach its wait for the chunk
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    original = H5Examples.read_block
+    monkeypatch.setattr(H5Examples, "read_block", blocking)
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit_stream(H5Examples(h5file, "rows", "labels"), _parameters([36, 3, 1],
+                       np.float64), mini_batch_size=10, num_epochs=3, key=jax.random.PRNGKey(0),
+                       chunk_bytes=1)
+        assert not release.is_set() and len(_prefetch_threads()) == 1
+    finally:
+        release.set()
+    for thread in _prefetch_threads():
+        thread.join(timeout=60)
+    assert not _prefetch_threads()
+
+
 def test_divergence_is_reported_with_its_iteration(h5file):
     with pytest.raises(TrainingDiverged) as caught:
         fit_stream(H5Examples(h5file, "rows", "labels"), _parameters([36, 8, 1], np.float64),
