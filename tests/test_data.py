@@ -183,7 +183,7 @@ MALFORMED = [
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), [("r", "u1"), ("g", "u1")]), "uint8 pixels"),
     (TRAIN, "train_set_x", h5py.Empty("u1"), "empty data set"),
     (TRAIN, "train_set_x", LINK_LOOP, "too many links"),
-    (TRAIN, "train_set_x", HUGE, "above the limit of 4,294,967,296 (MAX_FILE_BYTES)"),
+    (TRAIN, "train_set_x", HUGE, "above the limit of 8,589,934,592 (MAX_FILE_BYTES)"),
     (TRAIN, "train_set_y", np.float64(1.0), "needs (5,)"),
     (TRAIN, "train_set_y", h5py.Empty("f8"), "empty data set"),
 ]

@@ -9,6 +9,7 @@ sizes. The cases and calls are counted and printed at the end of the run; the la
 that the fuzzer fails when a check is taken out.
 """
 
+import json
 import os
 import re
 import tempfile
@@ -345,6 +346,69 @@ PATH_FAULTS = [
 ]
 
 
+def _model_file(p, edit, checkpoint=False):
+    """The problem's parameters saved as a model file (or a checkpoint at iteration 3), its
+    metadata then replaced by ``edit(meta)``: a dict, or the JSON text itself."""
+    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "m.npz")
+    if checkpoint:
+        jaxdnn.save_checkpoint(path, _train_state(p)._replace(iteration=3), np.ones(3))
+    else:
+        jaxdnn.save_model(path, p.parameters)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    new = edit(json.loads(str(arrays["__metadata__"])))
+    arrays["__metadata__"] = np.array(new if isinstance(new, str) else json.dumps(new))
+    np.savez(path, **arrays)
+    return path
+
+
+def _raw_entry(key, text):
+    """An edit setting the metadata's ``key`` to the raw JSON ``text``."""
+    return lambda meta: json.dumps({k: v for k, v in meta.items() if k != key})[:-1] \
+        + f', "{key}": {text}}}'
+
+
+def _meta_fault(edit):
+    return lambda v, p: lambda meta: edit(meta, p)
+
+
+METADATA_FIELD_FAULTS = [(label, _meta_fault(edit)) for label, edit in [
+    ("a 5000-digit integer", lambda m, p: _raw_entry("note", "7" * 5000)(m)),
+    ("an integer past int64", lambda m, p: _raw_entry("note", str(-(2**64)))(m)),
+    ("NaN", lambda m, p: _raw_entry("note", "NaN")(m)),
+    ("Infinity", lambda m, p: _raw_entry("note", "Infinity")(m)),
+    ("1e999", lambda m, p: _raw_entry("note", "1e999")(m)),
+    ("format version of 5000 digits", lambda m, p: _raw_entry("format_version", "1" * 5000)(m)),
+    ("format version text", lambda m, p: {**m, "format_version": "1"}),
+    ("dtype another", lambda m, p: {**m, "dtype": "float32"}),
+    ("dtype missing", lambda m, p: _without(m, "dtype")),
+    ("dtype a list", lambda m, p: {**m, "dtype": ["float64"]}),
+    ("layer sizes one wider", lambda m, p: {**m, "layer_dims": [m["layer_dims"][0] + 1,
+                                                                 *m["layer_dims"][1:]]}),
+    ("layer sizes one layer more", lambda m, p: {**m, "layer_dims": m["layer_dims"] + [1]}),
+    ("layer sizes of 30 digits", lambda m, p: _raw_entry("layer_dims", "[" + "9" * 30 + "]")(m)),
+    ("layer sizes as floats", lambda m, p: {**m, "layer_dims": [float(n)
+                                                                for n in m["layer_dims"]]}),
+    ("layer sizes as text", lambda m, p: {**m, "layer_dims": str(m["layer_dims"])}),
+    ("layer sizes missing", lambda m, p: _without(m, "layer_dims")),
+    ("not an object", lambda m, p: json.dumps(list(m))),
+]]
+CHECKPOINT_FIELD_FAULTS = METADATA_FIELD_FAULTS + [(label, _meta_fault(edit)) for label, edit in [
+    ("iteration of 5000 digits", lambda m, p: _raw_entry("iteration", "3" * 5000)(m)),
+    ("iteration past MAX_COSTS", lambda m, p: {**m, "iteration": 2**40}),
+    ("iteration negative", lambda m, p: {**m, "iteration": -3}),
+    ("iteration a float", lambda m, p: {**m, "iteration": 3.0}),
+    ("iteration text", lambda m, p: {**m, "iteration": "3"}),
+    ("iteration a bool", lambda m, p: {**m, "iteration": True}),
+    ("iteration one more than the costs", lambda m, p: {**m, "iteration": 4}),
+    ("optimiser arrays missing", lambda m, p: _without(m, "opt_state_leaves")),
+    ("optimiser arrays negative", lambda m, p: {**m, "opt_state_leaves": -1}),
+    ("optimiser arrays of 5000 digits", lambda m, p: _raw_entry("opt_state_leaves",
+                                                                "1" * 5000)(m)),
+]]
+METADATA_NAMES = r"m\.npz: .*(metadata|format version|layer sizes|dtype|costs)"
+
+
 def _h5_file(contents, name="examples.h5"):
     """An h5 file holding ``contents`` (data set name -> array, or a :func:`_stored` writer)."""
     path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), name)
@@ -655,8 +719,11 @@ TARGETS = {
                    "state": _train_state(p)._replace(iteration=3), "costs": np.ones(3)},
         state=(STATE_FAULTS[:4], "state"), costs=(COSTS_FAULTS, "costs")),
     "load_checkpoint": fuzz_target(
-        lambda a: jaxdnn.load_checkpoint(a["path"], None), lambda p: {"path": None},
-        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
+        lambda a: jaxdnn.load_checkpoint(a["path"] or _model_file(a["problem"], a["metadata"],
+                                                                  checkpoint=True), None),
+        lambda p: {"path": None, "metadata": lambda meta: meta, "problem": p},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn"),
+        metadata=(CHECKPOINT_FIELD_FAULTS, METADATA_NAMES)),
     "L_layer_model": fuzz_target(
         lambda a: jaxdnn.L_layer_model(**a),
         lambda p: {"X": p.X, "Y": p.Y, "layers_dims": [p.X.shape[0], 3, p.Y.shape[0]],
@@ -764,8 +831,10 @@ TARGETS = {
                    "parameters": p.parameters, "metadata": {"note": "fuzz"}},
         parameters=PARAMS, metadata=(METADATA_FAULTS, "metadata")),
     "load_model": fuzz_target(
-        lambda a: jaxdnn.load_model(a["path"]), lambda p: {"path": None},
-        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
+        lambda a: jaxdnn.load_model(a["path"] or _model_file(a["problem"], a["metadata"])),
+        lambda p: {"path": None, "metadata": lambda meta: meta, "problem": p},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn"),
+        metadata=(METADATA_FIELD_FAULTS, METADATA_NAMES)),
     "load_dataset": fuzz_target(
         lambda a: jaxdnn.load_dataset(a["name"], a["seed"]),
         lambda p: {"name": "moons", "seed": 3},

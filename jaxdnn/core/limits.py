@@ -17,9 +17,17 @@ float64, before gradients and optimiser state)."""
 TRAINING_COPIES = 4
 """What training holds per parameter, counted against the memory available: the parameters,
 their gradients and up to two optimiser moments (Adam)."""
-MAX_FILE_BYTES = 2**32
-"""The most a model, checkpoint or h5 file may expand to when its arrays are read (4 GiB):
-checked against the sizes the file declares, before anything is read."""
+MAX_COSTS = 2**27
+"""Costs a checkpoint records, one per iteration (1 GiB in float64): the writer refuses more and
+so does the reader, so every checkpoint written can be read back."""
+MAX_FILE_BYTES = 2**33
+"""The most a model, checkpoint or h5 file may expand to when its arrays are read (8 GiB):
+checked against the sizes the file declares, before anything is read, and by the writer before
+anything is written. A checkpoint of the largest network (:data:`MAX_PARAMETERS` in float64)
+with two optimiser moments and :data:`MAX_COSTS` costs fits."""
+MAX_RECORDED_INTEGER = 2**63 - 1
+"""The largest integer (in magnitude) a model file's metadata may hold: int64's. A longer one
+is refused as the metadata is parsed, before it becomes a number that overflows later."""
 MAX_IMAGE_PIXELS = 2**26
 """The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
 
