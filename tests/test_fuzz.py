@@ -320,6 +320,53 @@ PER_MODEL_RATE_FAULTS = [fault for fault in RATE_FAULTS if fault[0] != "an array
     ("2-D", lambda v, p: [[0.1, 0.2]]), ("one bad of two", lambda v, p: [0.1, -0.1])]
 
 
+def _raises_on_call(n):
+    """A forward (swish) that raises on its n-th call: a fresh one per fault."""
+    calls = []
+
+    def forward(Z):
+        calls.append(1)
+        if len(calls) == n:
+            raise RuntimeError(f"call {n} fails")
+        return Z * jax.nn.sigmoid(Z), Z
+    return forward
+
+
+def _shaped_for(shape):
+    """A forward whose A has ``shape`` whatever Z's."""
+    return lambda Z: (jnp.zeros(shape, Z.dtype) + jnp.sum(Z), Z)
+
+
+USER_FORWARD_FAULTS = [(label, lambda v, p, make=make: make()) for label, make in [
+    ("calls numpy on Z", lambda: lambda Z: (np.tanh(Z), Z)),
+    ("float() of Z", lambda: lambda Z: (Z * float(Z[0, 0]), Z)),
+    ("raises on its second call", lambda: _raises_on_call(2)),
+    ("raises on its fifth call", lambda: _raises_on_call(5)),
+    ("NaN for finite Z", lambda: lambda Z: (jnp.log(Z), Z)),
+    ("inf for finite Z", lambda: lambda Z: (Z / 0, Z)),
+    ("the 2 x 3 probe's shape only", lambda: _shaped_for((2, 3))),
+    ("transposed", lambda: lambda Z: (Z.T, Z)),
+    ("float64 for float32", lambda: lambda Z: (Z * np.float64(2), Z)),
+    ("float16", lambda: lambda Z: (Z.astype(jnp.float16), Z)),
+    ("a Python number", lambda: lambda Z: (1.0, Z)),
+]]
+USER_BACKWARD_FAULTS = [(label, lambda v, p, make=make: make()) for label, make in [
+    ("calls numpy on dA", lambda: lambda dA, Z: np.asarray(dA) * Z),
+    ("NaN", lambda: lambda dA, Z: dA * jnp.log(Z)),
+    ("the 2 x 3 probe's shape only", lambda: lambda dA, Z: jnp.zeros((2, 3), Z.dtype)),
+    ("float64 for float32", lambda: lambda dA, Z: dA * np.float64(2)),
+]]
+HAND_BUILT_FAULTS = [
+    (f"by hand: forward {label}", lambda v, p, make=make: jaxdnn.Activation(
+        make(v, p), lambda dA, Z: dA)) for label, make in USER_FORWARD_FAULTS] + [
+    (f"by hand: backward {label}", lambda v, p, make=make: jaxdnn.Activation(
+        lambda Z: (Z, Z), make(v, p))) for label, make in USER_BACKWARD_FAULTS] + [
+    ("by hand: a built-in name", lambda v, p: jaxdnn.Activation(lambda Z: (Z, Z),
+                                                                lambda dA, Z: dA, "relu")),
+    ("by hand: not functions", lambda v, p: jaxdnn.Activation("relu", None)),
+]
+
+
 def _bytes_file(content):
     folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
     path = os.path.join(folder, "model.npz")
@@ -880,7 +927,7 @@ TARGETS = {
         output=(OUTPUT_FAULTS, "output")),
     "get_activation": fuzz_target(
         lambda a: jaxdnn.get_activation(a["activation"]), lambda p: {"activation": "relu"},
-        activation=(ACTIVATION_FAULTS[:4], "activation")),
+        activation=(ACTIVATION_FAULTS[:4] + HAND_BUILT_FAULTS, "activation")),
     "epoch_costs": fuzz_target(
         lambda a: jaxdnn.epoch_costs(a["costs"], a["m"], a["mini_batch_size"]),
         lambda p: {"costs": np.linspace(1, 0.5, 2 * p.X.shape[1]), "m": p.X.shape[1],
@@ -899,11 +946,12 @@ TARGETS = {
             ("None", None), ("a number", 3)]], "name"),
         forward=([(label, lambda v, p, x=x: x) for label, x in [
             ("not a function", 3), ("returns A only", lambda Z: Z),
-            ("raises", lambda Z: 1 / 0), ("returns a triple", lambda Z: (Z, Z, Z))]],
-            "forward|contract"),
+            ("raises", lambda Z: 1 / 0), ("returns a triple", lambda Z: (Z, Z, Z))]]
+            + USER_FORWARD_FAULTS, "forward|contract"),
         backward=([(label, lambda v, p, x=x: x) for label, x in [
             ("not a function", "dA"), ("wrong arity", lambda dA: dA),
-            ("wrong shape", lambda dA, Z: dA[:1])]], "backward|contract")),
+            ("wrong shape", lambda dA, Z: dA[:1])]] + USER_BACKWARD_FAULTS,
+            "backward|contract")),
     "leaky_relu_with": fuzz_target(
         lambda a: jaxdnn.leaky_relu_with(a["slope"]), lambda p: {"slope": 0.1},
         slope=([(label, make) for label, make in RATE_FAULTS
