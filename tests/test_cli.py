@@ -576,6 +576,58 @@ def test_check_refuses_what_is_not_an_activation(capsys, argv, message):
     assert err.count("\n") == 1 and message in err
 
 
+USER_MODULES = {  # module text, what the one line says
+    "a syntax error": ("def forward(Z)\n    return Z, Z\n",
+                       r"importing {m} raised SyntaxError: expected ':' \({m}\.py, line 1\)"),
+    "raises on import": ("raise RuntimeError('no GPU here')\n",
+                         r"importing {m} raised RuntimeError: no GPU here"),
+    "sys.exit(7) on import": ("import sys\nsys.exit(7)\n", r"importing {m} called sys.exit\(7\)"),
+    "sys.exit() on import": ("import sys\nsys.exit()\n", r"importing {m} called sys.exit\(None\)"),
+    "a pair that calls numpy": (
+        SWISH.replace("return Z * jax.nn.sigmoid(Z), Z", "import numpy\n"
+                      "    return numpy.tanh(Z), Z"),
+        r"activation 'swish' does not follow the contract .* its forward raised "
+        r"TracerArrayConversionError: .* under jax.jit\)"),
+}
+
+
+@pytest.mark.parametrize("command", ["check", "train"])
+@pytest.mark.parametrize("case", USER_MODULES)
+def test_a_users_module_that_fails_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys,
+                                                          case, command):
+    """Whatever the user's module does on import (or its pair when tried): one line naming the
+    option and the module and quoting the error, exit 2; JAXDNN_DEBUG=1 adds the traceback."""
+    import re
+
+    text, says = USER_MODULES[case]
+    m = f"user_{command}_{abs(hash(case))}"
+    (tmp_path / f"{m}.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    option = "--activation" if command == "check" else "--hidden-activation"
+    argv = [command, option, f"{m}:swish", *(["--out", str(tmp_path / "out")]
+                                              if command == "train" else [])]
+    monkeypatch.delenv("JAXDNN_DEBUG", raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"jaxdnn: error: {option} {m}:swish: "), err
+    assert re.search(says.format(m=m), err), err
+    assert not (tmp_path / "out").exists()
+    sys.modules.pop(m, None)
+    monkeypatch.setenv("JAXDNN_DEBUG", "1")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and f"{m}.py" in err, err
+    assert err.splitlines()[-1].startswith(f"jaxdnn: error: {option} {m}:swish: ")
+    sys.modules.pop(m, None)
+
+
+@pytest.mark.parametrize("spec", [".myact:swish", "..:swish", ".:x"])
+def test_a_relative_module_name_is_one_line_and_exit_2(capsys, spec):
+    assert main(["check", "--activation", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a relative module name" in err and spec in err
+
+
 def test_check_in_float32_softmax(capsys):
     assert main(["check", "--dtype", "float32", "--output", "softmax", "--draws", "2",
                  "--examples", "40"]) == 0

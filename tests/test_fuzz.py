@@ -1043,7 +1043,7 @@ CLI_FAULTS = {
         "--seed": ["-1", "x", "1.5", str(2**40)],
         "--dataset": ["mnist", ""],
         "--hidden-activation": ["swish", "", "nomodule:swish", "json:dumps", "json:nothing_there",
-                                "a:b:c", ":x"],
+                                "a:b:c", ":x", ".relative:x", "..:x"],
         "--init": ["xavier"],
         "--optimizer": ["sgd"],
         "--output": ["tanh", ""],
@@ -1069,7 +1069,8 @@ CLI_FAULTS = {
                 "--out": [""]},
     "check": {"--layers": ["0", "a"], "--examples": ["0", "x"], "--draws": ["0"],
               "--dtype": ["float16"], "--output": ["tanh"], "--hidden-activation": ["swish"],
-              "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x"]},
+              "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x", ".relative:x",
+                               "antigravity_nowhere.x:y"]},
 }
 CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
              for option, values in options.items() for value in values]
