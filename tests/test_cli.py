@@ -141,6 +141,18 @@ def test_predict_images_and_bad_files(tmp_path, capsys):
     assert "c.png: not a readable image" in captured.err
 
 
+def test_predict_prints_a_file_name_that_is_not_utf_8(tmp_path, capsys):
+    """A name of bytes that are not UTF-8 (surrogates in Python's str) is printed with its
+    undecodable bytes replaced, on a UTF-8 stdout, instead of ending the command."""
+    params = initialize_parameters_deep([192, 1], numpy_seed=1)
+    save_model(tmp_path / "model.npz", params, {"classes": ["non-cat", "cat"]})
+    name = os.fsdecode(b"chat-\xe9t\xe9.png")  # Latin-1 bytes
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / name)
+    assert main(["predict", "--params", str(tmp_path / "model.npz"), str(tmp_path / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{tmp_path}/chat-\ufffdt\ufffd.png: ") and "(p(cat) = " in out
+
+
 def test_predict_refuses_model_not_trained_on_images(tmp_path, capsys):
     from jaxdnn import initialize_parameters_deep, save_model
     save_model(tmp_path / "m.npz", initialize_parameters_deep([2, 1], numpy_seed=0))

@@ -8,6 +8,8 @@ import h5py
 import numpy as np
 import pytest
 from h5_storage import OUTSIDE, SAYS, STORAGE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxdnn.errors import DataError, NameLookupError, ShapeError
 from jaxdnn.io.datasets import (
@@ -539,3 +541,122 @@ def test_16_bit_greyscale_reads_as_the_same_image_in_8_bits(tmp_path):
     eight, sixteen = load_image(tmp_path / "8.png", 8), load_image(tmp_path / "16.png", 8)
     assert sixteen.max() < 1  # not clipped to white
     np.testing.assert_array_equal(sixteen, eight)
+
+
+def _tiff(path, samples, sample_format):
+    """A one-strip greyscale TIFF of ``samples`` (2-D, little-endian) with the TIFF sample
+    format 1 (unsigned), 2 (signed) or 3 (float): Pillow writes no unsigned 32-bit TIFF."""
+    import struct
+
+    height, width = samples.shape
+    data = samples.astype(samples.dtype.newbyteorder("<")).tobytes()
+    tags = [(256, 4, width), (257, 4, height), (258, 3, 8 * samples.dtype.itemsize),
+            (259, 3, 1), (262, 3, 1), (273, 4, 0), (277, 3, 1), (278, 4, height),
+            (279, 4, len(data)), (339, 3, sample_format)]
+    start = 8 + 2 + 12 * len(tags) + 4
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHI", tag, kind, 1) + struct.pack("<I" if kind == 4 else "<HH",
+                                                        *((start,) if tag == 273 else
+                                                          (value,) if kind == 4 else
+                                                          (value, 0)))
+        for tag, kind, value in tags)
+    path.write_bytes(b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + data)
+    return path
+
+
+def _grey_as(depth, grey, path):
+    """The 8-bit ``grey`` image saved at ``depth``, scaled to its range."""
+    from PIL import Image
+
+    g = grey.astype(np.float64) / 255
+    if depth == "8-bit PNG":
+        Image.fromarray(grey).save(path.with_suffix(".png"))
+    elif depth == "16-bit PNG":
+        Image.fromarray(np.round(g * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
+    elif depth == "16-bit PPM":
+        Image.fromarray(np.round(g * 65535).astype(np.uint16)).save(path.with_suffix(".ppm"))
+    elif depth == "16-bit TIFF":
+        return _tiff(path.with_suffix(".tif"), np.round(g * 65535).astype(np.uint16), 1)
+    elif depth == "32-bit signed TIFF":
+        Image.fromarray(np.round(g * (2**31 - 1)).astype(np.int32)).save(path.with_suffix(".tif"))
+    elif depth == "32-bit unsigned TIFF":
+        return _tiff(path.with_suffix(".tif"), np.round(g * (2**32 - 1)).astype(np.uint32), 1)
+    elif depth == "float TIFF":
+        Image.fromarray(g.astype(np.float32)).save(path.with_suffix(".tif"))
+    return next(p for p in path.parent.iterdir() if p.stem == path.name)
+
+
+DEPTHS = ["8-bit PNG", "16-bit PNG", "16-bit PPM", "16-bit TIFF", "32-bit signed TIFF",
+          "32-bit unsigned TIFF", "float TIFF"]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_the_same_grey_at_any_depth_is_the_same_input(tmp_path, depth):
+    """Against the 8-bit PNG, to 1/255: a 32-bit TIFF was clipped to white and a float one
+    truncated to black before."""
+    from jaxdnn.io.images import load_image
+
+    grey = np.random.default_rng(1).integers(0, 256, (12, 10)).astype(np.uint8)
+    grey[0, :3] = 0, 128, 255
+    expected = load_image(_grey_as("8-bit PNG", grey, tmp_path / "eight"), 8)
+    got = load_image(_grey_as(depth, grey, tmp_path / "other"), 8)
+    assert np.abs(got - expected).max() <= 1 / 255 + 1e-12, depth
+    assert got.max() > 0.5 and got.min() < 0.5
+
+
+@settings(max_examples=20)
+@given(data=st.data())
+def test_image_modes_fuzzed_read_as_their_8_bit_grey(tmp_path_factory, data):
+    """Random grey images saved at random depths, and in the colour modes Pillow writes (from
+    an RGB image whose channels are that grey; a palette of greys): each reads as the 8-bit
+    grey image, to 1/255 (3/255 through CMYK and YCbCr, which round)."""
+    from PIL import Image
+
+    from jaxdnn.io.images import load_image
+
+    shape = data.draw(st.tuples(st.integers(1, 9), st.integers(1, 9)), label="shape")
+    grey = np.array(data.draw(st.lists(st.integers(0, 255), min_size=shape[0] * shape[1],
+                                       max_size=shape[0] * shape[1])), np.uint8).reshape(shape)
+    folder = tmp_path_factory.mktemp("modes")
+    num_px = data.draw(st.integers(1, 6), label="num_px")
+    expected = load_image(_grey_as("8-bit PNG", grey, folder / "eight"), num_px)
+    kind = data.draw(st.sampled_from(DEPTHS + ["RGBA", "LA", "CMYK", "YCbCr", "P", "1"]),
+                     label="kind")
+    if kind in DEPTHS:
+        path = _grey_as(kind, grey, folder / "other")
+    else:
+        if kind == "1":
+            grey = np.where(grey > 127, 255, 0).astype(np.uint8)
+            expected = load_image(_grey_as("8-bit PNG", grey, folder / "binary"), num_px)
+        path = folder / "other.tif"
+        if kind == "P":  # the grey levels as a palette of greys: exact, unlike quantising
+            image = Image.fromarray(grey).convert("P")
+            image.putpalette([level for i in range(256) for level in (i, i, i)])
+            image.putdata(grey.ravel().tolist())
+        else:
+            image = Image.fromarray(np.stack([grey] * 3, axis=-1)).convert(kind)
+        image.save(path)
+    got = load_image(path, num_px)
+    tolerance = 3 / 255 if kind in ("CMYK", "YCbCr") else 1 / 255  # colour conversions round
+    assert np.abs(got - expected).max() <= tolerance + 1e-12, kind
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), 7, np.int32)).save(
+        p / "i.im"), r"i\.im: a 32-bit integer image \(mode 'I'\) of a IM file, whose range is "
+                     r"not known"),
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), 200, np.float32)).save(
+        p / "f.tif"), r"f\.tif: a floating-point image with values 200\.\.200; its intensities "
+                      r"must lie in \[0, 1\]"),
+    (lambda p: __import__("PIL.Image").Image.fromarray(
+        np.array([[0.5, np.nan]], np.float32)).save(p / "n.tif"), r"n\.tif: a floating-point "),
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), -5, np.int32)).save(
+        p / "s.tif"), r"s\.tif: an integer image with negative values \(-5\)"),
+])
+@pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
+def test_an_image_of_unknown_range_is_refused_by_name(tmp_path, make, says):
+    from jaxdnn.io.images import load_image
+
+    make(tmp_path)
+    with pytest.raises(DataError, match=says):
+        load_image(next(tmp_path.iterdir()), 8)

@@ -192,7 +192,8 @@ def cmd_predict(args):
         probs = AL if len(AL) > 1 else np.array([1 - AL[0], AL[0]])
         k = int(probs.argmax())
         shown = k if len(AL) > 1 else 1  # a sigmoid's probability is the second class's
-        print(f"{path}: {classes[k]} (p({classes[shown]}) = {probs[shown]:.4f})")
+        print(f"{os.fsencode(path).decode(errors='replace')}: {classes[k]} "
+              f"(p({classes[shown]}) = {probs[shown]:.4f})")
     return 2 if failures else 0
 
 
