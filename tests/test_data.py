@@ -11,7 +11,7 @@ from h5_storage import OUTSIDE, SAYS, STORAGE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxdnn.errors import DataError, NameLookupError, ShapeError
+from jaxdnn.errors import DataError, InputTypeError, NameLookupError, OptionError, ShapeError
 from jaxdnn.io.datasets import (
     DATASETS,
     MULTICLASS,
@@ -358,6 +358,39 @@ def test_generated_sets_are_deterministic_by_seed(generate):
 def test_generated_sets_reject_too_few_samples(generate):
     with pytest.raises(ShapeError, match="n_samples"):
         generate(n_samples=1)
+
+
+@pytest.mark.parametrize("call, error, says", [
+    (lambda: noisy_moons(noise=float("nan")), OptionError, "noise must be a finite number, not "
+                                                           "negative; got nan"),
+    (lambda: noisy_circles(noise=-0.1), OptionError, "noise must be a finite number, not "
+                                                     "negative; got -0.1"),
+    (lambda: spirals(noise=float("inf")), OptionError, "noise must be a finite number"),
+    (lambda: spirals(noise="0.2"), InputTypeError, "noise must be a real number"),
+    (lambda: noisy_circles(factor=float("nan")), OptionError, "factor must be a finite number"),
+    (lambda: gaussian_quantiles(cov=-1.0), OptionError, "cov must be a finite number, not "
+                                                        "negative"),
+    (lambda: no_structure(seed=-1), OptionError, "seed must not be negative"),
+    (lambda: blobs(seed=2**40), OptionError, r"seed must be below 2\*\*32"),
+    (lambda: DATASETS["spirals"](arms=10**9), OptionError,
+     r"arms = 1,000,000,000 is above the limit of 256 \(MAX_DATASET_CLASSES\)"),
+    (lambda: spirals(arms=257, multiclass=True), OptionError,
+     "arms = 257 is above the limit of 256"),
+    (lambda: blobs(centers=300), OptionError, "centers = 300 is above the limit of 256"),
+    (lambda: no_structure(n_samples=2**40), OptionError,
+     r"n_samples = 1,099,511,627,776 is above the limit of 16,777,216 "
+     r"\(MAX_DATASET_SAMPLES\)"),
+])
+def test_generators_refuse_numbers_they_cannot_use(call, error, says):
+    """Each a documented error at once: no NaN data, no numpy error, no loop of 10**9 arms, no
+    uint8 label wrapping past 255."""
+    with pytest.raises(error, match=says):
+        call()
+
+
+def test_the_largest_generated_sets_keep_their_labels():
+    X, Y = spirals(n_samples=600, arms=256, multiclass=True)
+    assert Y.dtype == np.uint8 and sorted(np.unique(Y)) == list(range(256))
 
 
 def test_circles_inner_class_has_the_smaller_radius():

@@ -78,6 +78,7 @@ def _array_faults(rows, cols, floating, labels, probabilities):
         ("nested list", lambda v, p: np.asarray(v).tolist()),
         ("None", lambda v, p: None),
         ("a string", lambda v, p: "X.npy"),
+        ("big-endian", lambda v, p: np.asarray(v, np.float64).astype(">f8")),
     ]
     if rows:
         faults.append(("one row more", lambda v, p: np.vstack([v, np.asarray(v)[:1]])))
@@ -142,6 +143,11 @@ PARAMETER_FAULTS = [
     ("b None", lambda v, p: _replace(v, f"b{_layer(p)}", None)),
     ("W float32 among float64", lambda v, p: (lambda l: _replace(
         v, f"W{l}", v[f"W{l}"].astype(np.float32)))(_layer(p))),
+    ("W big-endian", lambda v, p: (lambda l: _replace(
+        v, f"W{l}", np.asarray(v[f"W{l}"]).astype(">f8")))(_layer(p))),
+    ("b big-endian", lambda v, p: (lambda l: _replace(
+        v, f"b{l}", np.asarray(v[f"b{l}"]).astype(">f8")))(_layer(p))),
+    ("all big-endian", lambda v, p: {k: np.asarray(x).astype(">f8") for k, x in v.items()}),
     ("a list of arrays", lambda v, p: list(v.values())),
     ("None", lambda v, p: None),
     ("empty dict", lambda v, p: {}),

@@ -30,6 +30,10 @@ MAX_RECORDED_INTEGER = 2**63 - 1
 is refused as the metadata is parsed, before it becomes a number that overflows later."""
 MAX_IMAGE_PIXELS = 2**26
 """The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
+MAX_DATASET_SAMPLES = 2**24
+"""The most points a generated 2-D data set holds (256 MiB of float64 inputs)."""
+MAX_DATASET_CLASSES = 256
+"""The most classes (centres, arms) of a generated data set: its labels are uint8."""
 
 
 def parameter_count(dims):

@@ -26,6 +26,7 @@ The toy sets are generated here with numpy (no scikit-learn), following scikit-l
 shuffled.
 """
 
+import math
 import pathlib
 
 import h5py
@@ -258,7 +259,10 @@ def noisy_circles(n_samples=200, factor=0.5, noise=0.3, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    check.real(factor, "factor")
+    if not math.isfinite(factor):
+        raise OptionError(f"factor must be a finite number; got {factor!r}")
+    rng = _generator(seed, noise=noise)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     X = np.concatenate([_circle(n_outer, 1.0), _circle(n_inner, factor)], axis=1)
@@ -276,7 +280,7 @@ def noisy_moons(n_samples=200, noise=0.2, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, noise=noise)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     t_outer = np.linspace(0, np.pi, n_outer)
@@ -300,7 +304,7 @@ def blobs(n_samples=200, centers=6, seed=5, multiclass=False):
     """
     _check_count("n_samples", n_samples, 2)
     _check_count("centers", centers, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     centres = rng.uniform(-10, 10, size=(2, centers))
     index = np.arange(n_samples) % centers
     X = centres[:, index] + rng.normal(size=(2, n_samples))
@@ -320,7 +324,7 @@ def spirals(n_samples=300, arms=3, noise=0.2, seed=0, multiclass=False):
     """
     _check_count("n_samples", n_samples, 2)
     _check_count("arms", arms, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, noise=noise)
     arm = np.sort(np.arange(n_samples) % arms)
     r = np.concatenate([np.linspace(0, 1, np.sum(arm == k)) for k in range(arms)])
     theta = 4 * r + 2 * np.pi * arm / arms + rng.normal(scale=noise, size=n_samples)
@@ -338,7 +342,7 @@ def gaussian_quantiles(n_samples=200, cov=0.5, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, cov=cov)
     X = rng.normal(scale=np.sqrt(cov), size=(2, n_samples))
     X = X[:, np.argsort(np.sum(X**2, axis=0))]
     n_near = n_samples // 2
@@ -352,7 +356,7 @@ def no_structure(n_samples=200, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     X = rng.random((2, n_samples))
     return X, rng.integers(0, 2, size=(1, n_samples), dtype=np.uint8)
 
@@ -462,7 +466,25 @@ def _two_classes(n_zero, n_one):
     return np.repeat(np.array([0, 1], dtype=np.uint8), [n_zero, n_one])[np.newaxis]
 
 
+_COUNT_LIMITS = {"n_samples": "MAX_DATASET_SAMPLES", "centers": "MAX_DATASET_CLASSES",
+                 "arms": "MAX_DATASET_CLASSES"}
+
+
 def _check_count(name, value, minimum):
-    """``value`` must be an integer (not a bool) of at least ``minimum``: it sizes an array."""
+    """``value`` must be an integer (not a bool) of at least ``minimum`` and at most its limit
+    (:data:`~jaxdnn.core.limits.MAX_DATASET_SAMPLES` points,
+    :data:`~jaxdnn.core.limits.MAX_DATASET_CLASSES` classes): it sizes an array and a loop."""
     if check.count(value, name) < minimum:
         raise ShapeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    limit = _COUNT_LIMITS[name]
+    if value > getattr(limits, limit):
+        raise OptionError(f"{name} = {value:,} is above the limit of "
+                          f"{getattr(limits, limit):,} ({limit})")
+
+
+def _generator(seed, **scales):
+    """numpy's generator of ``seed`` (a count below 2**32), once every standard deviation or
+    variance of ``scales`` is a finite number, not negative."""
+    for name, value in scales.items():
+        check.nonnegative(value, name)
+    return np.random.default_rng(check.seed(seed))
