@@ -90,7 +90,7 @@ def follows_contract(activation):
       InputTypeError: forward or backward not a function.
     """
     key = _key(activation)
-    if _PASSED.get(key) is activation:
+    if key in _PASSED:  # an equal pair passed, or this very one (an id is kept alive there)
         return activation
     forward, backward, name = activation
     label = _label(activation)

@@ -28,6 +28,9 @@ with two optimiser moments and :data:`MAX_COSTS` costs fits."""
 MAX_RECORDED_INTEGER = 2**63 - 1
 """The largest integer (in magnitude) a model file's metadata may hold: int64's. A longer one
 is refused as the metadata is parsed, before it becomes a number that overflows later."""
+MAX_H5_LINKS = 16
+"""Soft links followed to find one data set of an HDF5 file (HDF5's own default); more is a
+loop."""
 MAX_IMAGE_PIXELS = 2**26
 """The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
 MAX_DATASET_SAMPLES = 2**24

@@ -14,10 +14,8 @@ import os
 
 import h5py
 
+from ..core import limits
 from ..errors import DataError
-
-MAX_LINKS = 16
-"""Soft links followed to find one data set (HDF5's own default); more is a loop."""
 
 _OPT_IN = "pass allow_external=True to read it"
 
@@ -39,9 +37,9 @@ def find(f, key, name, allow_external=False):
                             f"another file: {_OPT_IN}")
         if isinstance(link, h5py.SoftLink):
             links += 1
-            if links > MAX_LINKS:
-                raise DataError(f"{name}: too many links (more than {MAX_LINKS} soft links: a "
-                                f"loop)")
+            if links > limits.MAX_H5_LINKS:
+                raise DataError(f"{name}: too many links (more than {limits.MAX_H5_LINKS} soft "
+                                f"links: a loop; MAX_H5_LINKS)")
             node = f["/"] if link.path.startswith("/") else node
             parts = _parts(link.path) + parts
             continue
