@@ -141,6 +141,18 @@ def test_predict_images_and_bad_files(tmp_path, capsys):
     assert "c.png: not a readable image" in captured.err
 
 
+def test_predict_prints_a_file_name_that_is_not_utf_8(tmp_path, capsys):
+    """A name of bytes that are not UTF-8 (surrogates in Python's str) is printed with its
+    undecodable bytes replaced, on a UTF-8 stdout, instead of ending the command."""
+    params = initialize_parameters_deep([192, 1], numpy_seed=1)
+    save_model(tmp_path / "model.npz", params, {"classes": ["non-cat", "cat"]})
+    name = os.fsdecode(b"chat-\xe9t\xe9.png")  # Latin-1 bytes
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / name)
+    assert main(["predict", "--params", str(tmp_path / "model.npz"), str(tmp_path / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{tmp_path}/chat-\ufffdt\ufffd.png: ") and "(p(cat) = " in out
+
+
 def test_predict_refuses_model_not_trained_on_images(tmp_path, capsys):
     from jaxdnn import initialize_parameters_deep, save_model
     save_model(tmp_path / "m.npz", initialize_parameters_deep([2, 1], numpy_seed=0))
@@ -578,6 +590,58 @@ def test_check_refuses_what_is_not_an_activation(capsys, argv, message):
     assert main(["check", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+USER_MODULES = {  # module text, what the one line says
+    "a syntax error": ("def forward(Z)\n    return Z, Z\n",
+                       r"importing {m} raised SyntaxError: expected ':' \({m}\.py, line 1\)"),
+    "raises on import": ("raise RuntimeError('no GPU here')\n",
+                         r"importing {m} raised RuntimeError: no GPU here"),
+    "sys.exit(7) on import": ("import sys\nsys.exit(7)\n", r"importing {m} called sys.exit\(7\)"),
+    "sys.exit() on import": ("import sys\nsys.exit()\n", r"importing {m} called sys.exit\(None\)"),
+    "a pair that calls numpy": (
+        SWISH.replace("return Z * jax.nn.sigmoid(Z), Z", "import numpy\n"
+                      "    return numpy.tanh(Z), Z"),
+        r"activation 'swish' does not follow the contract .* its forward raised "
+        r"TracerArrayConversionError: .* under jax.jit\)"),
+}
+
+
+@pytest.mark.parametrize("command", ["check", "train"])
+@pytest.mark.parametrize("case", USER_MODULES)
+def test_a_users_module_that_fails_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys,
+                                                          case, command):
+    """Whatever the user's module does on import (or its pair when tried): one line naming the
+    option and the module and quoting the error, exit 2; JAXDNN_DEBUG=1 adds the traceback."""
+    import re
+
+    text, says = USER_MODULES[case]
+    m = f"user_{command}_{abs(hash(case))}"
+    (tmp_path / f"{m}.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    option = "--activation" if command == "check" else "--hidden-activation"
+    argv = [command, option, f"{m}:swish", *(["--out", str(tmp_path / "out")]
+                                              if command == "train" else [])]
+    monkeypatch.delenv("JAXDNN_DEBUG", raising=False)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"jaxdnn: error: {option} {m}:swish: "), err
+    assert re.search(says.format(m=m), err), err
+    assert not (tmp_path / "out").exists()
+    sys.modules.pop(m, None)
+    monkeypatch.setenv("JAXDNN_DEBUG", "1")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and f"{m}.py" in err, err
+    assert err.splitlines()[-1].startswith(f"jaxdnn: error: {option} {m}:swish: ")
+    sys.modules.pop(m, None)
+
+
+@pytest.mark.parametrize("spec", [".myact:swish", "..:swish", ".:x"])
+def test_a_relative_module_name_is_one_line_and_exit_2(capsys, spec):
+    assert main(["check", "--activation", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a relative module name" in err and spec in err
 
 
 def test_check_in_float32_softmax(capsys):

@@ -7,8 +7,11 @@ import pathlib
 import h5py
 import numpy as np
 import pytest
+from h5_storage import OUTSIDE, SAYS, STORAGE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jaxdnn.errors import DataError, NameLookupError, ShapeError
+from jaxdnn.errors import DataError, InputTypeError, NameLookupError, OptionError, ShapeError
 from jaxdnn.io.datasets import (
     DATASETS,
     MULTICLASS,
@@ -30,6 +33,14 @@ CLASSES = np.array([b"non-cat", b"cat"])
 GROUP = object()  # an override value: write an HDF5 group where a data set belongs
 LINK_LOOP = object()  # a soft link to itself
 HUGE = object()  # a chunked data set declaring 10**12 pixels, nothing written
+
+
+class Stored:
+    """An override value: ``value`` stored the hostile way ``kind`` (``h5_storage``)."""
+
+    def __init__(self, kind, value):
+        self.kind, self.value = kind, value
+
 REAL_DIR = pathlib.Path(__file__).resolve().parents[1] / "datasets"
 REAL_SHA256 = {
     TRAIN: "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242",
@@ -52,7 +63,11 @@ def _layout():
 
 
 def _write(directory, layout):
-    """Write ``layout`` as h5 files in ``directory``; a value None leaves the key out."""
+    """Write ``layout`` as h5 files in ``directory``; a value None leaves the key out. Files a
+    :class:`Stored` value points to go in a folder beside ``directory``."""
+    elsewhere = directory.parent / f"{directory.name}-elsewhere"
+    for folder in (directory, elsewhere):
+        folder.mkdir(exist_ok=True)
     for name, keys in layout.items():
         with h5py.File(directory / name, "w") as f:
             for key, value in keys.items():
@@ -62,6 +77,8 @@ def _write(directory, layout):
                     f[key] = h5py.SoftLink(f"/{key}")
                 elif value is HUGE:
                     f.create_dataset(key, (10**6, 500, 500, 4), np.uint8, chunks=(1, 4, 4, 4))
+                elif isinstance(value, Stored):
+                    STORAGE[value.kind](f, key, value.value, str(elsewhere))
                 elif value is not None:
                     f[key] = value
     return directory
@@ -147,6 +164,9 @@ MALFORMED = [
     (TRAIN, "train_set_x", GROUP, "missing key"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4), np.uint8), "needs (m, height, width, 3)"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 4), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 4, 1), np.uint8), "needs (m, height, width, 3)"),
+    (TRAIN, "train_set_x", np.zeros((5, 4, 6, 3), np.uint8), "4 x 6 pixels but needs square"),
+    (TEST, "test_set_x", np.zeros((3, 6, 4, 3), np.uint8), "6 x 4 pixels but needs square"),
     (TRAIN, "train_set_x", np.zeros((0, 4, 4, 3), np.uint8), "needs (m, height, width, 3)"),
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), np.float32), "uint8 pixels"),
     (TRAIN, "train_set_x", np.full((5, 4, 4, 3), 300), "uint8 pixels"),
@@ -165,7 +185,7 @@ MALFORMED = [
     (TRAIN, "train_set_x", np.zeros((5, 4, 4, 3), [("r", "u1"), ("g", "u1")]), "uint8 pixels"),
     (TRAIN, "train_set_x", h5py.Empty("u1"), "empty data set"),
     (TRAIN, "train_set_x", LINK_LOOP, "too many links"),
-    (TRAIN, "train_set_x", HUGE, "above the limit of 4,294,967,296 (MAX_FILE_BYTES)"),
+    (TRAIN, "train_set_x", HUGE, "above the limit of 8,589,934,592 (MAX_FILE_BYTES)"),
     (TRAIN, "train_set_y", np.float64(1.0), "needs (5,)"),
     (TRAIN, "train_set_y", h5py.Empty("f8"), "empty data set"),
 ]
@@ -180,6 +200,84 @@ def test_malformed_file_names_the_file_and_the_key(tmp_path, file, key, value, s
         load_data(_write(tmp_path, layout))
     message = str(info.value)
     assert str(tmp_path / file) in message and repr(key) in message and says in message
+
+
+# --- storage that reaches outside the file, or was never written -----------------------------
+
+
+@pytest.mark.parametrize("kind", [k for k in STORAGE if "FIFO" not in k])
+@pytest.mark.parametrize("file, key", [(TRAIN, "train_set_x"), (TEST, "test_set_y")])
+def test_storage_outside_the_file_or_unwritten_is_refused_by_name(tmp_path, kind, file, key):
+    """Nothing outside the data folder is read unless asked for (then it reads as the data);
+    storage never written is refused either way."""
+    layout = _layout()
+    layout[file][key] = Stored(kind, layout[file][key])
+    data = _write(tmp_path / "data", layout)
+    with pytest.raises(DataError) as info:
+        load_data(data)
+    message = str(info.value)
+    assert f"{data / file}: key {key!r}" in message and SAYS[kind] in message, message
+    assert ("allow_external=True" in message) == (kind in OUTSIDE)
+    if kind in OUTSIDE:
+        loaded = load_data(data, allow_external=True)
+        np.testing.assert_array_equal(loaded[0 if key == "train_set_x" else 3].ravel(),
+                                      _layout()[file][key].ravel())
+    else:
+        with pytest.raises(DataError, match="ever written"):
+            load_data(data, allow_external=True)
+
+
+FIFO_LOAD = """
+import sys
+from jaxdnn import DataError, load_cat_data
+try:
+    load_cat_data(sys.argv[1])
+except DataError as e:
+    print(e)
+"""
+
+
+def test_external_storage_in_a_fifo_is_refused_without_reading_it(tmp_path):
+    """In a child process, so that the read the fix prevents (it would never return) cannot
+    hang the suite: the child must answer at once."""
+    import subprocess
+    import sys
+
+    layout = _layout()
+    layout[TRAIN]["train_set_x"] = Stored("external storage in a FIFO",
+                                          layout[TRAIN]["train_set_x"])
+    data = _write(tmp_path / "data", layout)
+    try:
+        child = subprocess.run([sys.executable, "-c", FIFO_LOAD, str(data)],
+                               capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("load_cat_data read the FIFO: it never returned")
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "keeps its data outside the file (external storage in" in child.stdout
+
+
+def test_a_file_declaring_many_images_is_refused_before_anything_is_allocated(tmp_path,
+                                                                             monkeypatch):
+    """A file of a few KB declares 100,000 images of 64 x 64 x 3: loading them for a network
+    (uint8, then float64) is estimated from the declared shape against the memory available
+    (here 8 GiB), and refused in one line naming the images, the estimate and the memory."""
+    import jaxdnn.core.limits
+
+    layout = _layout()
+    layout[TRAIN]["train_set_x"] = Stored("no chunk written",
+                                          np.zeros((100_000, 64, 64, 3), np.uint8))
+    layout[TRAIN]["train_set_y"] = np.zeros(100_000, np.int64)
+    data = _write(tmp_path / "data", layout)
+    assert (data / TRAIN).stat().st_size < 2_000_000
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 8 * 2**30)
+    with pytest.raises(DataError) as info:
+        load_cat_data(data)
+    assert str(info.value) == (
+        f"{data / TRAIN}: key 'train_set_x' declares shape (100000, 64, 64, 3): loading it takes "
+        f"10,547 MiB (as stored, then as float64 for a network), more than the 8,192 MiB of "
+        f"memory available")
+    with pytest.raises(DataError, match=r"only 0 of its 100,000 chunks were ever written"):
+        load_data(data)  # 1.2 GB as stored would fit, but none of it is there
 
 
 @pytest.mark.skipif(not (REAL_DIR / TRAIN).exists() or not (REAL_DIR / TEST).exists(),
@@ -260,6 +358,39 @@ def test_generated_sets_are_deterministic_by_seed(generate):
 def test_generated_sets_reject_too_few_samples(generate):
     with pytest.raises(ShapeError, match="n_samples"):
         generate(n_samples=1)
+
+
+@pytest.mark.parametrize("call, error, says", [
+    (lambda: noisy_moons(noise=float("nan")), OptionError, "noise must be a finite number, not "
+                                                           "negative; got nan"),
+    (lambda: noisy_circles(noise=-0.1), OptionError, "noise must be a finite number, not "
+                                                     "negative; got -0.1"),
+    (lambda: spirals(noise=float("inf")), OptionError, "noise must be a finite number"),
+    (lambda: spirals(noise="0.2"), InputTypeError, "noise must be a real number"),
+    (lambda: noisy_circles(factor=float("nan")), OptionError, "factor must be a finite number"),
+    (lambda: gaussian_quantiles(cov=-1.0), OptionError, "cov must be a finite number, not "
+                                                        "negative"),
+    (lambda: no_structure(seed=-1), OptionError, "seed must not be negative"),
+    (lambda: blobs(seed=2**40), OptionError, r"seed must be below 2\*\*32"),
+    (lambda: DATASETS["spirals"](arms=10**9), OptionError,
+     r"arms = 1,000,000,000 is above the limit of 256 \(MAX_DATASET_CLASSES\)"),
+    (lambda: spirals(arms=257, multiclass=True), OptionError,
+     "arms = 257 is above the limit of 256"),
+    (lambda: blobs(centers=300), OptionError, "centers = 300 is above the limit of 256"),
+    (lambda: no_structure(n_samples=2**40), OptionError,
+     r"n_samples = 1,099,511,627,776 is above the limit of 16,777,216 "
+     r"\(MAX_DATASET_SAMPLES\)"),
+])
+def test_generators_refuse_numbers_they_cannot_use(call, error, says):
+    """Each a documented error at once: no NaN data, no numpy error, no loop of 10**9 arms, no
+    uint8 label wrapping past 255."""
+    with pytest.raises(error, match=says):
+        call()
+
+
+def test_the_largest_generated_sets_keep_their_labels():
+    X, Y = spirals(n_samples=600, arms=256, multiclass=True)
+    assert Y.dtype == np.uint8 and sorted(np.unique(Y)) == list(range(256))
 
 
 def test_circles_inner_class_has_the_smaller_radius():
@@ -443,3 +574,122 @@ def test_16_bit_greyscale_reads_as_the_same_image_in_8_bits(tmp_path):
     eight, sixteen = load_image(tmp_path / "8.png", 8), load_image(tmp_path / "16.png", 8)
     assert sixteen.max() < 1  # not clipped to white
     np.testing.assert_array_equal(sixteen, eight)
+
+
+def _tiff(path, samples, sample_format):
+    """A one-strip greyscale TIFF of ``samples`` (2-D, little-endian) with the TIFF sample
+    format 1 (unsigned), 2 (signed) or 3 (float): Pillow writes no unsigned 32-bit TIFF."""
+    import struct
+
+    height, width = samples.shape
+    data = samples.astype(samples.dtype.newbyteorder("<")).tobytes()
+    tags = [(256, 4, width), (257, 4, height), (258, 3, 8 * samples.dtype.itemsize),
+            (259, 3, 1), (262, 3, 1), (273, 4, 0), (277, 3, 1), (278, 4, height),
+            (279, 4, len(data)), (339, 3, sample_format)]
+    start = 8 + 2 + 12 * len(tags) + 4
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHI", tag, kind, 1) + struct.pack("<I" if kind == 4 else "<HH",
+                                                        *((start,) if tag == 273 else
+                                                          (value,) if kind == 4 else
+                                                          (value, 0)))
+        for tag, kind, value in tags)
+    path.write_bytes(b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + data)
+    return path
+
+
+def _grey_as(depth, grey, path):
+    """The 8-bit ``grey`` image saved at ``depth``, scaled to its range."""
+    from PIL import Image
+
+    g = grey.astype(np.float64) / 255
+    if depth == "8-bit PNG":
+        Image.fromarray(grey).save(path.with_suffix(".png"))
+    elif depth == "16-bit PNG":
+        Image.fromarray(np.round(g * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
+    elif depth == "16-bit PPM":
+        Image.fromarray(np.round(g * 65535).astype(np.uint16)).save(path.with_suffix(".ppm"))
+    elif depth == "16-bit TIFF":
+        return _tiff(path.with_suffix(".tif"), np.round(g * 65535).astype(np.uint16), 1)
+    elif depth == "32-bit signed TIFF":
+        Image.fromarray(np.round(g * (2**31 - 1)).astype(np.int32)).save(path.with_suffix(".tif"))
+    elif depth == "32-bit unsigned TIFF":
+        return _tiff(path.with_suffix(".tif"), np.round(g * (2**32 - 1)).astype(np.uint32), 1)
+    elif depth == "float TIFF":
+        Image.fromarray(g.astype(np.float32)).save(path.with_suffix(".tif"))
+    return next(p for p in path.parent.iterdir() if p.stem == path.name)
+
+
+DEPTHS = ["8-bit PNG", "16-bit PNG", "16-bit PPM", "16-bit TIFF", "32-bit signed TIFF",
+          "32-bit unsigned TIFF", "float TIFF"]
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_the_same_grey_at_any_depth_is_the_same_input(tmp_path, depth):
+    """Against the 8-bit PNG, to 1/255: a 32-bit TIFF was clipped to white and a float one
+    truncated to black before."""
+    from jaxdnn.io.images import load_image
+
+    grey = np.random.default_rng(1).integers(0, 256, (12, 10)).astype(np.uint8)
+    grey[0, :3] = 0, 128, 255
+    expected = load_image(_grey_as("8-bit PNG", grey, tmp_path / "eight"), 8)
+    got = load_image(_grey_as(depth, grey, tmp_path / "other"), 8)
+    assert np.abs(got - expected).max() <= 1 / 255 + 1e-12, depth
+    assert got.max() > 0.5 and got.min() < 0.5
+
+
+@settings(max_examples=20)
+@given(data=st.data())
+def test_image_modes_fuzzed_read_as_their_8_bit_grey(tmp_path_factory, data):
+    """Random grey images saved at random depths, and in the colour modes Pillow writes (from
+    an RGB image whose channels are that grey; a palette of greys): each reads as the 8-bit
+    grey image, to 1/255 (3/255 through CMYK and YCbCr, which round)."""
+    from PIL import Image
+
+    from jaxdnn.io.images import load_image
+
+    shape = data.draw(st.tuples(st.integers(1, 9), st.integers(1, 9)), label="shape")
+    grey = np.array(data.draw(st.lists(st.integers(0, 255), min_size=shape[0] * shape[1],
+                                       max_size=shape[0] * shape[1])), np.uint8).reshape(shape)
+    folder = tmp_path_factory.mktemp("modes")
+    num_px = data.draw(st.integers(1, 6), label="num_px")
+    expected = load_image(_grey_as("8-bit PNG", grey, folder / "eight"), num_px)
+    kind = data.draw(st.sampled_from(DEPTHS + ["RGBA", "LA", "CMYK", "YCbCr", "P", "1"]),
+                     label="kind")
+    if kind in DEPTHS:
+        path = _grey_as(kind, grey, folder / "other")
+    else:
+        if kind == "1":
+            grey = np.where(grey > 127, 255, 0).astype(np.uint8)
+            expected = load_image(_grey_as("8-bit PNG", grey, folder / "binary"), num_px)
+        path = folder / "other.tif"
+        if kind == "P":  # the grey levels as a palette of greys: exact, unlike quantising
+            image = Image.fromarray(grey).convert("P")
+            image.putpalette([level for i in range(256) for level in (i, i, i)])
+            image.putdata(grey.ravel().tolist())
+        else:
+            image = Image.fromarray(np.stack([grey] * 3, axis=-1)).convert(kind)
+        image.save(path)
+    got = load_image(path, num_px)
+    tolerance = 3 / 255 if kind in ("CMYK", "YCbCr") else 1 / 255  # colour conversions round
+    assert np.abs(got - expected).max() <= tolerance + 1e-12, kind
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), 7, np.int32)).save(
+        p / "i.im"), r"i\.im: a 32-bit integer image \(mode 'I'\) of a IM file, whose range is "
+                     r"not known"),
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), 200, np.float32)).save(
+        p / "f.tif"), r"f\.tif: a floating-point image with values 200\.\.200; its intensities "
+                      r"must lie in \[0, 1\]"),
+    (lambda p: __import__("PIL.Image").Image.fromarray(
+        np.array([[0.5, np.nan]], np.float32)).save(p / "n.tif"), r"n\.tif: a floating-point "),
+    (lambda p: __import__("PIL.Image").Image.fromarray(np.full((3, 4), -5, np.int32)).save(
+        p / "s.tif"), r"s\.tif: an integer image with negative values \(-5\)"),
+])
+@pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
+def test_an_image_of_unknown_range_is_refused_by_name(tmp_path, make, says):
+    from jaxdnn.io.images import load_image
+
+    make(tmp_path)
+    with pytest.raises(DataError, match=says):
+        load_image(next(tmp_path.iterdir()), 8)

@@ -218,3 +218,51 @@ def test_an_on_cost_that_raises_surfaces_as_its_own_exception(capfd):
     assert "Traceback" not in capfd.readouterr().err
     _, costs = fit(np.ones((2, 4)), np.ones((1, 4)), one, num_iterations=3)  # nothing left over
     assert len(costs) == 3
+
+
+# --- arrays jax cannot take, and inputs that only overflow in the training dtype -------------
+
+def _big_endian(d):
+    return {k: np.asarray(v, np.float64).astype(">f8") for k, v in d.items()}
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: fit(np.ones((4, 5)), np.ones((1, 5)), _big_endian(params(4, 2, 1)),
+                 num_iterations=2), "W1"),
+    (lambda: fit(np.ones((4, 5)), np.ones((1, 5)), {**params(4, 2, 1), "b2": np.zeros(
+        (1, 1), ">f8")}, num_iterations=2), "b2"),
+    (lambda: predict_proba(np.ones((4, 5)), _big_endian(params(4, 1))), "W1"),
+    (lambda: L_model_forward(np.ones((4, 5), ">f8"), params(4, 1)), "X"),
+    (lambda: cost_and_grads(np.ones((4, 5)), np.ones((1, 5), ">f8"), params(4, 1), "relu"),
+     "Y"),
+    (lambda: compute_cost(np.full((1, 5), 0.5, ">f8"), np.ones((1, 5))), "AL"),
+    (lambda: __import__("jaxdnn").init_train_state(_big_endian(params(4, 1))), "W1"),
+])
+def test_arrays_in_another_byte_order_are_refused_by_name(call, name):
+    """numpy arrays of another byte order (a big-endian file's, here): jax cannot take them;
+    refused naming the array, instead of a TypeError from inside jax or functools."""
+    with pytest.raises(InputTypeError, match=rf"^{name} has dtype >f8, not in this machine's "
+                                             rf"byte order"):
+        call()
+
+
+def test_finite_in_names_inputs_that_overflow_only_in_the_training_dtype():
+    from jaxdnn.core.checks import finite_in
+
+    X = np.ones((3, 4))
+    X[1, 2] = 1e39
+    finite_in(X, "X", np.float64)
+    with pytest.raises(DataError, match=r"^X has 1 values beyond the range of float32 \(the "
+                                        r"first, 1e\+39, at index \(1, 2\); float32 ends at "
+                                        r"3\.40282e\+38\): converted to float32 for training "
+                                        r"they would be inf"):
+        finite_in(X, "X", np.float32)
+    with pytest.raises(DataError, match=r"X has 2 values beyond the range of float16"):
+        finite_in(np.array([[70000, -1e5, 3]]), "X", np.float16)
+    edge = np.array([[float(np.finfo(np.float32).max) * (1 + 1e-9), -3.0]])  # rounds to max
+    finite_in(edge, "X", np.float32)
+    finite_in(np.array([[np.nan, 1e39]]), "X", np.float64)  # NaN is finite()'s to refuse
+    with pytest.raises(DataError, match="1 values beyond the range of float32"):
+        finite_in(np.array([[np.nan, 1e39]]), "X", np.float32)
+    jax.jit(lambda x: finite_in(x, "X", np.float32) or x)(jnp.ones((1, 2)))  # traced: nothing
+    finite_in(np.zeros((0, 3)), "X", np.float32)

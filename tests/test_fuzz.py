@@ -9,6 +9,7 @@ sizes. The cases and calls are counted and printed at the end of the run; the la
 that the fuzzer fails when a check is taken out.
 """
 
+import json
 import os
 import re
 import tempfile
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from h5_storage import STORAGE
 from hypothesis import given, settings
 from report import record_fuzz_case
 from strategies import fuzz_problems, make_problem
@@ -76,6 +78,7 @@ def _array_faults(rows, cols, floating, labels, probabilities):
         ("nested list", lambda v, p: np.asarray(v).tolist()),
         ("None", lambda v, p: None),
         ("a string", lambda v, p: "X.npy"),
+        ("big-endian", lambda v, p: np.asarray(v, np.float64).astype(">f8")),
     ]
     if rows:
         faults.append(("one row more", lambda v, p: np.vstack([v, np.asarray(v)[:1]])))
@@ -140,6 +143,11 @@ PARAMETER_FAULTS = [
     ("b None", lambda v, p: _replace(v, f"b{_layer(p)}", None)),
     ("W float32 among float64", lambda v, p: (lambda l: _replace(
         v, f"W{l}", v[f"W{l}"].astype(np.float32)))(_layer(p))),
+    ("W big-endian", lambda v, p: (lambda l: _replace(
+        v, f"W{l}", np.asarray(v[f"W{l}"]).astype(">f8")))(_layer(p))),
+    ("b big-endian", lambda v, p: (lambda l: _replace(
+        v, f"b{l}", np.asarray(v[f"b{l}"]).astype(">f8")))(_layer(p))),
+    ("all big-endian", lambda v, p: {k: np.asarray(x).astype(">f8") for k, x in v.items()}),
     ("a list of arrays", lambda v, p: list(v.values())),
     ("None", lambda v, p: None),
     ("empty dict", lambda v, p: {}),
@@ -338,6 +346,53 @@ PER_MODEL_RATE_FAULTS = [fault for fault in TRAINING_RATE_FAULTS if fault[0] != 
     ("2-D", lambda v, p: [[0.1, 0.2]]), ("one bad of two", lambda v, p: [0.1, -0.1])]
 
 
+def _raises_on_call(n):
+    """A forward (swish) that raises on its n-th call: a fresh one per fault."""
+    calls = []
+
+    def forward(Z):
+        calls.append(1)
+        if len(calls) == n:
+            raise RuntimeError(f"call {n} fails")
+        return Z * jax.nn.sigmoid(Z), Z
+    return forward
+
+
+def _shaped_for(shape):
+    """A forward whose A has ``shape`` whatever Z's."""
+    return lambda Z: (jnp.zeros(shape, Z.dtype) + jnp.sum(Z), Z)
+
+
+USER_FORWARD_FAULTS = [(label, lambda v, p, make=make: make()) for label, make in [
+    ("calls numpy on Z", lambda: lambda Z: (np.tanh(Z), Z)),
+    ("float() of Z", lambda: lambda Z: (Z * float(Z[0, 0]), Z)),
+    ("raises on its second call", lambda: _raises_on_call(2)),
+    ("raises on its fifth call", lambda: _raises_on_call(5)),
+    ("NaN for finite Z", lambda: lambda Z: (jnp.log(Z), Z)),
+    ("inf for finite Z", lambda: lambda Z: (Z / 0, Z)),
+    ("the 2 x 3 probe's shape only", lambda: _shaped_for((2, 3))),
+    ("transposed", lambda: lambda Z: (Z.T, Z)),
+    ("float64 for float32", lambda: lambda Z: (Z * np.float64(2), Z)),
+    ("float16", lambda: lambda Z: (Z.astype(jnp.float16), Z)),
+    ("a Python number", lambda: lambda Z: (1.0, Z)),
+]]
+USER_BACKWARD_FAULTS = [(label, lambda v, p, make=make: make()) for label, make in [
+    ("calls numpy on dA", lambda: lambda dA, Z: np.asarray(dA) * Z),
+    ("NaN", lambda: lambda dA, Z: dA * jnp.log(Z)),
+    ("the 2 x 3 probe's shape only", lambda: lambda dA, Z: jnp.zeros((2, 3), Z.dtype)),
+    ("float64 for float32", lambda: lambda dA, Z: dA * np.float64(2)),
+]]
+HAND_BUILT_FAULTS = [
+    (f"by hand: forward {label}", lambda v, p, make=make: jaxdnn.Activation(
+        make(v, p), lambda dA, Z: dA)) for label, make in USER_FORWARD_FAULTS] + [
+    (f"by hand: backward {label}", lambda v, p, make=make: jaxdnn.Activation(
+        lambda Z: (Z, Z), make(v, p))) for label, make in USER_BACKWARD_FAULTS] + [
+    ("by hand: a built-in name", lambda v, p: jaxdnn.Activation(lambda Z: (Z, Z),
+                                                                lambda dA, Z: dA, "relu")),
+    ("by hand: not functions", lambda v, p: jaxdnn.Activation("relu", None)),
+]
+
+
 def _bytes_file(content):
     folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
     path = os.path.join(folder, "model.npz")
@@ -364,13 +419,89 @@ PATH_FAULTS = [
 ]
 
 
-def _h5_file(contents):
-    """An h5 file holding ``contents`` (data set name -> array)."""
-    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "examples.h5")
+def _model_file(p, edit, checkpoint=False):
+    """The problem's parameters saved as a model file (or a checkpoint at iteration 3), its
+    metadata then replaced by ``edit(meta)``: a dict, or the JSON text itself."""
+    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "m.npz")
+    if checkpoint:
+        jaxdnn.save_checkpoint(path, _train_state(p)._replace(iteration=3), np.ones(3))
+    else:
+        jaxdnn.save_model(path, p.parameters)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    new = edit(json.loads(str(arrays["__metadata__"])))
+    arrays["__metadata__"] = np.array(new if isinstance(new, str) else json.dumps(new))
+    np.savez(path, **arrays)
+    return path
+
+
+def _raw_entry(key, text):
+    """An edit setting the metadata's ``key`` to the raw JSON ``text``."""
+    return lambda meta: json.dumps({k: v for k, v in meta.items() if k != key})[:-1] \
+        + f', "{key}": {text}}}'
+
+
+def _meta_fault(edit):
+    return lambda v, p: lambda meta: edit(meta, p)
+
+
+METADATA_FIELD_FAULTS = [(label, _meta_fault(edit)) for label, edit in [
+    ("a 5000-digit integer", lambda m, p: _raw_entry("note", "7" * 5000)(m)),
+    ("an integer past int64", lambda m, p: _raw_entry("note", str(-(2**64)))(m)),
+    ("NaN", lambda m, p: _raw_entry("note", "NaN")(m)),
+    ("Infinity", lambda m, p: _raw_entry("note", "Infinity")(m)),
+    ("1e999", lambda m, p: _raw_entry("note", "1e999")(m)),
+    ("format version of 5000 digits", lambda m, p: _raw_entry("format_version", "1" * 5000)(m)),
+    ("format version text", lambda m, p: {**m, "format_version": "1"}),
+    ("dtype another", lambda m, p: {**m, "dtype": "float32"}),
+    ("dtype missing", lambda m, p: _without(m, "dtype")),
+    ("dtype a list", lambda m, p: {**m, "dtype": ["float64"]}),
+    ("layer sizes one wider", lambda m, p: {**m, "layer_dims": [m["layer_dims"][0] + 1,
+                                                                 *m["layer_dims"][1:]]}),
+    ("layer sizes one layer more", lambda m, p: {**m, "layer_dims": m["layer_dims"] + [1]}),
+    ("layer sizes of 30 digits", lambda m, p: _raw_entry("layer_dims", "[" + "9" * 30 + "]")(m)),
+    ("layer sizes as floats", lambda m, p: {**m, "layer_dims": [float(n)
+                                                                for n in m["layer_dims"]]}),
+    ("layer sizes as text", lambda m, p: {**m, "layer_dims": str(m["layer_dims"])}),
+    ("layer sizes missing", lambda m, p: _without(m, "layer_dims")),
+    ("not an object", lambda m, p: json.dumps(list(m))),
+]]
+CHECKPOINT_FIELD_FAULTS = METADATA_FIELD_FAULTS + [(label, _meta_fault(edit)) for label, edit in [
+    ("iteration of 5000 digits", lambda m, p: _raw_entry("iteration", "3" * 5000)(m)),
+    ("iteration past MAX_COSTS", lambda m, p: {**m, "iteration": 2**40}),
+    ("iteration negative", lambda m, p: {**m, "iteration": -3}),
+    ("iteration a float", lambda m, p: {**m, "iteration": 3.0}),
+    ("iteration text", lambda m, p: {**m, "iteration": "3"}),
+    ("iteration a bool", lambda m, p: {**m, "iteration": True}),
+    ("iteration one more than the costs", lambda m, p: {**m, "iteration": 4}),
+    ("optimiser arrays missing", lambda m, p: _without(m, "opt_state_leaves")),
+    ("optimiser arrays negative", lambda m, p: {**m, "opt_state_leaves": -1}),
+    ("optimiser arrays of 5000 digits", lambda m, p: _raw_entry("opt_state_leaves",
+                                                                "1" * 5000)(m)),
+]]
+METADATA_NAMES = r"m\.npz: .*(metadata|format version|layer sizes|dtype|costs)"
+
+
+def _h5_file(contents, name="examples.h5"):
+    """An h5 file holding ``contents`` (data set name -> array, or a :func:`_stored` writer)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), name)
     with h5py.File(path, "w") as f:
         for key, value in contents.items():
-            f[key] = value
+            if callable(value):
+                value(f, key)
+            else:
+                f[key] = value
     return path
+
+
+def _stored(kind, value):
+    """A writer of ``value`` stored the hostile way ``kind`` (``h5_storage``), pointing into a
+    folder of its own. A FIFO is left out: a regression would hang the fuzzer, not fail it
+    (``test_data`` tries one in a child process)."""
+    return lambda f, key: STORAGE[kind](f, key, value, tempfile.mkdtemp(prefix="jaxdnn-fuzz-"))
+
+
+STORAGE_KINDS = [kind for kind in STORAGE if "FIFO" not in kind]
 
 
 def _h5_contents(p):
@@ -399,6 +530,32 @@ H5_CONTENT_FAULTS = [
     ("y NaN", _content_fault("y", lambda v, p: np.where(np.arange(len(v))[:, None] == 0,
                                                          np.nan, v))),
     ("no y", lambda v, p: {"x": v["x"]}),
+] + [(f"{key} {kind}", _content_fault(key, lambda v, p, kind=kind: _stored(kind, v)))
+     for key in "xy" for kind in STORAGE_KINDS]
+
+
+def _cat_folder(p, train_x):
+    """A data folder of the cat files' layout: ``train_x`` (of :func:`_images`' m), test images
+    of :func:`_images`; labels alternate 0, 1."""
+    folder = tempfile.mkdtemp(prefix="jaxdnn-fuzz-")
+    for split, x in (("train", train_x), ("test", _images(p))):
+        contents = {f"{split}_set_x": x, f"{split}_set_y": np.arange(p.X.shape[1] + 2) % 2,
+                    "list_classes": np.array([b"non-cat", b"cat"])}
+        os.replace(_h5_file(contents, "split.h5"),
+                   os.path.join(folder, f"{split}_catvnoncat.h5"))
+    return folder
+
+
+def _images(p, shape=None):
+    """m = 2 + the problem's examples, of 4 x 4 RGB pixels (or ``shape``) drawn by its rng."""
+    return p.rng.randint(0, 256, shape or (p.X.shape[1] + 2, 4, 4, 3)).astype(np.uint8)
+
+
+CAT_FAULTS = [(f"train_set_x {kind}", lambda v, p, kind=kind: _stored(kind, v))
+              for kind in STORAGE_KINDS] + [
+    ("not square", lambda v, p: _images(p, (len(v), 4, 5, 3))),
+    ("greyscale", lambda v, p: _images(p, (len(v), 4, 4, 1))),
+    ("RGBA", lambda v, p: _images(p, (len(v), 4, 4, 4))),
 ]
 H5_NAME_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("missing", "nope"), ("None", None), ("a number", 3), ("a list", ["x"])]]
@@ -641,8 +798,11 @@ TARGETS = {
                    "state": _train_state(p)._replace(iteration=3), "costs": np.ones(3)},
         state=(STATE_FAULTS[:4], "state"), costs=(COSTS_FAULTS, "costs")),
     "load_checkpoint": fuzz_target(
-        lambda a: jaxdnn.load_checkpoint(a["path"], None), lambda p: {"path": None},
-        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
+        lambda a: jaxdnn.load_checkpoint(a["path"] or _model_file(a["problem"], a["metadata"],
+                                                                  checkpoint=True), None),
+        lambda p: {"path": None, "metadata": lambda meta: meta, "problem": p},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn"),
+        metadata=(CHECKPOINT_FIELD_FAULTS, METADATA_NAMES)),
     "L_layer_model": fuzz_target(
         lambda a: jaxdnn.L_layer_model(**a),
         lambda p: {"X": p.X, "Y": p.Y, "layers_dims": [p.X.shape[0], 3, p.Y.shape[0]],
@@ -723,6 +883,10 @@ TARGETS = {
         path=(PATH_FAULTS, r"HDF5|data file|regular file"),
         contents=(H5_CONTENT_FAULTS, r"'[xy]' in|data set '[xy]'"),
         x=(H5_NAME_FAULTS, r"\bx\b|'nope'"), y=(H5_NAME_FAULTS, r"\by\b|'nope'")),
+    "load_data": fuzz_target(
+        lambda a: jaxdnn.load_data(_cat_folder(a["problem"], a["train_set_x"])),
+        lambda p: {"train_set_x": _images(p), "problem": p},
+        train_set_x=(CAT_FAULTS, r"'train_set_x'")),
     "fit_stream": fuzz_target(
         lambda a: jaxdnn.fit_stream(**a),
         lambda p: {"examples": _h5_examples(p), "parameters": p.parameters,
@@ -747,8 +911,10 @@ TARGETS = {
                    "parameters": p.parameters, "metadata": {"note": "fuzz"}},
         parameters=PARAMS, metadata=(METADATA_FAULTS, "metadata")),
     "load_model": fuzz_target(
-        lambda a: jaxdnn.load_model(a["path"]), lambda p: {"path": None},
-        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn")),
+        lambda a: jaxdnn.load_model(a["path"] or _model_file(a["problem"], a["metadata"])),
+        lambda p: {"path": None, "metadata": lambda meta: meta, "problem": p},
+        path=(PATH_FAULTS, r"model|\.npz|\.npy|jaxdnn"),
+        metadata=(METADATA_FIELD_FAULTS, METADATA_NAMES)),
     "load_dataset": fuzz_target(
         lambda a: jaxdnn.load_dataset(a["name"], a["seed"]),
         lambda p: {"name": "moons", "seed": 3},
@@ -794,7 +960,7 @@ TARGETS = {
         output=(OUTPUT_FAULTS, "output")),
     "get_activation": fuzz_target(
         lambda a: jaxdnn.get_activation(a["activation"]), lambda p: {"activation": "relu"},
-        activation=(ACTIVATION_FAULTS[:4], "activation")),
+        activation=(ACTIVATION_FAULTS[:4] + HAND_BUILT_FAULTS, "activation")),
     "epoch_costs": fuzz_target(
         lambda a: jaxdnn.epoch_costs(a["costs"], a["m"], a["mini_batch_size"]),
         lambda p: {"costs": np.linspace(1, 0.5, 2 * p.X.shape[1]), "m": p.X.shape[1],
@@ -813,11 +979,12 @@ TARGETS = {
             ("None", None), ("a number", 3)]], "name"),
         forward=([(label, lambda v, p, x=x: x) for label, x in [
             ("not a function", 3), ("returns A only", lambda Z: Z),
-            ("raises", lambda Z: 1 / 0), ("returns a triple", lambda Z: (Z, Z, Z))]],
-            "forward|contract"),
+            ("raises", lambda Z: 1 / 0), ("returns a triple", lambda Z: (Z, Z, Z))]]
+            + USER_FORWARD_FAULTS, "forward|contract"),
         backward=([(label, lambda v, p, x=x: x) for label, x in [
             ("not a function", "dA"), ("wrong arity", lambda dA: dA),
-            ("wrong shape", lambda dA, Z: dA[:1])]], "backward|contract")),
+            ("wrong shape", lambda dA, Z: dA[:1])]] + USER_BACKWARD_FAULTS,
+            "backward|contract")),
     "leaky_relu_with": fuzz_target(
         lambda a: jaxdnn.leaky_relu_with(a["slope"]), lambda p: {"slope": 0.1},
         slope=([(label, make) for label, make in RATE_FAULTS
@@ -909,7 +1076,7 @@ CLI_FAULTS = {
         "--seed": ["-1", "x", "1.5", str(2**40)],
         "--dataset": ["mnist", ""],
         "--hidden-activation": ["swish", "", "nomodule:swish", "json:dumps", "json:nothing_there",
-                                "a:b:c", ":x"],
+                                "a:b:c", ":x", ".relative:x", "..:x"],
         "--init": ["xavier"],
         "--optimizer": ["sgd"],
         "--output": ["tanh", ""],
@@ -935,7 +1102,8 @@ CLI_FAULTS = {
                 "--out": [""]},
     "check": {"--layers": ["0", "a"], "--examples": ["0", "x"], "--draws": ["0"],
               "--dtype": ["float16"], "--output": ["tanh"], "--hidden-activation": ["swish"],
-              "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x"]},
+              "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x", ".relative:x",
+                               "antigravity_nowhere.x:y"]},
 }
 CLI_CASES = [(command, option, value) for command, options in CLI_FAULTS.items()
              for option, values in options.items() for value in values]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxdnn import DataError, initialize_parameters_deep, load_model, save_model
+from jaxdnn.io.models import Items, Maybe
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def _write_npz(path, **arrays):
                           __metadata__=np.array(json.dumps({"format_version": 1}))),
      r"b1 has shape \(2, 1\), expected \(1, 1\)"),
     (lambda p: _write_npz(p, W1=np.ones((1, 2)), b1=np.ones((1, 1)),
-                          __metadata__=np.array(json.dumps({"format_version": 1,
+                          __metadata__=np.array(json.dumps({"format_version": 1, "dtype": "float64",
                                                             "layer_dims": [3, 1]}))),
      r"layer sizes \[2, 1\] but the metadata records \[3, 1\]"),
     (lambda p: _write_npz(p, W1=np.ones((1, 2), int), b1=np.ones((1, 1)),
@@ -304,3 +305,214 @@ def test_a_file_that_is_not_a_model_is_never_advised_to_be_unpickled(tmp_path, m
     with pytest.raises(DataError, match="not a jaxdnn model file") as info:
         load_model(path)
     assert "pickle" not in str(info.value).lower()
+
+
+# --- the metadata: numbers bounded as they are parsed, recorded facts checked ----------------
+
+def _rewrite_metadata(path, edit):
+    """The model file ``path`` with its metadata replaced by ``edit(meta)``: a dict, or the
+    JSON text itself."""
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    new = edit(json.loads(str(arrays["__metadata__"])))
+    arrays["__metadata__"] = np.array(new if isinstance(new, str) else json.dumps(new))
+    np.savez(path, **arrays)
+    return path
+
+
+def _with_entry(text):
+    """An edit adding the raw JSON ``"x": text`` to the metadata."""
+    return lambda meta: json.dumps(meta)[:-1] + f', "x": {text}}}'
+
+
+CRAFTED_METADATA = {
+    "a 5000-digit integer": (_with_entry("9" * 5000),
+                             r"corrupt __metadata__ entry \(it holds an integer of 5000 digits, "
+                             r"beyond 9,223,372,036,854,775,807 \(MAX_RECORDED_INTEGER\)\)"),
+    "an integer past int64": (_with_entry(str(2**63)), "an integer of 19 digits, beyond"),
+    "NaN": (_with_entry("NaN"), r"it holds NaN, which is not a number"),
+    "-Infinity": (_with_entry("-Infinity"), r"it holds -Infinity, which is not a number"),
+    "1e400": (_with_entry("1e400"), r"it holds the number 1e400, beyond the range of a float"),
+    "a 5000-digit format version": (
+        lambda meta: json.dumps(meta).replace('"format_version": 1', '"format_version": '
+                                              + "1" * 5000), "an integer of 5000 digits"),
+    "dtype that is not the arrays'": (lambda meta: {**meta, "dtype": "float32"},
+                                      r"the arrays are float64 but the metadata records dtype "
+                                      r"'float32'"),
+    "no dtype": (lambda meta: {k: v for k, v in meta.items() if k != "dtype"},
+                 r"metadata entry dtype is missing; expected a string"),
+    "dtype a number": (lambda meta: {**meta, "dtype": 64},
+                       r"metadata entry dtype is 64; expected a string"),
+    "layer sizes as booleans": (lambda meta: {**meta, "layer_dims": [True, True]},
+                                r"metadata entry layer_dims\[0\] is True; expected an integer"),
+    "layer sizes as text": (lambda meta: {**meta, "layer_dims": "[1, 1]"},
+                            r"metadata entry layer_dims is '\[1, 1\]'; expected a list of 2 to"),
+    "no layer sizes": (lambda meta: {k: v for k, v in meta.items() if k != "layer_dims"},
+                       r"metadata entry layer_dims is missing"),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED_METADATA)
+def test_crafted_metadata_is_refused_in_one_line_naming_the_file(tmp_path, case):
+    edit, match = CRAFTED_METADATA[case]
+    path = tmp_path / "model.npz"
+    save_model(path, {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))})
+    _rewrite_metadata(path, edit)
+    with pytest.raises(DataError, match=match) as info:
+        load_model(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message and len(message) < 300
+
+
+CRAFTED_CHECKPOINTS = {
+    "iteration of 5000 digits": (
+        lambda meta: json.dumps(meta).replace('"iteration": 3', '"iteration": ' + "3" * 5000),
+        "an integer of 5000 digits"),
+    "iteration beyond the costs a checkpoint may hold": (
+        lambda meta: {**meta, "iteration": 2**40},
+        r"metadata entry iteration is 1099511627776; expected an integer in \[0, 134217728\]"),
+    "iteration text": (lambda meta: {**meta, "iteration": "3"},
+                       r"metadata entry iteration is '3'; expected an integer"),
+    "no count of optimiser arrays": (
+        lambda meta: {k: v for k, v in meta.items() if k != "opt_state_leaves"},
+        r"metadata entry opt_state_leaves is missing"),
+    "a negative count of optimiser arrays": (lambda meta: {**meta, "opt_state_leaves": -1},
+                                             r"opt_state_leaves is -1; expected an integer in"),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED_CHECKPOINTS)
+def test_crafted_checkpoint_metadata_is_refused(tmp_path, params, case):
+    from jaxdnn import init_train_state, load_checkpoint, save_checkpoint
+
+    edit, match = CRAFTED_CHECKPOINTS[case]
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, init_train_state(params)._replace(iteration=3), np.ones(3))
+    load_checkpoint(path, None)
+    _rewrite_metadata(path, edit)
+    with pytest.raises(DataError, match=match) as info:
+        load_checkpoint(path, None)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("metadata, match", [
+    ({"n": 10**30}, "an integer of 31 digits"),
+    ({"n": [-(2**63)]}, "an integer of 19 digits"),
+    ({"x": float("nan")}, "Out of range float values are not JSON compliant"),
+])
+def test_save_refuses_metadata_that_load_would_refuse(tmp_path, params, metadata, match):
+    from jaxdnn import InputTypeError
+
+    with pytest.raises(InputTypeError, match=match):
+        save_model(tmp_path / "model.npz", params, metadata)
+    assert not list(tmp_path.iterdir())
+    save_model(tmp_path / "model.npz", params, {"n": 2**63 - 1, "m": -(2**63 - 1)})
+    assert load_model(tmp_path / "model.npz")[1]["n"] == 2**63 - 1
+
+
+def test_the_writer_and_the_reader_share_the_limit_on_recorded_costs(tmp_path, params,
+                                                                    monkeypatch):
+    """A checkpoint past MAX_COSTS (lowered here) is refused when saving, before anything is
+    written, and when loading one written under a higher limit."""
+    import jaxdnn.core.limits
+    from jaxdnn import OptionError, init_train_state, load_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.npz"
+    state = init_train_state(params)._replace(iteration=11)
+    save_checkpoint(path, state, np.ones(11))
+    monkeypatch.setattr(jaxdnn.core.limits, "MAX_COSTS", 10)
+    with pytest.raises(DataError, match=r"iteration is 11; expected an integer in \[0, 10\]"):
+        load_checkpoint(path, None)
+    with pytest.raises(OptionError, match=r"at most 10 \(MAX_COSTS\); this one is at iteration "
+                                          r"11"):
+        save_checkpoint(tmp_path / "new.npz", state, np.ones(11))
+    assert not (tmp_path / "new.npz").exists()
+    save_checkpoint(tmp_path / "new.npz", state._replace(iteration=10), np.ones(10))
+    assert load_checkpoint(tmp_path / "new.npz", None)[0].iteration == 10
+
+
+def test_the_writer_refuses_a_file_the_reader_would_refuse(tmp_path, params, monkeypatch):
+    import jaxdnn.core.limits
+
+    monkeypatch.setattr(jaxdnn.core.limits, "MAX_FILE_BYTES", 200)
+    with pytest.raises(DataError, match=r"the arrays to save take \d[\d,]* bytes, above the "
+                                         r"limit of 200 \(MAX_FILE_BYTES\)"):
+        save_model(tmp_path / "model.npz", params)
+    assert not list(tmp_path.iterdir())
+
+
+def test_every_checkpoint_of_the_largest_network_fits_the_file_limit():
+    """Three float64 copies of MAX_PARAMETERS (parameters, two optimiser moments) and
+    MAX_COSTS float64 costs: a checkpoint the writer may write and the reader reads back."""
+    import jaxdnn.core.limits as limits
+
+    assert 3 * 8 * limits.MAX_PARAMETERS + 8 * limits.MAX_COSTS < limits.MAX_FILE_BYTES
+
+
+def test_a_model_file_beyond_the_memory_available_is_refused_before_reading(tmp_path, params,
+                                                                           monkeypatch):
+    import jaxdnn.core.limits
+
+    save_model(tmp_path / "model.npz", params)
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 100)
+    with pytest.raises(DataError, match=r"model\.npz: reading its 5 arrays takes 0.\d+ MiB \(as "
+                                        r"stored, then in native byte order\), more than"):
+        load_model(tmp_path / "model.npz")
+
+
+# --- checked_metadata: the schema check the application's settings use ----------------------
+
+SCHEMA = {"run": {"iterations": range(0, 101), "rate": float, "name": str, "x64": bool,
+                  "output": ("sigmoid", "softmax"), "seed": (None, int)},
+          "curves": Maybe(Items(Items(float, 2))), "classes": Maybe(Items(str, range(2, 5)))}
+GOOD = {"run": {"iterations": 100, "rate": 0.5, "name": "a", "x64": False, "output": "softmax",
+                "seed": None}, "curves": [[1, 0.5], [2.0, 0.25]], "other": object()}
+
+
+def test_checked_metadata_returns_what_fits():
+    from jaxdnn.io.models import checked_metadata
+
+    assert checked_metadata(GOOD, SCHEMA, "m.npz") is GOOD
+    assert checked_metadata({**GOOD, "classes": ["a", "b"], "run": {**GOOD["run"], "seed": 3}},
+                            SCHEMA, "m.npz")
+
+
+def _entry(value, *path):
+    meta = json.loads(json.dumps({k: v for k, v in GOOD.items() if k != "other"}))
+    where = meta
+    for key in path[:-1]:
+        where = where[key]
+    if value is KeyError:
+        del where[path[-1]]
+    else:
+        where[path[-1]] = value
+    return meta
+
+
+@pytest.mark.parametrize("meta, message", [
+    (_entry(101, "run", "iterations"), "metadata entry run.iterations is 101; expected an "
+                                       "integer in [0, 100]"),
+    (_entry(True, "run", "iterations"), "run.iterations is True; expected an integer in"),
+    (_entry(5.0, "run", "iterations"), "run.iterations is 5.0; expected an integer in"),
+    (_entry("x", "run", "rate"), "run.rate is 'x'; expected a finite number"),
+    (_entry(float("inf"), "run", "rate"), "run.rate is inf; expected a finite number"),
+    (_entry(1, "run", "x64"), "run.x64 is 1; expected true or false"),
+    (_entry("tanh", "run", "output"), "run.output is 'tanh'; expected 'sigmoid' or 'softmax'"),
+    (_entry(1.5, "run", "seed"), "run.seed is 1.5; expected None or an integer"),
+    (_entry(KeyError, "run", "name"), "run.name is missing; expected a string"),
+    (_entry([[1, 2, 3]], "curves"),
+     "curves[0] is [1, 2, 3]; expected a list of 2 entries, each a finite number"),
+    (_entry([[1, "x"]], "curves"), "curves[0][1] is 'x'; expected a finite number"),
+    (_entry(["a"], "classes"),
+     "classes is [\"a\"]; expected a list of 2 to 4 entries, each a string"),
+    (_entry([1, 2], "run"), "run is [1, 2]; expected an object"),
+    ([1], "m.npz: metadata is [1]; expected an object"),
+    (_entry("x" * 100, "run", "name") | {"run": "y" * 100}, "run is 'yyyyyyyyyyyyyyyyyyyy"),
+])
+def test_checked_metadata_names_the_entry_and_what_it_should_be(meta, message):
+    from jaxdnn.io.models import checked_metadata
+
+    with pytest.raises(DataError) as info:
+        checked_metadata(meta, SCHEMA, "m.npz")
+    text = str(info.value)
+    assert text.startswith("m.npz: ") and message in text and len(text) < 200, text

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import optax
 import pytest
+from h5_storage import OUTSIDE, SAYS, STORAGE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tolerances import STREAM_RTOL
@@ -230,6 +231,146 @@ def test_a_file_changed_after_opening_is_refused_when_read(tmp_path):
                    num_epochs=1, key=jax.random.PRNGKey(0))
     with pytest.raises(DataError, match="changed since it was opened"):
         examples.load()
+    assert not _prefetch_threads()
+
+
+@pytest.mark.parametrize("kind", [k for k in STORAGE if "FIFO" not in k])
+@pytest.mark.parametrize("key", ["x", "y"])
+def test_storage_outside_the_file_or_unwritten_is_refused_when_opened(tmp_path, kind, key):
+    """Nothing outside the file is read unless asked for (allow_external=True: then it trains
+    as the data it holds); storage never written is refused either way."""
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "s.h5"
+    values = {"x": np.arange(80.0).reshape(20, 4), "y": np.ones(20)}
+    with h5py.File(path, "w") as f:
+        for name, value in values.items():
+            if name == key:
+                STORAGE[kind](f, name, value, str(tmp_path))
+            else:
+                f[name] = value
+    with pytest.raises(DataError) as info:
+        H5Examples(path, "x", "y")
+    message = str(info.value)
+    assert message.startswith(f"{key!r} in {path}") and SAYS[kind] in message, message
+    if kind in OUTSIDE:
+        examples = H5Examples(path, "x", "y", allow_external=True)
+        np.testing.assert_array_equal(examples.load()[0], values["x"].T)
+        fit_stream(examples, _parameters([4, 2, 1], np.float64), mini_batch_size=8,
+                   num_epochs=1, key=jax.random.PRNGKey(0))
+    else:
+        with pytest.raises(DataError, match="ever written"):
+            H5Examples(path, "x", "y", allow_external=True)
+
+
+def test_inputs_moved_outside_the_file_after_opening_are_refused_when_read(tmp_path):
+    """The same shape, now in external storage (in a FIFO it would block the reader): refused
+    when training opens the file again, before any of it is read."""
+    path = _write(tmp_path / "c.h5", x=np.ones((40, 6)), y=np.ones(40))
+    examples = H5Examples(path, "x", "y")
+    with h5py.File(path, "w") as f:
+        STORAGE["external storage"](f, "x", np.ones((40, 6)), str(tmp_path))
+        f["y"] = np.ones(40)
+    with pytest.raises(DataError, match=r"'x' in .*c\.h5 keeps its data outside the file"):
+        fit_stream(examples, _parameters([6, 2, 1], np.float64), mini_batch_size=8,
+                   num_epochs=1, key=jax.random.PRNGKey(0))
+    assert not _prefetch_threads()
+
+
+def test_a_file_truncated_while_training_reads_it_is_refused(tmp_path, monkeypatch):
+    """The reader's second block is read from a file cut to half its size: HDF5 gives zeros
+    for what is missing, without an error; the file's size, smaller than when it was opened,
+    is a DataError naming the file, raised as itself from the reading thread."""
+    rng = np.random.default_rng(0)
+    path = _write(tmp_path / "t.h5", x=rng.standard_normal((200, 36)) + 3, y=np.ones(200))
+    examples = H5Examples(path, "x", "y")
+    calls = []
+
+    def truncating(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            with open(path, "r+b") as f:
+                f.truncate(path.stat().st_size // 2)
+        return original(self, *args)
+
+    original = H5Examples.read_block
+    monkeypatch.setattr(H5Examples, "read_block", truncating)
+    with pytest.raises(DataError, match=r"'x' in .*t\.h5: the file was truncated while it was "
+                                        r"read \(\d[\d,]* bytes, [\d,]+ when opened\)"):
+        fit_stream(examples, _parameters([36, 2, 1], np.float64), mini_batch_size=10,
+                   num_epochs=2, key=jax.random.PRNGKey(0), chunk_bytes=1)
+    assert len(calls) == 2 and not _prefetch_threads()
+
+
+def test_many_labels_declared_in_a_small_file_are_refused_before_they_are_read(tmp_path,
+                                                                               monkeypatch):
+    """m = 2**29 examples in a file of a few KB: the labels (read whole, then checked as
+    float64) are estimated from the declared shape and refused in one line naming their
+    number, the estimate and the memory available (4 GiB here)."""
+    import jaxdnn.core.limits
+
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", (2**29, 4), np.float32, chunks=(2**16, 4))
+        f.create_dataset("y", (2**29,), np.int64, chunks=(2**16,))
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 4 * 2**30)
+    with pytest.raises(DataError) as info:
+        H5Examples(path, "x", "y")
+    assert str(info.value) == (
+        f"'y' in {path} declares 536,870,912 labels: reading them takes 8,192 MiB (as stored, "
+        f"then a float64 copy to check them), more than the 4,096 MiB of memory available")
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 64 * 2**30)
+    with pytest.raises(DataError, match=r"'x' in .*only 0 of its 8,192 chunks were ever"):
+        H5Examples(path, "x", "y")
+
+
+def test_load_refuses_inputs_beyond_the_memory_available(tmp_path, monkeypatch):
+    import jaxdnn.core.limits
+
+    examples = H5Examples(_write(tmp_path / "p.h5", x=np.zeros((1000, 8, 8, 3), np.uint8),
+                                 y=np.zeros(1000)), "x", "y")
+    monkeypatch.setattr(jaxdnn.core.limits, "available_memory", lambda: 2**20)
+    with pytest.raises(DataError, match=r"'x' in .*p\.h5 holds 1,000 examples of 192 features: "
+                                        r"loading them takes 2 MiB \(as stored, then as "
+                                        r"float64\), more than the 1 MiB of memory available"):
+        examples.load()
+
+
+def test_an_interrupt_ends_training_while_the_reader_is_stuck(h5file, monkeypatch):
+    """The reader blocks in a read that does not return (as on a FIFO); a SIGINT to the main
+    thread, waiting for its next chunk, ends fit_stream with KeyboardInterrupt without waiting
+    for the reader, which is left behind (released here once the test has seen it)."""
+    import signal
+    import time
+
+    release, stuck = threading.Event(), threading.Event()
+    calls = []
+
+    def blocking(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            stuck.set()
+            release.wait(timeout=120)  # the guard: a fit_stream that waits for it ends too
+        return original(self, *args)
+
+    def interrupt():
+        stuck.wait(timeout=120)
+        time.sleep(0.2)  # let the main thread reach its wait for the chunk
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    original = H5Examples.read_block
+    monkeypatch.setattr(H5Examples, "read_block", blocking)
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit_stream(H5Examples(h5file, "rows", "labels"), _parameters([36, 3, 1],
+                       np.float64), mini_batch_size=10, num_epochs=3, key=jax.random.PRNGKey(0),
+                       chunk_bytes=1)
+        assert not release.is_set() and len(_prefetch_threads()) == 1
+    finally:
+        release.set()
+    for thread in _prefetch_threads():
+        thread.join(timeout=60)
     assert not _prefetch_threads()
 
 

@@ -13,12 +13,13 @@ import math
 import os
 import signal
 import sys
+import traceback
 from functools import partial
 
 import jax
 import numpy as np
 
-from ..core.activations import ACTIVATIONS, Activation
+from ..core.activations import ACTIVATIONS, Activation, get_activation
 from ..core.predict import predict_proba
 from ..errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from ..io.files import write_files
@@ -154,7 +155,8 @@ def cmd_predict(args):
         probs = AL if len(AL) > 1 else np.array([1 - AL[0], AL[0]])
         k = int(probs.argmax())
         shown = k if len(AL) > 1 else 1  # a sigmoid's probability is the second class's
-        print(f"{path}: {classes[k]} (p({classes[shown]}) = {probs[shown]:.4f})")
+        print(f"{os.fsencode(path).decode(errors='replace')}: {classes[k]} "
+              f"(p({classes[shown]}) = {probs[shown]:.4f})")
     return 2 if failures else 0
 
 
@@ -196,21 +198,40 @@ def cmd_compare(args):
 
 
 def _user_activation(spec, option="--activation"):
-    """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder."""
+    """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder and
+    following the contract (:func:`~jaxdnn.get_activation` tries it). Whatever the user's code
+    raises or exits with, on import or when tried, is one OptionError quoting it; with
+    ``JAXDNN_DEBUG=1`` its traceback is printed first, on stderr."""
     module, _, name = spec.partition(":")
     if not module or not name:
         raise OptionError(f"{option} takes module:object; got {spec!r}")
+    if module.startswith("."):
+        raise OptionError(f"{option} {spec}: a relative module name; name a module of the "
+                          f"current folder, as in {module.lstrip('.') or 'myact'}:{name}")
+    step = f"importing {module}"
     sys.path.insert(0, os.getcwd())
     try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise OptionError(f"{option} {spec}: {e}") from None
+        found = importlib.import_module(module)
+        step = f"looking up {name} in {module}"
+        found = getattr(found, name)
+        if not isinstance(found, Activation):
+            raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
+                              f"(build it with jaxdnn.custom_activation)")
+        step = "trying it"
+        return get_activation(found if found.name else found._replace(name=name))
+    except (Exception, SystemExit) as e:  # the user's code: anything, sys.exit included
+        debug = os.environ.get("JAXDNN_DEBUG", "") not in ("", "0")
+        if debug:
+            traceback.print_exception(e.__cause__ or e, file=sys.stderr)
+        if isinstance(e, JaxdnnError):
+            raise OptionError(str(e) if str(e).startswith(option) else
+                              f"{option} {spec}: {e}") from None
+        what = (f"called sys.exit({e.code!r})" if isinstance(e, SystemExit) else
+                f"raised {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}")
+        hint = "" if debug else " (JAXDNN_DEBUG=1 shows the traceback)"
+        raise OptionError(f"{option} {spec}: {step} {what}{hint}") from None
     finally:
         sys.path.pop(0)
-    if not isinstance(found, Activation):
-        raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
-                          f"(build it with jaxdnn.custom_activation)")
-    return found if found.name else found._replace(name=name)
 
 
 def cmd_check(args):

@@ -55,11 +55,15 @@ def array(x, name, *, floating=False, ndim=2):
 
 def dtype(x, name, *, floating=False):
     """The array ``x`` must be of a real dtype: floating, or (unless ``floating``) integer or
-    boolean."""
+    boolean; and in the machine's byte order (jax takes no other)."""
     kind = _kind(x.dtype)
     if kind != "floating" and (floating or kind is None):
         expected = "floating-point" if floating else "real (floating, integer or boolean)"
         raise InputTypeError(f"{name} has dtype {x.dtype}; expected a {expected} array")
+    if not getattr(x.dtype, "isnative", True):
+        raise InputTypeError(f"{name} has dtype {x.dtype.str}, not in this machine's byte order, "
+                             f"which jax cannot use: convert it first, e.g. "
+                             f"x.astype(x.dtype.newbyteorder('='))")
 
 
 def x64(dtype, name="the parameters"):
@@ -115,6 +119,27 @@ def finite(x, name):
         at = _first(bad)
         raise DataError(f"{name} has {int(bad.sum())} non-finite values "
                         f"(the first, {values[at]}, at index {at})")
+
+
+def finite_in(x, name, dtype):
+    """Concrete real ``x``, finite, must stay finite in ``dtype`` (the training dtype): values
+    beyond its range would become inf when ``x`` is converted, an input problem (a DataError
+    naming ``x`` and the dtype), not a divergence of training. Under a trace, nothing."""
+    values = _host(x)
+    if values is None or values.size == 0 or not _real_kind(values.dtype):
+        return
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is what is looked for
+        extremes = np.array([values.max(), values.min()])
+        if np.isfinite(extremes).all() and np.isfinite(extremes.astype(dtype)).all():
+            return
+        bad = np.isfinite(values) & ~np.isfinite(values.astype(dtype))
+    if bad.any():
+        at = _first(bad)
+        raise DataError(f"{name} has {int(bad.sum())} values beyond the range of {dtype} (the "
+                        f"first, {values[at]:g}, at index {at}; {dtype} ends at "
+                        f"{float(np.finfo(dtype).max):g}): converted to {dtype} for training "
+                        f"they would be inf; scale {name} down, or train in float64")
 
 
 def all_finite(arrays):
@@ -272,7 +297,7 @@ def parameters(parameters):
         if n_prev is not None and cols != n_prev:
             raise ShapeError(f"W{l} has shape {(n, cols)} but W{l - 1} has {n_prev} rows: "
                              f"W{l} needs {n_prev} columns")
-        if b.shape != (n, 1) or _kind(b.dtype) != "floating":  # the common case, quickly
+        if b.shape != (n, 1) or _kind(b.dtype) != "floating" or not b.dtype.isnative:
             shaped(b, f"b{l}", (n, 1), why=f" to match W{l} of shape {(n, cols)}")
         n_prev = n
     dtypes = {v.dtype for v in parameters.values()}

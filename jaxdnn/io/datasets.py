@@ -18,11 +18,15 @@ Shapes follow the course, one example per column once data is ready for a networ
   class ids 0..9; scikit-learn is an optional extra (``pip install 'jaxdnn[digits]'``).
 
 The h5 files are validated completely before anything is returned; a missing, unreadable or
-malformed file raises :class:`~jaxdnn.errors.DataError` naming the file and the key. The toy sets
-are generated here with numpy (no scikit-learn), following scikit-learn's ``make_*`` recipes,
-and are deterministic given ``seed``; they are ordered by class, not shuffled.
+malformed file raises :class:`~jaxdnn.errors.DataError` naming the file and the key, and so does
+one whose data sets lie outside it or were not written whole (:mod:`jaxdnn.io.h5`), or would not
+fit in the memory available (checked from their declared shapes before anything is read).
+The toy sets are generated here with numpy (no scikit-learn), following scikit-learn's
+``make_*`` recipes, and are deterministic given ``seed``; they are ordered by class, not
+shuffled.
 """
 
+import math
 import pathlib
 
 import h5py
@@ -31,6 +35,7 @@ import numpy as np
 from ..core import checks as check
 from ..core import limits
 from ..errors import DataError, NameLookupError, OptionError, ShapeError
+from . import h5
 from .files import path as check_path
 from .files import regular_file
 
@@ -41,24 +46,36 @@ _TEST_FILE = "test_catvnoncat.h5"
 # --- the cat / non-cat images --------------------------------------------------------------
 
 
-def load_data(data_dir="datasets"):
+def load_data(data_dir="datasets", *, allow_external=False):
     """Load the course's cat / non-cat images, as its ``load_data`` does.
 
     Args:
       data_dir: folder holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``.
+      allow_external: read data sets that lie outside the files (external links, virtual data
+        sets, external storage), which are refused otherwise.
 
     Returns:
-      ``(train_x_orig, train_y, test_x_orig, test_y, classes)``: images ``(m, h, w, 3)`` uint8,
-      labels ``(1, m)`` in {0, 1} (in the file's integer dtype), and ``classes``, the test file's
-      ``list_classes`` (``[b'non-cat', b'cat']``).
+      ``(train_x_orig, train_y, test_x_orig, test_y, classes)``: square RGB images
+      ``(m, h, h, 3)`` uint8, labels ``(1, m)`` in {0, 1} (in the file's integer dtype), and
+      ``classes``, the test file's ``list_classes`` (``[b'non-cat', b'cat']``).
 
     Raises:
-      DataError: a file is missing, not HDF5 or truncated, lacks a key, or has the wrong layout.
+      DataError: a file is missing, not HDF5 or truncated, lacks a key, has the wrong layout
+        (images that are not square RGB among it), keeps a data set outside itself or not
+        written whole, or holds more than the memory available.
     """
+    return _load(data_dir, allow_external, flattened=False)
+
+
+def _load(data_dir, allow_external, flattened):
+    """:func:`load_data`; ``flattened``: the images' memory estimate includes the float64 copy
+    :func:`flatten_images` makes of them."""
     data_dir = pathlib.Path(check_path(data_dir, "data_dir"))
     train_path, test_path = data_dir / _TRAIN_FILE, data_dir / _TEST_FILE
-    train = _read_h5(train_path, ("train_set_x", "train_set_y"))
-    test = _read_h5(test_path, ("test_set_x", "test_set_y", "list_classes"))
+    train = _read_h5(train_path, ("train_set_x", "train_set_y"), allow_external,
+                     ("train_set_x",) if flattened else ())
+    test = _read_h5(test_path, ("test_set_x", "test_set_y", "list_classes"), allow_external,
+                    ("test_set_x",) if flattened else ())
     train_x, train_y = _check_split(train_path, "train", train)
     test_x, test_y = _check_split(test_path, "test", test)
     if train_x.shape[1:] != test_x.shape[1:]:
@@ -95,10 +112,11 @@ def flatten_images(x_orig):
                          f"size > 0")
     check.finite(x_orig, "x_orig")
     x_orig = np.asarray(x_orig)
+    limits.fits(x_orig.size * 8, f"flattening x_orig of shape {shape} to float64", DataError)
     return x_orig.reshape(x_orig.shape[0], -1).T / 255
 
 
-def load_cat_data(data_dir="datasets"):
+def load_cat_data(data_dir="datasets", *, allow_external=False):
     """``load_data`` followed by ``flatten_images``: the cat set ready for a network.
 
     Returns:
@@ -106,7 +124,8 @@ def load_cat_data(data_dir="datasets"):
       (``(12288, 209)`` for the course's files), labels ``(1, m)`` float64, ``classes`` as in
       ``load_data``.
     """
-    train_x_orig, train_y, test_x_orig, test_y, classes = load_data(data_dir)
+    train_x_orig, train_y, test_x_orig, test_y, classes = _load(data_dir, allow_external,
+                                                                 flattened=True)
     return (flatten_images(train_x_orig), train_y.astype(np.float64),
             flatten_images(test_x_orig), test_y.astype(np.float64), classes)
 
@@ -119,23 +138,24 @@ def _is_utf8(name):
     return True
 
 
-def _read_h5(path, keys):
+def _read_h5(path, keys, allow_external, flattened):
     """Read ``keys`` of the HDF5 file ``path`` into a dict of numpy arrays (no layout checks),
-    each a data set of at most :data:`~jaxdnn.core.limits.MAX_FILE_BYTES`, checked before it is
-    read."""
+    each a data set of the file's own (unless ``allow_external``), written whole, of at most
+    :data:`~jaxdnn.core.limits.MAX_FILE_BYTES` and fitting in memory (with a float64 copy for
+    the keys of ``flattened``), checked before it is read."""
     if not path.exists():
         raise DataError(
             f"{path} not found: the course's cat files go in the data directory "
             "(see datasets/README.md), or pass another data_dir (--data-dir in the jaxdnn command)"
         )
     regular_file(path, "data file")
-    where = "the file header"
+    where, size = "the file header", h5.file_size(path)
     try:
         with h5py.File(path, "r") as f:
             arrays = {}
             for key in keys:
                 where = f"key {key!r}"
-                dataset = f.get(key)
+                dataset = h5.find(f, key, f"{path}: key {key!r}", allow_external)
                 if not isinstance(dataset, h5py.Dataset):
                     raise DataError(
                         f"{path}: missing key {key!r} (needs {', '.join(keys)}; "
@@ -149,7 +169,13 @@ def _read_h5(path, keys):
                         f"{path}: key {key!r} declares shape {dataset.shape} ({nbytes:,} bytes), "
                         f"above the limit of {limits.MAX_FILE_BYTES:,} (MAX_FILE_BYTES)"
                     )
+                copy = key in flattened
+                limits.fits(nbytes + 8 * dataset.size * copy,
+                            f"{path}: key {key!r} declares shape {dataset.shape}: loading it",
+                            DataError, " (as stored, then as float64 for a network)" * copy)
+                h5.check_storage(dataset, f"{path}: key {key!r}", allow_external)
                 arrays[key] = np.asarray(dataset[()])
+                h5.not_truncated(path, size, f"{path}: key {key!r}")
     except DataError:
         raise
     except (OSError, RuntimeError, ValueError) as err:  # RuntimeError: a loop of links
@@ -167,6 +193,11 @@ def _check_split(path, split, arrays):
     if x.ndim != 4 or x.shape[-1] != 3 or 0 in x.shape:
         raise DataError(
             f"{path}: {x_key!r} has shape {x.shape} but needs (m, height, width, 3), every size > 0"
+        )
+    if x.shape[1] != x.shape[2]:
+        raise DataError(
+            f"{path}: {x_key!r} holds images of {x.shape[1]} x {x.shape[2]} pixels but needs "
+            f"square ones: the figures and predict read num_px x num_px RGB images"
         )
     if x.dtype.kind not in "ui":
         raise DataError(f"{path}: {x_key!r} has dtype {x.dtype} but needs uint8 pixels 0..255")
@@ -228,7 +259,10 @@ def noisy_circles(n_samples=200, factor=0.5, noise=0.3, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    check.real(factor, "factor")
+    if not math.isfinite(factor):
+        raise OptionError(f"factor must be a finite number; got {factor!r}")
+    rng = _generator(seed, noise=noise)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     X = np.concatenate([_circle(n_outer, 1.0), _circle(n_inner, factor)], axis=1)
@@ -246,7 +280,7 @@ def noisy_moons(n_samples=200, noise=0.2, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, noise=noise)
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     t_outer = np.linspace(0, np.pi, n_outer)
@@ -270,7 +304,7 @@ def blobs(n_samples=200, centers=6, seed=5, multiclass=False):
     """
     _check_count("n_samples", n_samples, 2)
     _check_count("centers", centers, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     centres = rng.uniform(-10, 10, size=(2, centers))
     index = np.arange(n_samples) % centers
     X = centres[:, index] + rng.normal(size=(2, n_samples))
@@ -290,7 +324,7 @@ def spirals(n_samples=300, arms=3, noise=0.2, seed=0, multiclass=False):
     """
     _check_count("n_samples", n_samples, 2)
     _check_count("arms", arms, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, noise=noise)
     arm = np.sort(np.arange(n_samples) % arms)
     r = np.concatenate([np.linspace(0, 1, np.sum(arm == k)) for k in range(arms)])
     theta = 4 * r + 2 * np.pi * arm / arms + rng.normal(scale=noise, size=n_samples)
@@ -308,7 +342,7 @@ def gaussian_quantiles(n_samples=200, cov=0.5, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed, cov=cov)
     X = rng.normal(scale=np.sqrt(cov), size=(2, n_samples))
     X = X[:, np.argsort(np.sum(X**2, axis=0))]
     n_near = n_samples // 2
@@ -322,7 +356,7 @@ def no_structure(n_samples=200, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     X = rng.random((2, n_samples))
     return X, rng.integers(0, 2, size=(1, n_samples), dtype=np.uint8)
 
@@ -442,7 +476,25 @@ def _two_classes(n_zero, n_one):
     return np.repeat(np.array([0, 1], dtype=np.uint8), [n_zero, n_one])[np.newaxis]
 
 
+_COUNT_LIMITS = {"n_samples": "MAX_DATASET_SAMPLES", "centers": "MAX_DATASET_CLASSES",
+                 "arms": "MAX_DATASET_CLASSES"}
+
+
 def _check_count(name, value, minimum):
-    """``value`` must be an integer (not a bool) of at least ``minimum``: it sizes an array."""
+    """``value`` must be an integer (not a bool) of at least ``minimum`` and at most its limit
+    (:data:`~jaxdnn.core.limits.MAX_DATASET_SAMPLES` points,
+    :data:`~jaxdnn.core.limits.MAX_DATASET_CLASSES` classes): it sizes an array and a loop."""
     if check.count(value, name) < minimum:
         raise ShapeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    limit = _COUNT_LIMITS[name]
+    if value > getattr(limits, limit):
+        raise OptionError(f"{name} = {value:,} is above the limit of "
+                          f"{getattr(limits, limit):,} ({limit})")
+
+
+def _generator(seed, **scales):
+    """numpy's generator of ``seed`` (a count below 2**32), once every standard deviation or
+    variance of ``scales`` is a finite number, not negative."""
+    for name, value in scales.items():
+        check.nonnegative(value, name)
+    return np.random.default_rng(check.seed(seed))

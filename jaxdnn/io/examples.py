@@ -7,6 +7,10 @@ The file's layout, the cat files' own: one example per row of the first axis.
   (``x / 255``), or floating values, used as they are.
 * ``y``: ``(m,)`` or ``(m, k)``: row i is example i's label column (0/1; for a softmax, class
   ids or one-hot rows). Labels are small and read whole, and checked when the file is opened.
+
+The data sets must lie in the file itself and be written whole (:mod:`jaxdnn.io.h5`); what is
+read whole (the labels, :meth:`H5Examples.load`) must fit in the memory available, checked from
+the declared shapes before anything is read.
 """
 
 import h5py
@@ -15,7 +19,7 @@ import numpy as np
 from ..core import checks as check
 from ..core import limits
 from ..errors import DataError, InputTypeError
-from . import files
+from . import files, h5
 
 PIXELS = {np.dtype(t): (np.arange(256) / 255).astype(t) for t in (np.float32, np.float64)}
 """Each pixel value's input, by training dtype."""
@@ -28,27 +32,33 @@ class H5Examples:
       path: the file.
       x: the inputs' data set, ``(m, ...)``: uint8 pixels (scaled by 1/255) or floats.
       y: the labels' data set, ``(m,)`` or ``(m, k)``.
+      allow_external: read data sets that lie outside the file (external links, virtual data
+        sets, external storage), which are refused otherwise.
 
     Attributes:
-      path, x, y: as given.
+      path, x, y, allow_external: as given.
+      size: the file's size in bytes when opened; a file that shrinks below it while it is read
+        is refused (HDF5 reads what was cut off as zeros).
       m: the number of examples.
       shape, dtype: of the inputs' data set, as stored.
       n: the features of one example (the product of ``x``'s trailing sizes).
       labels: ``(k, m)``, as stored (read whole).
 
     Raises:
-      DataError: the file is missing or not HDF5, a data set is missing, or their shapes and
-        dtypes do not fit the layout, naming the file and the data set.
+      DataError: the file is missing or not HDF5, a data set is missing, lies outside the file
+        or was not written whole, their shapes and dtypes do not fit the layout, or the labels
+        do not fit in memory, naming the file and the data set.
     """
 
-    def __init__(self, path, x="train_set_x", y="train_set_y"):
+    def __init__(self, path, x="train_set_x", y="train_set_y", *, allow_external=False):
         self.path = files.path(path, "path")
         for name, value in (("x", x), ("y", y)):
             if not isinstance(value, str):
                 raise InputTypeError(f"{name} must name a data set of {path} (a str); got "
                                      f"{type(value).__name__}")
-        self.x, self.y = x, y
+        self.x, self.y, self.allow_external = x, y, bool(allow_external)
         files.regular_file(path, "data file")
+        self.size = h5.file_size(path)
         with self.open() as f:
             xs, ys = self.dataset(f, x), self.dataset(f, y)
             if xs.ndim < 2 or 0 in xs.shape:
@@ -70,6 +80,11 @@ class H5Examples:
                                 f"(MAX_FILE_BYTES): labels are read whole")
             if ys.dtype.kind not in "biuf":
                 raise DataError(f"{self.where(y)} has dtype {ys.dtype} but needs numbers")
+            limits.fits(ys.size * (ys.dtype.itemsize + 8),
+                        f"{self.where(y)} declares {ys.size:,} labels: reading them", DataError,
+                        " (as stored, then a float64 copy to check them)")
+            for key, dataset in ((x, xs), (y, ys)):
+                h5.check_storage(dataset, self.where(key), self.allow_external)
             self.labels = self.read(y, lambda: ys[()]).reshape(self.m, -1).T
             self.shape = xs.shape
         check.finite(self.labels, self.where(y))
@@ -86,7 +101,8 @@ class H5Examples:
         ``(n, m)`` (float64 for pixels, else the file's dtype), Y ``(k, m)`` as stored.
 
         Raises:
-          DataError: the inputs are above :data:`~jaxdnn.core.limits.MAX_FILE_BYTES`.
+          DataError: the inputs are above :data:`~jaxdnn.core.limits.MAX_FILE_BYTES` or do not
+            fit in the memory available.
         """
         loaded = np.float64 if self.dtype == np.uint8 else self.dtype  # pixels become floats
         nbytes = self.m * self.n * np.dtype(loaded).itemsize
@@ -94,6 +110,9 @@ class H5Examples:
             raise DataError(f"{self.where(self.x)} holds {nbytes:,} bytes, above the limit of "
                             f"{limits.MAX_FILE_BYTES:,} (MAX_FILE_BYTES): train on it with "
                             f"fit_stream instead")
+        limits.fits(self.m * self.n * (self.dtype.itemsize + np.dtype(loaded).itemsize),
+                    f"{self.where(self.x)} holds {self.m:,} examples of {self.n:,} features: "
+                    f"loading them", DataError, f" (as stored, then as {np.dtype(loaded)})")
         with self.open() as f:
             dataset = self.inputs(f)
             X = self.decode(self.read(self.x, lambda: dataset[()]).reshape(self.m, self.n),
@@ -109,9 +128,12 @@ class H5Examples:
                             f"format): {err}") from None
 
     def dataset(self, f, key):
-        """The data set ``key`` of the open file ``f``: a DataError naming it when it is missing."""
+        """The data set ``key`` of the open file ``f``: a DataError naming it when it is missing
+        or lies outside the file (unless ``allow_external``)."""
         try:
-            dataset = f.get(key)
+            dataset = h5.find(f, key, self.where(key), self.allow_external)
+        except DataError:
+            raise
         except (OSError, RuntimeError, ValueError) as err:
             raise DataError(f"{self.where(key)}: cannot read it ({err})") from None
         if not isinstance(dataset, h5py.Dataset) or dataset.shape is None:
@@ -120,20 +142,25 @@ class H5Examples:
         return dataset
 
     def inputs(self, f):
-        """The inputs' data set, which must still have the shape and dtype it had when opened."""
+        """The inputs' data set, which must still have the shape, dtype and storage it had when
+        opened."""
         dataset = self.dataset(f, self.x)
         if (dataset.shape, dataset.dtype) != (self.shape, self.dtype):
             raise DataError(f"{self.where(self.x)} changed since it was opened: "
                             f"{dataset.shape} {dataset.dtype}, was {self.shape} "
                             f"{self.dtype}")
+        h5.check_storage(dataset, self.where(self.x), self.allow_external)
         return dataset
 
     def read(self, key, read):
-        """``read()`` of the data set ``key``: a DataError naming it when h5py fails."""
+        """``read()`` of the data set ``key``: a DataError naming it when h5py fails or the file
+        shrank below :attr:`size` (what was cut off read as zeros)."""
         try:
-            return np.asarray(read())
+            values = np.asarray(read())
         except (OSError, RuntimeError, ValueError) as err:
             raise DataError(f"{self.where(key)}: reading failed ({err})") from None
+        h5.not_truncated(self.path, self.size, self.where(key))
+        return values
 
     def decode(self, rows, index, dtype):
         """Rows ``(b, n)`` as stored -> the training ``dtype``: pixels / 255 (rounded once, as

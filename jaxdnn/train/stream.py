@@ -17,6 +17,7 @@ the training dtype), never the inputs whole.
 
 import queue
 import threading
+import time
 
 import jax
 import numpy as np
@@ -55,9 +56,12 @@ def _blocks(examples, size, chunk, num_epochs, shuffle_key):
 class _Prefetch:
     """Runs ``produce()``, a generator, in a background thread, ``depth`` items ahead of the
     caller's iteration. An exception raised there is raised as itself in the caller; leaving
-    the ``with`` block (an error or KeyboardInterrupt included) stops and joins the thread."""
+    the ``with`` block (an error or KeyboardInterrupt included) stops the thread and waits for
+    it at most ``PATIENCE`` seconds: a read that never returns (a FIFO) leaves it behind, a
+    daemon that hands nothing over, and the caller goes on."""
 
     _END = object()
+    PATIENCE = 1.0
 
     def __init__(self, produce, depth=1):
         self._produce, self._queue, self._stop = produce, queue.Queue(depth), threading.Event()
@@ -69,12 +73,12 @@ class _Prefetch:
 
     def __exit__(self, *exc):
         self._stop.set()
-        while self._thread.is_alive():  # it may be waiting to hand over an item
-            try:
+        deadline = time.monotonic() + self.PATIENCE
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:  # it may be waiting to hand over an item
                 self._queue.get(timeout=0.05)
             except queue.Empty:
                 pass
-        self._thread.join()
 
     def _run(self):
         try:
