@@ -59,15 +59,8 @@ from .errors import (
     ShapeError,
     TrainingDiverged,
 )
-from .io.datasets import (
-    DATASETS,
-    flatten_images,
-    load_cat_data,
-    load_data,
-    load_dataset,
-    load_digits,
-    load_planar_dataset,
-)
+from .io.cat import flatten_images, load_cat_data, load_data
+from .io.datasets import DATASETS, load_dataset, load_digits, load_planar_dataset
 from .io.examples import H5Examples
 from .io.models import load_model, save_model
 from .train.batches import epoch_costs, random_mini_batches

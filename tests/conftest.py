@@ -1,7 +1,9 @@
 """Shared test set-up: x64 on, hypothesis profiles, and the figures reported at the end.
 
 x64 is enabled for the whole session so float64 tests really run in float64; float32 tests build
-float32 arrays explicitly and assert that results stay float32. Tolerances live in
+float32 arrays explicitly and assert that results stay float32. Rank promotion raises and dtype
+promotion is strict, so neither a misshapen bias nor a mixed-dtype expression can pass by being
+broadcast or promoted. Tolerances live in
 ``tolerances.py``, strategies in ``strategies.py``.
 
 Hypothesis profiles, chosen by ``JAXDNN_HYPOTHESIS_PROFILE``:
@@ -17,6 +19,10 @@ import report
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
+# As equinox's suite: a b of shape (n,) where (n, 1) was meant, or a float64 constant leaking
+# into a float32 step, fails at once instead of broadcasting or promoting quietly.
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 # The jaxdnn command (in-process and in subprocesses) compiles afresh, into no user's cache; the
 # cache's own tests choose a folder.
 os.environ["JAXDNN_CACHE_DIR"] = "off"

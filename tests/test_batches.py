@@ -52,7 +52,9 @@ def python_loop(case, size, epochs, key, learning_rate, lambd, keep_prob, optimi
                                      output=case.output, lambd=lambd)
             grads = {k: v for k, v in grads.items() if k[1] != "A"}
             if opt is not None:
-                updates, state = opt.update({k[1:]: g for k, g in grads.items()}, state, params)
+                with jax.numpy_dtype_promotion("standard"):  # optax mixes int and float
+                    updates, state = opt.update({k[1:]: g for k, g in grads.items()}, state,
+                                                params)
                 params = optax.apply_updates(params, updates)
             elif momentum:
                 state = {k: grads[f"d{k}"] + momentum * state[k] for k in params}

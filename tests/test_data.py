@@ -12,14 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxdnn.errors import DataError, InputTypeError, NameLookupError, OptionError, ShapeError
+from jaxdnn.io.cat import flatten_images, load_cat_data, load_data
 from jaxdnn.io.datasets import (
     DATASETS,
     MULTICLASS,
     blobs,
-    flatten_images,
     gaussian_quantiles,
-    load_cat_data,
-    load_data,
     load_dataset,
     load_planar_dataset,
     no_structure,

@@ -102,14 +102,14 @@ def _l2_gradients_without_1_over_m(grads, caches, lambd, m):
 def _dropout_backward_fresh_mask(dA, cache, activation):  # draws its own mask
     linear_cache, Z, *mask = cache
     if mask:
-        dA = dA * (jax.random.bernoulli(jax.random.PRNGKey(7), 0.5, Z.shape) / 0.5)
+        dA = dA * jax.random.bernoulli(jax.random.PRNGKey(7), 0.5, Z.shape).astype(dA.dtype) / 0.5
     return kernels.linear_backward(activation.backward(dA, Z), linear_cache)
 
 
 def _dropout_backward_unscaled(dA, cache, activation):  # forgets / keep_prob
     linear_cache, Z, *mask = cache
     if mask:
-        dA = dA * (mask[0] > 0)
+        dA = dA * (mask[0] > 0).astype(dA.dtype)
     return kernels.linear_backward(activation.backward(dA, Z), linear_cache)
 
 

@@ -219,7 +219,7 @@ def test_one_compilation_for_any_hyperparameter_values():
     assert run_stacked._cache_size() == before + 1
     program = loop.Program(loop.PLAIN, jaxdnn.core.network.layer_activations("tanh", 2), 17)
     jaxpr = str(jax.make_jaxpr(lambda p: run_stacked(
-        loop.Data(jnp.asarray(X), jnp.asarray(Y)), loop.Carry(p, None, {}), 0, 17,
+        loop.Data(jnp.asarray(X), jnp.asarray(Y, X.dtype)), loop.Carry(p, None, {}), 0, 17,
         loop.Hyper(jnp.ones(2), jnp.zeros(2)), None, program=program))(stack.parameters))
     assert jaxpr.count("while[") == 1  # one loop for every model
 

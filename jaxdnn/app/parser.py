@@ -7,7 +7,7 @@ own check for it, whose message becomes the command's one line.
 
 import argparse
 
-from ..core import checks as check
+from ..core import numeric
 from ..core.activations import ACTIVATIONS, get_activation
 from ..core.init import SCHEMES
 from ..core.outputs import OUTPUTS
@@ -53,7 +53,7 @@ def _each(valid):
 
 
 def _positive_value(n, name="the value"):
-    if check.count(n, name) < 1:
+    if numeric.count(n, name) < 1:
         raise OptionError(f"{name} must be at least 1; got {n}")
     return n
 
@@ -66,13 +66,13 @@ def _named(text):
 
 _sizes = _parsed(_items(int), "comma-separated integers", _each(
     lambda n: _positive_value(n, "a layer size")))
-_count = _parsed(int, "an integer", lambda n: check.iterations(n, "the count"))
+_count = _parsed(int, "an integer", lambda n: numeric.iterations(n, "the count"))
 _positive = _parsed(int, "an integer", _positive_value)
-_seed = _parsed(int, "an integer", check.seed)
+_seed = _parsed(int, "an integer", numeric.seed)
 _rates = _parsed(_items(float), "comma-separated numbers", _each(
-    lambda rate: check.rate(rate) or rate))
+    lambda rate: numeric.rate(rate) or rate))
 _folder = _parsed(str, "a folder", _named)
-_slope = _parsed(float, "a number", lambda slope: check.rate(slope, "the slope") or slope)
+_slope = _parsed(float, "a number", lambda slope: numeric.rate(slope, "the slope") or slope)
 _names = _parsed(_items(str), "comma-separated names", _each(
     lambda name: get_activation(name) and name))
 

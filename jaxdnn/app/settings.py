@@ -16,7 +16,7 @@ import shlex
 from typing import NamedTuple
 
 from ..core import checks as check
-from ..core import limits
+from ..core import limits, numeric
 from ..core.activations import ACTIVATIONS
 from ..core.init import SCHEMES
 from ..core.outputs import OUTPUTS
@@ -128,11 +128,11 @@ def check_settings(settings):
         limits.fits_in_memory(dims, 8 if settings.dtype == "float64" else 4)
     except ShapeError as e:
         raise OptionError(f"hidden layer sizes {settings.hidden!r}: {e}") from None
-    check.iterations(settings.iterations, "iterations")
-    check.iterations(settings.checkpoint_every, "checkpoint_every")
-    check.seed(settings.seed)
+    numeric.iterations(settings.iterations, "iterations")
+    numeric.iterations(settings.checkpoint_every, "checkpoint_every")
+    numeric.seed(settings.seed)
     if settings.data_seed is not None:
-        check.seed(settings.data_seed, "data_seed")
+        numeric.seed(settings.data_seed, "data_seed")
     if not isinstance(settings.training, dict) or not set(settings.training) <= set(FLAGGED):
         raise OptionError(f"training must hold options among {', '.join(FLAGGED)}; got "
                           f"{settings.training!r}")
@@ -185,8 +185,8 @@ def finished(checkpoint):
     folder = os.path.dirname(checkpoint) or "."
     try:
         meta = load_model(checkpoint)[1]
-        done = check.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
-        total = check.count(meta["run"]["iterations"], "iterations")
+        done = numeric.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
+        total = numeric.count(meta["run"]["iterations"], "iterations")
     except (JaxdnnError, KeyError, TypeError):
         raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
                           f"choose another --out") from None

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import checks as check
-from ..core import limits
+from ..core import limits, numeric
 from ..core import predict as prediction
 from ..core.activations import leaky_relu_with
 from ..core.predict import accuracy, predict_labels
@@ -35,16 +35,16 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
     ``figures``, ``sweep.png`` (the decision boundaries at the course's seed and the first
     rate, each titled with its accuracy) and ``sweep_accuracy.png`` (:func:`summarise_sweep`
     with error bars) into ``out``. Returns the rows and the files' names."""
-    check.iterations(num_iterations)
+    numeric.iterations(num_iterations)
     if not isinstance(hidden_sizes, (list, tuple)) or not hidden_sizes:
         raise OptionError(f"hidden_sizes must be a non-empty list of sizes; got {hidden_sizes!r}")
     sizes = [check.hidden_units(n_h) for n_h in hidden_sizes]
-    if check.count(seeds, "seeds") < 1:
+    if numeric.count(seeds, "seeds") < 1:
         raise OptionError("seeds must be at least 1")
     course = COURSE_MODELS["nn_model"]
     rates = list(dict.fromkeys(learning_rates or [course.learning_rate]))  # each rate once
     for rate in rates:
-        check.rate(rate)
+        numeric.rate(rate)
     limits.stacked(len(sizes) * seeds * len(rates), [2, max(sizes), 1],
                   "models (hidden sizes x seeds x learning rates)")
     X, Y = data.load_planar_dataset()
@@ -125,7 +125,7 @@ def compare(activations, seeds, learning_rates=None, *, dataset="cat", data_dir=
     """
     check.x64(np.dtype("float64"), "the study's parameters")
     study = COURSE_MODELS["activation_study"]
-    if iterations is not None and check.iterations(iterations, "iterations") < 1:
+    if iterations is not None and numeric.iterations(iterations, "iterations") < 1:
         raise OptionError("iterations must be at least 1")
     train_x, train_y, test_x, test_y, _ = data.load_split(dataset, data_dir)
     dims = [train_x.shape[0], *(hidden or study.hidden), 1]

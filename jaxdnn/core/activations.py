@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import InputTypeError, NameLookupError, OptionError, ShapeError
 from . import checks as check
+from . import numeric
 
 LEAKY_RELU_SLOPE = 0.01
 """Default negative-side slope of ``leaky_relu``."""
@@ -270,7 +271,7 @@ stays theirs."""
 
 def leaky_relu_with(slope: float) -> Activation:
     """The leaky ReLU pair for ``slope`` (cached, so equal slopes share one jit cache entry)."""
-    value = check.real(slope, "slope")
+    value = numeric.real(slope, "slope")
     if value is None:
         raise OptionError("slope must be a concrete number: it is closed over statically")
     if not math.isfinite(value):

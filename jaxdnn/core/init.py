@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import InputTypeError, NameLookupError, OptionError
 from . import checks as check
-from . import layout, limits
+from . import layout, limits, numeric
 
 SCHEMES = {
     "small": lambda W, n_prev: W * 0.01,
@@ -64,8 +64,8 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
     if (key is None) == (numpy_seed is None):
         raise OptionError("give exactly one source of randomness: key=... or numpy_seed=...")
     if numpy_seed is not None:
-        check.seed(numpy_seed, "numpy_seed")
-    if key is not None and not check.is_key(key):
+        numeric.seed(numpy_seed, "numpy_seed")
+    if key is not None and not numeric.is_key(key):
         raise InputTypeError(f"key must be a jax.random key (jax.random.PRNGKey(0) or "
                              f"jax.random.key(0)); got {key!r}")
     dtype = _float_dtype(dtype)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from ..errors import InputTypeError, NameLookupError, OptionError, ShapeError
 from . import checks as check
-from . import kernels, layout
+from . import kernels, layout, numeric
 from .activations import Activation, get_activation
 from .layout import as_floating
 from .outputs import get_output
@@ -79,7 +79,7 @@ def L_model_forward(X, parameters, hidden_activation="relu", *, output="sigmoid"
     layers = check.network(X, parameters)
     activations = layer_activations(hidden_activation, len(layers), output)
     check.outputs(layers, activations[-1])
-    keep = check.keep_prob(keep_prob, key, len(layers))
+    keep = numeric.keep_prob(keep_prob, key, len(layers))
     X = as_floating(X, layers[0][0].dtype)
     AL, caches = kernels.forward(X, layers, activations,
                                  kernels.dropout_masks(key, keep, layers, X.shape[1]))
@@ -143,7 +143,7 @@ def compute_cost_with_regularization(AL, Y, parameters, lambd, *, output="sigmoi
     ``lambd / (2 m) * sum_l ||W[l]||_F^2`` (biases are not penalised), as the course's
     regularisation assignment computes it."""
     layers = check.parameters(parameters)
-    check.penalty(lambd)
+    numeric.penalty(lambd)
     return compute_cost(AL, Y, output=output) + kernels.l2_penalty(layers, lambd, AL.shape[1])
 
 
@@ -197,7 +197,7 @@ def L_model_backward(AL, Y, caches, hidden_activation="relu", *, stable=False, i
     if isinstance(dA_from, bool) or not isinstance(dA_from, int) or dA_from not in (0, 1):
         raise OptionError(f"dA_from must be 1 (dA1 belongs to X) or 0 (dA0 does); "
                           f"got {dA_from!r}")
-    check.penalty(lambd)
+    numeric.penalty(lambd)
     grads, dAs = kernels.backward(AL, jnp.asarray(Y, AL.dtype), caches, activations, stable,
                                   lambd)
     _backward_overflow(AL, caches, grads, dAs, dA_from)
@@ -221,7 +221,7 @@ def _check_cache(cache, l, AL):
 def update_parameters(parameters, grads, learning_rate):
     """One gradient-descent step: W{l} - lr * dW{l}, b{l} - lr * db{l}. Returns a new dict."""
     check.parameters(parameters)
-    check.rate(learning_rate)
+    numeric.rate(learning_rate)
     if not isinstance(grads, dict):
         raise InputTypeError(f"grads must be a dict {{'dW1', 'db1', ...}}; "
                              f"got {type(grads).__name__}")
@@ -252,7 +252,7 @@ def cost_and_grads(X, Y, parameters, hidden_activation="relu", *, output="sigmoi
       ``(cost, grads)``, grads ready for :func:`update_parameters`.
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
-    check.penalty(lambd)
+    numeric.penalty(lambd)
     activations = layer_activations(hidden_activation, len(layers), output)
     dtype = layers[0][0].dtype
     X, Y = as_floating(X, dtype), jnp.asarray(Y, dtype)
@@ -291,7 +291,7 @@ def network_cost(X, Y, parameters, hidden_activation="relu", *, output="sigmoid"
     0.21413
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
-    check.penalty(lambd, concrete=True)
+    numeric.penalty(lambd, concrete=True)
     activations = layer_activations(hidden_activation, len(layers), output)
     dtype = layers[0][0].dtype
     return _network_cost(activations, float(lambd), as_floating(X, dtype),

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from . import checks as check
-from . import kernels, layout
+from . import kernels, layout, numeric
 from .network import layer_activations
 from .outputs import get_output
 
@@ -52,7 +52,7 @@ def labels(AL, output):
 def accuracy(p, y, num_classes=2):
     """Fraction of predictions equal to the labels (count / m); both are class ids (0 or 1 by
     default, 0..num_classes-1 otherwise) of one shape."""
-    K = check.count(num_classes, "num_classes")
+    K = numeric.count(num_classes, "num_classes")
     check.class_ids(p, "p", K)
     check.class_ids(y, "y", K)
     check.same_shape(y, p, "y", "p")

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as check
-from ..core import kernels
+from ..core import kernels, numeric
 from ..core.activations import ACTIVATIONS
 from ..core.layout import as_floating
 from ..core.outputs import OUTPUTS
@@ -44,7 +44,7 @@ def sigmoid(z):
     [0.5, 0.880797]
     """
     if isinstance(z, numbers.Real) and not isinstance(z, bool):
-        z = jnp.asarray(check.real(z, "z"), _default_float())
+        z = jnp.asarray(numeric.real(z, "z"), _default_float())
     check.array(z, "z", ndim=None)
     return ACTIVATIONS["sigmoid"].forward(as_floating(z, _default_float()))[0]
 
@@ -56,7 +56,7 @@ def initialize_with_zeros(dim):
     >>> w.shape, b
     ((2, 1), 0.0)
     """
-    if check.count(dim, "dim") < 1:
+    if numeric.count(dim, "dim") < 1:
         raise OptionError(f"dim (the number of features) must be at least 1; got {dim}")
     return jnp.zeros((dim, 1), _default_float()), 0.0
 
@@ -115,9 +115,9 @@ def optimize(w, b, X, Y, num_iterations, learning_rate, print_cost=False):
 
 
 def _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost):
-    if check.count(num_iterations, "num_iterations") < 1:
+    if numeric.count(num_iterations, "num_iterations") < 1:
         raise OptionError(f"num_iterations must be at least 1; got {num_iterations}")
-    check.rate(learning_rate)
+    numeric.rate(learning_rate)
     dtype = w.dtype
     w, b, grads, costs = _descend(w, jnp.asarray(b, dtype), jnp.asarray(X, dtype),
                                   jnp.asarray(Y, dtype), jnp.asarray(learning_rate, dtype),
@@ -197,7 +197,7 @@ def _check(w, b, X, Y=None, x_name="X", y_name="Y", *, labels=True):
     dim, columns = check.array(w, "w", floating=True)
     if columns != 1:
         raise ShapeError(f"w has shape {(dim, columns)} but must be a column (dim, 1)")
-    value = check.real(b, "b")
+    value = numeric.real(b, "b")
     if value is not None and not math.isfinite(value):
         raise DataError(f"b must be finite; got {b!r}")
     rows, m = check.array(X, x_name)

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import jax
 
 from ..core import checks as check
+from ..core import numeric
 from ..core.init import initialize_parameters_deep
 from ..errors import ShapeError
 from ..train.config import DEFAULT_ITERATIONS
@@ -47,7 +48,7 @@ _DEEP, _TWO, _PLANAR = (COURSE_MODELS[name] for name in ("L_layer_model", "two_l
 def initial_parameters(layer_dims, init, seed, course_scheme, dtype=None):
     """``init="course"``: the course's draw (numpy seed, ``course_scheme``'s scale); a scheme
     name: that scheme from ``jax.random.PRNGKey(seed)``."""
-    check.count(seed, "seed")
+    numeric.count(seed, "seed")
     if init == "course":
         return initialize_parameters_deep(layer_dims, scheme=course_scheme, numpy_seed=seed,
                                           dtype=dtype)
@@ -77,7 +78,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=_DEEP.learning_rate,
     parameters = initial_parameters(layers_dims, init, seed, _DEEP.scheme, dtype)
     parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
                             learning_rate=learning_rate, optimizer=optimizer,
-                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            num_iterations=numeric.count(num_iterations, "num_iterations"),
                             gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
     return parameters, costs
 
@@ -96,7 +97,7 @@ def two_layer_model(X, Y, layers_dims, learning_rate=_TWO.learning_rate,
     parameters = initial_parameters(layers_dims, init, seed, _TWO.scheme, dtype)
     parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
                             learning_rate=learning_rate, optimizer=optimizer,
-                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            num_iterations=numeric.count(num_iterations, "num_iterations"),
                             gram=gram, lambd=lambd, donate=True,
                             on_cost=cost_printer("Cost after iteration {}: {}")
                             if print_cost else None)
@@ -116,6 +117,6 @@ def nn_model(X, Y, n_h, num_iterations=_PLANAR.num_iterations, print_cost=False,
     parameters = initial_parameters(layers_dims, init, seed, _PLANAR.scheme, dtype)
     parameters, costs = fit(X, Y, parameters, hidden_activation=hidden_activation,
                             learning_rate=learning_rate, optimizer=optimizer,
-                            num_iterations=check.count(num_iterations, "num_iterations"),
+                            num_iterations=numeric.count(num_iterations, "num_iterations"),
                             gram=gram, lambd=lambd, print_cost=print_cost, donate=True)
     return parameters, costs

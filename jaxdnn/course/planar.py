@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as check
-from ..core import kernels
+from ..core import kernels, numeric
 from ..core.activations import ACTIVATIONS
 from ..core.init import initialize_parameters_deep
 from ..core.layout import as_floating
@@ -140,7 +140,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     """
     n_x, _, n_y = layer_sizes(X, Y)
     check.hidden_units(n_h)
-    check.count(num_iterations, "num_iterations")
+    numeric.count(num_iterations, "num_iterations")
     parameters = initialize_parameters(n_x, n_h, n_y)
     check.problem(X, Y, parameters, OUTPUTS["sigmoid"])
     dtype = parameters["W1"].dtype

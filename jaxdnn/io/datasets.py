@@ -1,12 +1,8 @@
-"""Data sets: the course's cat / non-cat images and its 2-D toy sets, as numpy arrays.
+"""Data sets by name: the course's 2-D toy sets, the digits, the cat images
+(:mod:`jaxdnn.io.cat`), and the split a run trains and tests on (:func:`load_split`).
 
 Shapes follow the course, one example per column once data is ready for a network:
 
-* The cat images, as stored (``load_data``): ``x_orig`` is ``(m, height, width, 3)`` uint8 and
-  ``y`` is ``(1, m)`` with labels 0 (non-cat) and 1 (cat); ``classes`` is
-  ``[b'non-cat', b'cat']``. The course's files hold m = 209 training and 50 test images of
-  64 x 64 pixels. ``flatten_images`` turns ``x_orig`` into ``X`` of shape
-  ``(height * width * 3, m)`` float64 in [0, 1]; ``load_cat_data`` does both steps.
 * The 2-D sets (``load_planar_dataset``, ``noisy_circles``, ``noisy_moons``, ``blobs``,
   ``spirals``, ``gaussian_quantiles``, ``no_structure``): ``X`` is ``(2, N)`` float64 and ``Y``
   is ``(1, N)`` uint8 in {0, 1}, or class ids 0..K-1 for the K-class forms of ``blobs`` and
@@ -17,206 +13,18 @@ Shapes follow the course, one example per column once data is ready for a networ
   its wheel (no download), ``X`` ``(64, 1797)`` float64 in [0, 1] and ``Y`` ``(1, 1797)`` uint8
   class ids 0..9; scikit-learn is an optional extra (``pip install 'jaxdnn[digits]'``).
 
-The h5 files are validated completely before anything is returned; a missing, unreadable or
-malformed file raises :class:`~jaxdnn.errors.DataError` naming the file and the key, and so does
-one whose data sets lie outside it or were not written whole (:mod:`jaxdnn.io.h5`), or would not
-fit in the memory available (checked from their declared shapes before anything is read).
 The toy sets are generated here with numpy (no scikit-learn), following scikit-learn's
 ``make_*`` recipes, and are deterministic given ``seed``; they are ordered by class, not
 shuffled.
 """
 
 import math
-import pathlib
 
-import h5py
 import numpy as np
 
-from ..core import checks as check
-from ..core import limits
+from ..core import limits, numeric
 from ..errors import DataError, NameLookupError, OptionError, ShapeError
-from . import h5
-from .files import path as check_path
-from .files import regular_file
-
-_TRAIN_FILE = "train_catvnoncat.h5"
-_TEST_FILE = "test_catvnoncat.h5"
-
-
-# --- the cat / non-cat images --------------------------------------------------------------
-
-
-def load_data(data_dir="datasets", *, allow_external=False):
-    """Load the course's cat / non-cat images, as its ``load_data`` does.
-
-    Args:
-      data_dir: folder holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``.
-      allow_external: read data sets that lie outside the files (external links, virtual data
-        sets, external storage), which are refused otherwise.
-
-    Returns:
-      ``(train_x_orig, train_y, test_x_orig, test_y, classes)``: square RGB images
-      ``(m, h, h, 3)`` uint8, labels ``(1, m)`` in {0, 1} (in the file's integer dtype), and
-      ``classes``, the test file's ``list_classes`` (``[b'non-cat', b'cat']``).
-
-    Raises:
-      DataError: a file is missing, not HDF5 or truncated, lacks a key, has the wrong layout
-        (images that are not square RGB among it), keeps a data set outside itself or not
-        written whole, or holds more than the memory available.
-    """
-    return _load(data_dir, allow_external, flattened=False)
-
-
-def _load(data_dir, allow_external, flattened):
-    """:func:`load_data`; ``flattened``: the images' memory estimate includes the float64 copy
-    :func:`flatten_images` makes of them."""
-    data_dir = pathlib.Path(check_path(data_dir, "data_dir"))
-    train_path, test_path = data_dir / _TRAIN_FILE, data_dir / _TEST_FILE
-    train = _read_h5(train_path, ("train_set_x", "train_set_y"), allow_external,
-                     ("train_set_x",) if flattened else ())
-    test = _read_h5(test_path, ("test_set_x", "test_set_y", "list_classes"), allow_external,
-                    ("test_set_x",) if flattened else ())
-    train_x, train_y = _check_split(train_path, "train", train)
-    test_x, test_y = _check_split(test_path, "test", test)
-    if train_x.shape[1:] != test_x.shape[1:]:
-        raise DataError(
-            f"{test_path}: 'test_set_x' holds images of shape {test_x.shape[1:]} but "
-            f"'train_set_x' in {train_path} holds {train_x.shape[1:]}: they must be equal"
-        )
-    classes = test["list_classes"]
-    if classes.shape != (2,):
-        raise DataError(
-            f"{test_path}: 'list_classes' has shape {classes.shape} but needs (2,): the names of "
-            "labels 0 and 1"
-        )
-    if not all(isinstance(name, bytes) and _is_utf8(name) for name in classes.tolist()):
-        raise DataError(
-            f"{test_path}: 'list_classes' holds {classes.tolist()!r} ({classes.dtype}) but needs "
-            "two UTF-8 byte strings, the names of labels 0 and 1"
-        )
-    return train_x, train_y, test_x, test_y, classes
-
-
-def flatten_images(x_orig):
-    """Flatten and standardise images the course's way: ``x_orig.reshape(m, -1).T / 255``.
-
-    Args:
-      x_orig: images ``(m, h, w, 3)``, pixel values 0..255.
-
-    Returns:
-      ``(h * w * 3, m)`` float64 in [0, 1], one image per column.
-    """
-    shape = check.array(x_orig, "x_orig", ndim=None)
-    if len(shape) != 4 or 0 in shape:
-        raise ShapeError(f"x_orig has shape {shape} but needs (m, height, width, 3), every "
-                         f"size > 0")
-    check.finite(x_orig, "x_orig")
-    x_orig = np.asarray(x_orig)
-    limits.fits(x_orig.size * 8, f"flattening x_orig of shape {shape} to float64", DataError)
-    return x_orig.reshape(x_orig.shape[0], -1).T / 255
-
-
-def load_cat_data(data_dir="datasets", *, allow_external=False):
-    """``load_data`` followed by ``flatten_images``: the cat set ready for a network.
-
-    Returns:
-      ``(train_x, train_y, test_x, test_y, classes)``: ``train_x`` ``(h * w * 3, m)`` float64
-      (``(12288, 209)`` for the course's files), labels ``(1, m)`` float64, ``classes`` as in
-      ``load_data``.
-    """
-    train_x_orig, train_y, test_x_orig, test_y, classes = _load(data_dir, allow_external,
-                                                                 flattened=True)
-    return (flatten_images(train_x_orig), train_y.astype(np.float64),
-            flatten_images(test_x_orig), test_y.astype(np.float64), classes)
-
-
-def _is_utf8(name):
-    try:
-        name.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _read_h5(path, keys, allow_external, flattened):
-    """Read ``keys`` of the HDF5 file ``path`` into a dict of numpy arrays (no layout checks),
-    each a data set of the file's own (unless ``allow_external``), written whole, of at most
-    :data:`~jaxdnn.core.limits.MAX_FILE_BYTES` and fitting in memory (with a float64 copy for
-    the keys of ``flattened``), checked before it is read."""
-    if not path.exists():
-        raise DataError(
-            f"{path} not found: the course's cat files go in the data directory "
-            "(see datasets/README.md), or pass another data_dir (--data-dir in the jaxdnn command)"
-        )
-    regular_file(path, "data file")
-    where, size = "the file header", h5.file_size(path)
-    try:
-        with h5py.File(path, "r") as f:
-            arrays = {}
-            for key in keys:
-                where = f"key {key!r}"
-                dataset = h5.find(f, key, f"{path}: key {key!r}", allow_external)
-                if not isinstance(dataset, h5py.Dataset):
-                    raise DataError(
-                        f"{path}: missing key {key!r} (needs {', '.join(keys)}; "
-                        "see datasets/README.md)"
-                    )
-                if dataset.shape is None:
-                    raise DataError(f"{path}: key {key!r} is an empty data set (no shape)")
-                nbytes = dataset.size * dataset.dtype.itemsize
-                if nbytes > limits.MAX_FILE_BYTES:
-                    raise DataError(
-                        f"{path}: key {key!r} declares shape {dataset.shape} ({nbytes:,} bytes), "
-                        f"above the limit of {limits.MAX_FILE_BYTES:,} (MAX_FILE_BYTES)"
-                    )
-                copy = key in flattened
-                limits.fits(nbytes + 8 * dataset.size * copy,
-                            f"{path}: key {key!r} declares shape {dataset.shape}: loading it",
-                            DataError, " (as stored, then as float64 for a network)" * copy)
-                h5.check_storage(dataset, f"{path}: key {key!r}", allow_external)
-                arrays[key] = np.asarray(dataset[()])
-                h5.not_truncated(path, size, f"{path}: key {key!r}")
-    except DataError:
-        raise
-    except (OSError, RuntimeError, ValueError) as err:  # RuntimeError: a loop of links
-        raise DataError(
-            f"{path} is not a readable HDF5 file (truncated, or another format): failed on "
-            f"{where}; needs keys {', '.join(keys)} ({err})"
-        ) from err
-    return arrays
-
-
-def _check_split(path, split, arrays):
-    """Check ``{split}_set_x`` / ``{split}_set_y``; return images as uint8 and labels ``(1, m)``."""
-    x_key, y_key = f"{split}_set_x", f"{split}_set_y"
-    x, y = arrays[x_key], arrays[y_key]
-    if x.ndim != 4 or x.shape[-1] != 3 or 0 in x.shape:
-        raise DataError(
-            f"{path}: {x_key!r} has shape {x.shape} but needs (m, height, width, 3), every size > 0"
-        )
-    if x.shape[1] != x.shape[2]:
-        raise DataError(
-            f"{path}: {x_key!r} holds images of {x.shape[1]} x {x.shape[2]} pixels but needs "
-            f"square ones: the figures and predict read num_px x num_px RGB images"
-        )
-    if x.dtype.kind not in "ui":
-        raise DataError(f"{path}: {x_key!r} has dtype {x.dtype} but needs uint8 pixels 0..255")
-    if x.min() < 0 or x.max() > 255:
-        raise DataError(
-            f"{path}: {x_key!r} has values {x.min()}..{x.max()} but needs uint8 pixels 0..255"
-        )
-    m = x.shape[0]
-    if y.shape != (m,):
-        raise DataError(
-            f"{path}: {y_key!r} has shape {y.shape} but needs ({m},), one label per image "
-            f"of {x_key!r}"
-        )
-    if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
-        raise DataError(
-            f"{path}: {y_key!r} holds {np.unique(y)[:5]} but labels must be 0 (non-cat) or 1 (cat)"
-        )
-    return x.astype(np.uint8, copy=False), y.reshape(1, m)
-
+from .cat import load_cat_data
 
 # --- the 2-D toy sets -----------------------------------------------------------------------
 
@@ -259,7 +67,7 @@ def noisy_circles(n_samples=200, factor=0.5, noise=0.3, seed=0):
       ``(X, Y)``: ``X`` ``(2, n_samples)`` float64, ``Y`` ``(1, n_samples)`` uint8.
     """
     _check_count("n_samples", n_samples, 2)
-    check.real(factor, "factor")
+    numeric.real(factor, "factor")
     if not math.isfinite(factor):
         raise OptionError(f"factor must be a finite number; got {factor!r}")
     rng = _generator(seed, noise=noise)
@@ -420,7 +228,7 @@ def load_dataset(name, seed=None, *, multiclass=False):
     if not isinstance(name, str) or name not in DATASETS:
         raise NameLookupError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
     if seed is not None:
-        check.seed(seed)
+        numeric.seed(seed)
     loader = DATASETS[name]
     options = {} if seed is None or loader is load_planar_dataset else {"seed": seed}
     if multiclass and name in MULTICLASS:
@@ -484,7 +292,7 @@ def _check_count(name, value, minimum):
     """``value`` must be an integer (not a bool) of at least ``minimum`` and at most its limit
     (:data:`~jaxdnn.core.limits.MAX_DATASET_SAMPLES` points,
     :data:`~jaxdnn.core.limits.MAX_DATASET_CLASSES` classes): it sizes an array and a loop."""
-    if check.count(value, name) < minimum:
+    if numeric.count(value, name) < minimum:
         raise ShapeError(f"{name} must be an integer >= {minimum}, got {value!r}")
     limit = _COUNT_LIMITS[name]
     if value > getattr(limits, limit):
@@ -496,5 +304,5 @@ def _generator(seed, **scales):
     """numpy's generator of ``seed`` (a count below 2**32), once every standard deviation or
     variance of ``scales`` is a finite number, not negative."""
     for name, value in scales.items():
-        check.nonnegative(value, name)
-    return np.random.default_rng(check.seed(seed))
+        numeric.nonnegative(value, name)
+    return np.random.default_rng(numeric.seed(seed))

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import checks as check
-from ..core import layout, limits
+from ..core import layout, limits, numeric
 from ..errors import DataError, InputTypeError, JaxdnnError, OptionError, ShapeError
 from . import files
 from .files import atomic_write, regular_file
@@ -232,7 +232,7 @@ def write_checkpoint(path, parameters, iteration, costs, leaves, metadata=None, 
     iteration so far), the optimiser state's ``leaves`` (in ``jax.tree.leaves`` order), the
     loop state's arrays ``loop`` and the JSON ``metadata`` with the iteration added."""
     files.path(path)
-    iteration = check.count(iteration, "state.iteration")
+    iteration = numeric.count(iteration, "state.iteration")
     check.array(costs, "costs", floating=True, ndim=None)
     costs = np.asarray(costs)
     if iteration > limits.MAX_COSTS:

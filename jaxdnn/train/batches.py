@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as check
+from ..core import numeric
 from ..errors import OptionError, ShapeError
 from .loop import Body, epoch_end, parameters_of, train_step
 from .mesh import shard_columns
@@ -49,9 +50,9 @@ def random_mini_batches(X, Y, mini_batch_size=64, key=0):
     m = check.array(X, "X")[1]
     if check.array(Y, "Y")[1] != m:
         raise ShapeError(f"X has {m} examples (columns) but Y has {Y.shape[1]}")
-    size = check.mini_batch_size(mini_batch_size, m)
-    if not check.is_key(key):
-        key = jax.random.PRNGKey(check.seed(key, "key"))
+    size = numeric.mini_batch_size(mini_batch_size, m)
+    if not numeric.is_key(key):
+        key = jax.random.PRNGKey(numeric.seed(key, "key"))
     order = np.asarray(jax.random.permutation(key, m))
     return [(X[:, order[k:k + size]], Y[:, order[k:k + size]]) for k in range(0, m, size)]
 
@@ -68,10 +69,10 @@ def epoch_costs(costs, m, mini_batch_size):
     Each epoch's sum is exactly rounded (``math.fsum``), so an epoch's cost is the same number
     whichever other epochs are passed along with it, on any CPU (a matrix product of the
     costs would pick its summation order by the number of rows and the CPU's kernels)."""
-    m = check.count(m, "m")
+    m = numeric.count(m, "m")
     if m < 1:
         raise OptionError(f"m must be at least 1; got {m}")
-    mini_batch_size = check.mini_batch_size(mini_batch_size, m)
+    mini_batch_size = numeric.mini_batch_size(mini_batch_size, m)
     check.array(costs, "costs", ndim=1)
     per_epoch = batches_per_epoch(m, mini_batch_size)
     sizes = np.full(per_epoch, mini_batch_size, np.float64)

@@ -20,7 +20,7 @@ from typing import Any
 
 import optax
 
-from ..core import checks as check
+from ..core import numeric
 from ..core.activations import Activation, get_activation
 from ..core.outputs import get_output
 from ..errors import InputTypeError, OptionError
@@ -53,25 +53,25 @@ def _optional(check_value):
 
 
 def _count(value, name):
-    return check.iterations(value, name)
+    return numeric.iterations(value, name)
 
 
 def _positive(value, name):
     """A count from 1 to MAX_ITERATIONS (the loops count in int32)."""
-    if check.iterations(value, name) < 1:
+    if numeric.iterations(value, name) < 1:
         raise OptionError(f"{name} must be at least 1; got {value}")
     return int(value)
 
 
 def _fraction(value, name):
-    number = check.real(value, name)
+    number = numeric.real(value, name)
     if number is None or not 0 < number < 1:
         raise OptionError(f"{name} must be a number in (0, 1); got {value!r}")
     return number
 
 
 def _nonnegative(value, name):
-    return check.nonnegative(value, name)
+    return numeric.nonnegative(value, name)
 
 
 def _flag(value, name):
@@ -100,8 +100,8 @@ def _learning_rate(value, name):
     """A finite positive number, or an optax schedule (a function of the step count)."""
     if callable(value) and not isinstance(value, numbers.Real):
         return value
-    check.rate(value, name)
-    number = check.real(value, name)
+    numeric.rate(value, name)
+    number = numeric.real(value, name)
     if number is None:
         raise OptionError(f"{name} must be a concrete number or an optax schedule; a traced "
                           f"value cannot configure a run")
@@ -109,7 +109,7 @@ def _learning_rate(value, name):
 
 
 def _momentum(value, name):
-    check.momentum_coefficient(value, name)
+    numeric.momentum_coefficient(value, name)
     return float(value)
 
 
@@ -123,7 +123,7 @@ def _optimizer(value, name):
 
 
 def _penalty(value, name):
-    check.penalty(value, name, concrete=True)
+    numeric.penalty(value, name, concrete=True)
     return float(value)
 
 
@@ -131,9 +131,9 @@ def _keep_prob(value, name):
     """One probability in (0, 1] for every hidden layer, or a sequence of one per layer."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     for p in values:
-        if check.real(p, name) is None:
+        if numeric.real(p, name) is None:
             raise OptionError(f"{name} must be concrete numbers: they shape the program")
-        check.probability(p, name)
+        numeric.probability(p, name)
     floats = tuple(float(p) for p in values)
     return floats if isinstance(value, (list, tuple)) else floats[0]
 
@@ -151,7 +151,7 @@ def _schedule(value, name):
 
 
 def _decay_rate(value, name):
-    number = check.real(value, name)
+    number = numeric.real(value, name)
     if number is None or not 0 < number <= 1:
         raise OptionError(f"{name} must be in (0, 1]; got {value!r}")
     return number
@@ -220,7 +220,7 @@ class TrainConfig:
         None, _optional(_fraction), "hold out this fraction of the examples (stratified by "
         "class, drawn with validation_seed) to validate on after every epoch",
         "--validation-fraction", float, "F")
-    validation_seed: int = _option(0, lambda v, n: check.seed(v, n), "the seed of the held-out "
+    validation_seed: int = _option(0, lambda v, n: numeric.seed(v, n), "the seed of the held-out "
                                                                        "examples' draw")
     patience: int | None = _option(
         None, _optional(_positive), "early stopping: stop after this many epochs without the "
@@ -301,7 +301,7 @@ class TrainConfig:
         the batches of an epoch."""
         per_epoch = self.batches_per_epoch(m)
         if self.num_epochs is not None:
-            return check.iterations(self.num_epochs * per_epoch, "num_epochs x batches")
+            return numeric.iterations(self.num_epochs * per_epoch, "num_epochs x batches")
         if per_epoch > 1 and self.num_iterations is not None:
             raise OptionError("mini-batch training counts in epochs: give num_epochs, not "
                               "num_iterations")
@@ -311,7 +311,7 @@ class TrainConfig:
 
     def batch_size(self, m):
         """The examples of one iteration: mini_batch_size (checked against m), else m."""
-        return m if self.mini_batch_size is None else check.mini_batch_size(self.mini_batch_size,
+        return m if self.mini_batch_size is None else numeric.mini_batch_size(self.mini_batch_size,
                                                                             m)
 
     def batches_per_epoch(self, m):

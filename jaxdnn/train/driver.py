@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from ..core import checks as check
-from ..core import kernels, layout, limits
+from ..core import kernels, layout, limits, numeric
 from ..core.network import layer_activations, locate_overflow
 from ..core.outputs import get_output
 from ..errors import InputTypeError, NumericalOverflow, OptionError, TrainingDiverged
@@ -93,7 +93,9 @@ class Run(NamedTuple):
         if self.schedule is None:
             return np.full(self.program.length, self.hyper.learning_rate, dtype)
         steps = np.arange(start, start + self.program.length)
-        return np.broadcast_to(np.asarray(self.schedule(steps), dtype), steps.shape).copy()
+        with jax.numpy_dtype_promotion("standard"):  # an optax schedule's own arithmetic
+            rates = np.asarray(self.schedule(steps), dtype)
+        return np.broadcast_to(rates, steps.shape).copy()
 
     def call(self, data, carry, start, count):
         """One segment: ``count`` iterations from ``start`` on ``data``."""
@@ -181,9 +183,9 @@ def _run(layers, config, m, key, monitor, steps, reporting, every, body, length=
     check.outputs(layers, activations[-1])
     size = config.batch_size(m)
     batched, per_epoch = size < m, config.batches_per_epoch(m)
-    keep = check.keep_prob(config.keep_prob, key, len(layers))
+    keep = numeric.keep_prob(config.keep_prob, key, len(layers))
     if batched:
-        check.shuffle_key(key)
+        numeric.shuffle_key(key)
     steps = config.steps(m) if steps is None else steps
     cadences = [c * per_epoch for c in ([reports.PRINT_EVERY] if reporting else []) + (
         [every] if every else [])]

@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from ..core import checks as check
+from ..core import numeric
 from ..errors import InputTypeError, OptionError
 from . import driver, reports
 from .config import TrainConfig
@@ -80,7 +80,7 @@ def _checked_state(state):
     if not isinstance(state, TrainState):
         raise InputTypeError(f"state must be a TrainState (init_train_state(parameters)); "
                              f"got {type(state).__name__}")
-    return state._replace(iteration=check.count(state.iteration, "state.iteration"))
+    return state._replace(iteration=numeric.count(state.iteration, "state.iteration"))
 
 
 def _prepare(X, Y, parameters, config, key, monitor, validation_data, mesh, steps=None):
@@ -124,7 +124,7 @@ def train_steps(X, Y, state, num_iterations, config=None, *, key=None, monitor=(
     """
     config = TrainConfig.of(config, **options)
     state = _checked_state(state)
-    steps = check.iterations(num_iterations)
+    steps = numeric.iterations(num_iterations)
     if config.learning_rate_at(0) is not None and config.decay_steps is None and \
             config.schedule != "constant":
         raise OptionError("train_steps continues a run of unknown length: give the schedule's "
@@ -187,17 +187,21 @@ def fit(X, Y, parameters, config=None, *, key=None, monitor=(), validation_data=
     state = TrainState(parameters, initial_opt_state(parameters, config.momentum,
                                                      run.program.optimizer), 0)
     outcome = _drive(run, state, fresh=True)
+    return fit_result(run, outcome, len(monitor))
+
+
+def fit_result(run, outcome, monitors=0):
+    """The :class:`FitResult` of a run driven from its first iteration: every epoch's cost, the
+    ``monitors`` sets' and the validation set's costs at each epoch's end, and with early
+    stopping the best parameters, their epoch and the one it stopped after."""
     per_epoch = run.per_epoch
     early = (outcome.state.loop or {}).get("early")
-    epochs = outcome.monitored[per_epoch - 1::per_epoch] if run.batched else outcome.monitored
-    costs = outcome.epochs if run.batched else outcome.costs
-    stopped = outcome.stopped // per_epoch if outcome.stopped >= 0 else None
-    best = None
-    if early is not None:
-        curve = epochs[:, -1]
-        best = int(np.argmin(np.where(np.isnan(curve), np.inf, curve))) if len(curve) else None
-    return FitResult(early["best"] if early else outcome.state.parameters, costs,
-                     legacy=bool(monitor), monitored=epochs[:, :len(monitor)],
-                     validation_costs=epochs[:, -1] if run.validation is not None else None,
-                     best_epoch=best, stopped_epoch=stopped, state=outcome.state,
-                     path=run.program.body.name)
+    rows = outcome.monitored[per_epoch - 1::per_epoch] if run.batched else outcome.monitored
+    validation = rows[:, -1] if run.validation is not None else None
+    best = (int(np.argmin(np.where(np.isnan(validation), np.inf, validation)))
+            if early is not None and len(validation) else None)
+    return FitResult(early["best"] if early else outcome.state.parameters,
+                     outcome.epochs if run.batched else outcome.costs, legacy=bool(monitors),
+                     monitored=rows[:, :monitors], validation_costs=validation, best_epoch=best,
+                     stopped_epoch=(outcome.stopped // per_epoch if outcome.stopped >= 0
+                                    else None), state=outcome.state, path=run.program.body.name)

@@ -106,8 +106,9 @@ def train_step(X, Y, parameters, opt_state, i, k, key, hyper, program, grad_mask
                                                 learning_rate(hyper, k),
                                                 hyper.momentum)
         return parameters, opt_state, cost
-    updates, opt_state = program.optimizer.update(grads, opt_state, parameters)
-    return optax.apply_updates(parameters, updates), opt_state, cost
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes Python scalars with int counts
+        updates, opt_state = program.optimizer.update(grads, opt_state, parameters)
+        return optax.apply_updates(parameters, updates), opt_state, cost
 
 
 def monitored_costs(parameters, monitor, activations):

@@ -30,6 +30,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from ..core import checks as check
+from ..core import numeric
 from ..errors import InputTypeError, OptionError, ShapeError
 
 AXIS = "examples"
@@ -45,7 +46,7 @@ def data_mesh(devices=None):
         part of the devices in a run of several processes.
     """
     available = jax.device_count()
-    n = available if devices is None else check.count(devices, "devices")
+    n = available if devices is None else numeric.count(devices, "devices")
     if n < 1:
         raise OptionError(f"devices must be at least 1; got {n}")
     if n > available:
@@ -116,7 +117,7 @@ def local_columns(m, mesh):
     are sharded over ``mesh`` (a device count or a 1-D mesh): ``slice(0, m)`` in a single
     process; in many, the blocks of its devices, ``ceil(m / devices)`` columns each."""
     mesh = _as_mesh(mesh)
-    m = check.count(m, "m")
+    m = numeric.count(m, "m")
     per = -(-m // mesh.size)
     mine = [k for k, device in enumerate(mesh.devices.flat)
             if device.process_index == jax.process_index()]

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import checks as check
-from ..core import kernels, layout, limits
+from ..core import kernels, layout, limits, numeric
 from ..core.network import layer_activations
 from ..errors import InputTypeError, JaxdnnError, OptionError, ShapeError
 from . import driver
@@ -163,9 +163,9 @@ def _per_model(value, name, S):
 
 def _keys(key, S):
     """S dropout keys: one key for every model, or S keys stacked."""
-    if check.is_key(key):
+    if numeric.is_key(key):
         return jnp.stack([key] * S)
-    if isinstance(key, jax.Array) and key.shape[:1] == (S,) and check.is_key(key[0]):
+    if isinstance(key, jax.Array) and key.shape[:1] == (S,) and numeric.is_key(key[0]):
         return key
     got = (f"an array of shape {key.shape}" if hasattr(key, "shape")
            else f"{key!r} ({type(key).__name__})")
@@ -206,16 +206,7 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
     """
     shapes = _check_stack(stack)
     S = len(stack.dims)
-    shared = TrainConfig.of(config, gram=False, **{k: v for k, v in options.items()
-                                                    if k not in PER_MODEL})
-    values = {name: _per_model(options.get(name, getattr(shared, name)), name, S)
-              for name in PER_MODEL}
-    models = []
-    for k in range(S):  # each model's options, checked as a configuration of its own
-        try:
-            models.append(shared.replace(**{name: values[name][k] for name in PER_MODEL}))
-        except JaxdnnError as e:
-            raise type(e)(f"model {k}: {e}") from None
+    shared, models = _configs(config, options, S)
     if shared.mini_batch_size is not None:
         raise OptionError("fit_many trains full batches: mini_batch_size is for fit")
     dropout, l2 = any(c.keep_prob != 1 for c in models), any(c.lambd for c in models)
@@ -243,7 +234,28 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
                  else {k: np.zeros(v.shape, dtype) for k, v in stack.parameters.items()}
                  if any(c.momentum for c in models) else None)
     state = driver.start_state(run, TrainState(stack.parameters, opt_state, 0))
-    outcome = driver.drive(run, state, run.steps)
+    return _result(run, driver.drive(run, state, run.steps), stack.dims)
+
+
+def _configs(config, options, S):
+    """``(shared, models)``: the configuration every model shares, and each model's own, with
+    its values of :data:`PER_MODEL` (each checked as a configuration of its own)."""
+    shared = TrainConfig.of(config, gram=False, **{k: v for k, v in options.items()
+                                                    if k not in PER_MODEL})
+    values = {name: _per_model(options.get(name, getattr(shared, name)), name, S)
+              for name in PER_MODEL}
+    models = []
+    for k in range(S):
+        try:
+            models.append(shared.replace(**{name: values[name][k] for name in PER_MODEL}))
+        except JaxdnnError as e:
+            raise type(e)(f"model {k}: {e}") from None
+    return shared, models
+
+
+def _result(run, outcome, dims):
+    """``(stack, costs, diverged)`` of a stack's run: every model's cost at every iteration,
+    NaN after its divergence or its early stop (then its best parameters)."""
     early = (outcome.state.loop or {}).get("early")
     costs, diverged, T = np.array(outcome.costs), outcome.diverged, run.steps
     costs = np.pad(costs, ((0, 0), (0, T - costs.shape[1])), constant_values=np.nan)
@@ -251,8 +263,8 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
     if early is not None:
         ends = np.minimum(ends, np.where(np.asarray(outcome.stopped) >= 0, outcome.stopped, T))
     costs[np.arange(T)[None, :] > ends[:, None]] = np.nan
-    return ModelStack(early["best"] if early else outcome.state.parameters,
-                      stack.dims), costs, diverged
+    return ModelStack(early["best"] if early else outcome.state.parameters, dims), costs, \
+        diverged
 
 
 @partial(jax.jit, static_argnames="program", donate_argnames="carry")

@@ -23,14 +23,14 @@ import jax
 import numpy as np
 
 from ..core import checks as check
-from ..core import limits
+from ..core import limits, numeric
 from ..core.outputs import get_output
 from ..errors import InputTypeError, OptionError, ShapeError
 from ..io.examples import H5Examples
 from . import driver, reports
 from .batches import batches_per_epoch
 from .config import TrainConfig
-from .fit import FitResult
+from .fit import fit_result
 from .loop import initial_opt_state
 from .state import TrainState
 
@@ -131,6 +131,24 @@ def fit_stream(examples, parameters, config=None, *, key, validation_data=None,
       input met while reading (naming the file, the data set and the example).
     """
     config = TrainConfig.of(config, **options)
+    size, chunk, classes = _checked(examples, parameters, config, key, chunk_bytes)
+    run = driver.prepare_blocks(examples.m, parameters, config, key=key,
+                                validation_data=validation_data, chunk=chunk)
+    on_cost = config.on_cost or (reports.cost_printer(reports.COST_LINES[True])
+                                 if config.print_cost else None)
+    state = TrainState(parameters, initial_opt_state(parameters, config.momentum,
+                                                     run.program.optimizer), 0)
+    outcome = driver.drive(run, driver.start_state(run, state), run.steps, on_cost=on_cost,
+                           feed=_feed(examples, run, key, size, chunk, classes,
+                                      parameters["W1"].dtype))
+    if outcome.diverged >= 0:
+        raise driver.diverged(run, outcome, fresh=True)
+    return fit_result(run, outcome)
+
+
+def _checked(examples, parameters, config, key, chunk_bytes):
+    """``(mini_batch_size, chunk, classes)``: the file, the network and the options checked
+    against each other; a chunk of K batches holds at most ``chunk_bytes`` of inputs."""
     if not isinstance(examples, H5Examples):
         raise InputTypeError(f"examples must be an H5Examples(path, x=..., y=...); got "
                              f"{type(examples).__name__}")
@@ -142,21 +160,22 @@ def fit_stream(examples, parameters, config=None, *, key, validation_data=None,
     classes = _check_labels(examples, get_output(config.output), layers[-1][0].shape[0])
     check.finite_parameters(parameters)
     size = config.mini_batch_size
-    if size is None or check.mini_batch_size(size, examples.m) >= examples.m:
+    if size is None or numeric.mini_batch_size(size, examples.m) >= examples.m:
         raise OptionError(f"mini_batch_size must be between 1 and m - 1 = {examples.m - 1}; got "
                           f"{size} (one batch of all m examples: load() them and fit)")
-    check.shuffle_key(key)
-    dtype = layers[0][0].dtype
-    row_bytes = size * examples.n * dtype.itemsize
-    if check.count(chunk_bytes, "chunk_bytes") < 1:
+    numeric.shuffle_key(key)
+    row_bytes = size * examples.n * layers[0][0].dtype.itemsize
+    if numeric.count(chunk_bytes, "chunk_bytes") < 1:
         raise OptionError("chunk_bytes must be positive")
     if row_bytes > limits.MAX_FILE_BYTES:
         raise OptionError(f"a batch of {size} examples of {examples.n} features is "
                           f"{row_bytes:,} bytes, above the limit of {limits.MAX_FILE_BYTES:,} "
                           f"(MAX_FILE_BYTES): choose a smaller mini_batch_size")
-    chunk = max(1, min(chunk_bytes // row_bytes, examples.m // size))
-    run = driver.prepare_blocks(examples.m, parameters, config, key=key,
-                                validation_data=validation_data, chunk=chunk)
+    return size, max(1, min(chunk_bytes // row_bytes, examples.m // size)), classes
+
+
+def _feed(examples, run, key, size, chunk, classes, dtype):
+    """The driver's feed: blocks of batches read by a thread a block ahead of the training."""
     shuffle_key, _ = jax.random.split(key)
 
     def produce():
@@ -172,21 +191,7 @@ def fit_stream(examples, parameters, config=None, *, key, validation_data=None,
             for first, (Xs, Ys) in blocks:
                 yield first, Xs.shape[0], run.data._replace(X=Xs, Y=Ys)
 
-    on_cost = config.on_cost or (reports.cost_printer(reports.COST_LINES[True])
-                                 if config.print_cost else None)
-    state = TrainState(parameters, initial_opt_state(parameters, config.momentum,
-                                                     run.program.optimizer), 0)
-    outcome = driver.drive(run, driver.start_state(run, state), run.steps,
-                           feed=driver.Feed(segments), on_cost=on_cost)
-    if outcome.diverged >= 0:
-        raise driver.diverged(run, outcome, fresh=True)
-    early = (outcome.state.loop or {}).get("early")
-    curve = outcome.monitored[run.per_epoch - 1::run.per_epoch, -1] if early else None
-    return FitResult(early["best"] if early else outcome.state.parameters, outcome.epochs,
-                     monitored=np.zeros((len(outcome.epochs), 0)), validation_costs=curve,
-                     best_epoch=int(np.nanargmin(curve)) if early else None,
-                     stopped_epoch=(outcome.stopped // run.per_epoch if outcome.stopped >= 0
-                                    else None), state=outcome.state, path="blocks")
+    return driver.Feed(segments)
 
 
 def _check_labels(examples, output, K):

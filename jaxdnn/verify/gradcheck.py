@@ -27,7 +27,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..core import checks as check
-from ..core import kernels, layout
+from ..core import kernels, layout, numeric
 from ..core.network import layer_activations
 from ..core.outputs import get_output
 from ..errors import InputTypeError, OptionError
@@ -103,8 +103,8 @@ def autodiff_gradients(X, Y, parameters, hidden_activation="relu", *, stable=Fal
     leaves every forward value unchanged.
     """
     layers, Y = check.problem(X, Y, parameters, get_output(output))
-    check.penalty(lambd)
-    keep = check.keep_prob(keep_prob, key, len(layers))
+    numeric.penalty(lambd)
+    keep = numeric.keep_prob(keep_prob, key, len(layers))
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
     masks = kernels.dropout_masks(key, keep, layers, X.shape[1])
     return _autodiff_gradients(X, Y, layers, activations, stable, lambd, masks)
@@ -169,14 +169,14 @@ def autodiff_errors(X, Y, parameters, hidden_activation="relu", *, stable=False,
     # cached trace when a function the backward calls has been swapped out (fault injection).
     hand, reference = jax.jit(lambda X, Y, layers, key: hand_and_reference(
         X, Y, layers, activations, stable, lambd, keep, key))(X, Y, layers, key)
-    return compare(hand, reference, check.nonnegative(floor, "floor"))
+    return compare(hand, reference, numeric.nonnegative(floor, "floor"))
 
 
 def witness_inputs(X, Y, parameters, hidden_activation, output, lambd, keep_prob, key):
     """The checks both witnesses make; ``(X, Y, layers, activations, keep)`` ready to trace."""
     layers, Y = check.problem(X, Y, parameters, get_output(output))
-    check.penalty(lambd)
-    keep = check.keep_prob(keep_prob, key, len(layers))
+    numeric.penalty(lambd)
+    keep = numeric.keep_prob(keep_prob, key, len(layers))
     X, Y, activations = _inputs(X, Y, layers, hidden_activation, output)
     return X, Y, layers, activations, keep
 
@@ -220,8 +220,8 @@ def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False
     Arguments as :func:`autodiff_errors` (``floor`` stands in for ||g|| when larger); returns
     ``{"dW1": err, ...}`` like it.
     """
-    count = check.count(tangents, "tangents")
-    floor = check.nonnegative(floor, "floor")
+    count = numeric.count(tangents, "tangents")
+    floor = numeric.nonnegative(floor, "floor")
     X, Y, layers, activations, keep = witness_inputs(X, Y, parameters, hidden_activation,
                                                       output, lambd, keep_prob, key)
     probes = draw_probes(layers, X.shape[1], count, seed)
@@ -249,7 +249,7 @@ def forward_mode():
 def draw_probes(layers, m, count, seed):
     """``count`` standard normal directions per leaf (W1, b1, ..., then each layer's input),
     drawn on the host: threefry inside the program compiles slowly."""
-    rng = np.random.RandomState(check.seed(seed))
+    rng = np.random.RandomState(numeric.seed(seed))
     shapes = [x.shape for W, b in layers for x in (W, b)] + [(W.shape[1], m) for W, _ in layers]
     return [jnp.asarray(rng.standard_normal((count, *shape)), layers[0][0].dtype)
             for shape in shapes]
