@@ -266,3 +266,12 @@ def test_finite_in_names_inputs_that_overflow_only_in_the_training_dtype():
         finite_in(np.array([[np.nan, 1e39]]), "X", np.float32)
     jax.jit(lambda x: finite_in(x, "X", np.float32) or x)(jnp.ones((1, 2)))  # traced: nothing
     finite_in(np.zeros((0, 3)), "X", np.float32)
+
+
+def test_training_refuses_inputs_beyond_the_training_dtype_before_it_starts():
+    X = np.ones((2, 5))
+    X[0, 3] = 1e39  # finite as float64, inf in the float32 the parameters train in
+    Y = np.array([[0, 1, 0, 1, 1]])
+    parameters = {"W1": np.zeros((1, 2), np.float32), "b1": np.zeros((1, 1), np.float32)}
+    with pytest.raises(DataError, match=r"^X has 1 values beyond the range of float32"):
+        fit(X, Y, parameters, num_iterations=2)

@@ -142,6 +142,7 @@ def prepare(X, Y, parameters, config, *, key=None, monitor=(), validation_data=N
     examples trained on (those not held out) first among the monitored sets."""
     output = get_output(config.output)
     layers, Y = check.problem(X, Y, parameters, output)
+    check.finite_in(X, "X", layers[0][0].dtype)
     plan = mesh.plan(X, placement)
     m = plan.m if plan else X.shape[1]
     X, Y, validation = held_out(X, Y, config, validation_data, parameters, output, plan)
