@@ -125,6 +125,15 @@ def test_a_2d_mesh_is_refused():
         jaxdnn.local_columns(4, mesh)
 
 
+def test_a_mesh_listing_a_device_twice_is_refused():
+    device = jax.devices()[0]
+    mesh = jax.sharding.Mesh(np.array([device, device]), ("examples",))  # jax accepts it
+    X, Y = np.ones((2, 4)), np.ones((1, 4))
+    params = jaxdnn.initialize_parameters_deep([2, 1], jax.random.PRNGKey(0))
+    with pytest.raises(OptionError, match=r"mesh lists a device more than once"):
+        jaxdnn.fit(X, Y, params, num_iterations=1, mesh=mesh)
+
+
 def test_one_device_mesh_is_the_plain_run():
     X, Y = jaxdnn.load_planar_dataset()
     params = jaxdnn.initialize_parameters_deep([2, 4, 1], numpy_seed=2)

@@ -66,6 +66,10 @@ def _as_mesh(mesh):
         if len(mesh.axis_names) != 1:
             raise OptionError(f"mesh must be 1-D (the example axis); got axes "
                               f"{dict(mesh.shape)}")
+        ids = [device.id for device in mesh.devices.flat]
+        if len(set(ids)) != len(ids):
+            raise OptionError(f"mesh lists a device more than once (device ids {ids}): each "
+                              f"device can hold one block of the examples")
         return Mesh(mesh.devices, (AXIS,), axis_types=(AxisType.Auto,))  # the name jaxdnn uses
     if isinstance(mesh, (bool, np.bool_)) or not isinstance(mesh, (int, np.integer)):
         raise InputTypeError(f"mesh must be a device count or a 1-D jax.sharding.Mesh "
