@@ -1,0 +1,85 @@
+"""Naming a wrong gradient's bug class from the pattern of hand value h and reference r.
+
+The classes (exact names, so reports compare): ``shape``, ``dtype``, ``scale``, ``sign``,
+``transpose``, ``missing-term``, ``kink``, ``nondeterministic``, ``precision``, ``formula``.
+The structural ones (shape, dtype, nondeterministic, kink, precision) are decided by the
+check itself; :func:`pattern` names the rest from one leaf, trying :data:`PATTERNS` in order:
+
+* ``sign``: h = c r with c = -1; ``scale``: h = c r with another constant c (a lost 1/m);
+* ``transpose``: h is r with its entries permuted (a square matrix the wrong way round, a
+  convolution's kernel not flipped);
+* ``missing-term``: r - h is a part of r: h is 0, or r - h is constant along an axis (the
+  derivative through a mean or a sum over classes dropped), or r - h is a multiple of the
+  cotangent (the identity path of a fork dropped);
+* ``formula``: anything else.
+"""
+
+import numpy as np
+
+CLASSES = ("shape", "dtype", "scale", "sign", "transpose", "missing-term", "kink",
+           "nondeterministic", "precision", "formula")
+
+
+def _norm(a):
+    return float(np.linalg.norm(a))
+
+
+def _ratio(h, r):
+    """``(c, residual)``: the least-squares c with h = c r, and ``||h - c r|| / ||h||``."""
+    rr = float(np.vdot(r, r))
+    if rr == 0 or _norm(h) == 0:
+        return np.nan, np.inf
+    c = float(np.vdot(h, r)) / rr
+    return c, _norm(h - c * r) / _norm(h)
+
+
+def _sign(h, r, d, tol):
+    c, residual = _ratio(h, r)
+    return residual <= tol and abs(c + 1) <= tol, f"hand/reference ratio {c:.6g}"
+
+
+def _scale(h, r, d, tol):
+    c, residual = _ratio(h, r)
+    return residual <= tol and abs(c - 1) > tol, f"hand/reference ratio {c:.6g} (constant)"
+
+
+def _transpose(h, r, d, tol):
+    scale = max(_norm(r), 1e-300)
+    if h.ndim == 2 and h.shape[0] == h.shape[1] and _norm(h - r.T) <= tol * scale:
+        return True, "hand is the reference transposed"
+    permuted = h.size > 1 and _norm(np.sort(h, axis=None) - np.sort(r, axis=None)) <= tol * scale
+    return permuted, "hand holds the reference's entries in another order"
+
+
+def _missing_term(h, r, d, tol):
+    residual, scale = r - h, max(_norm(r), 1e-300)
+    if _norm(h) <= tol * scale:
+        return True, "hand is 0 where the reference is not"
+    for axis in range(residual.ndim):
+        if residual.shape[axis] > 1:
+            spread = residual - residual.mean(axis=axis, keepdims=True)
+            if _norm(spread) <= tol * _norm(residual):
+                return True, f"reference - hand is constant along axis {axis} (a reduction's term)"
+    for cotangent in d:
+        if cotangent.shape == r.shape:
+            c, res = _ratio(residual, cotangent)
+            if res <= tol:
+                return True, f"reference - hand is {c:.3g} x the cotangent (a path dropped)"
+    return False, ""
+
+
+PATTERNS = (("sign", _sign), ("scale", _scale), ("transpose", _transpose),
+            ("missing-term", _missing_term))
+"""The value patterns, tried in order; ``formula`` when none fits."""
+
+
+def pattern(h, r, d, tol):
+    """``(class, why)`` for hand ``h`` vs reference ``r`` of one leaf (float64 arrays of one
+    shape); ``d``: the cotangent's leaves; ``tol``: the relative slack of a fit."""
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(r))):
+        return "formula", "hand is not finite where the reference is"
+    for name, test in PATTERNS:
+        fits, why = test(h, r, d, tol)
+        if fits:
+            return name, why
+    return "formula", "no constant factor, permutation or dropped part explains the difference"
