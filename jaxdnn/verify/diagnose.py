@@ -33,17 +33,17 @@ def _ratio(h, r):
     return c, _norm(h - c * r) / _norm(h)
 
 
-def _sign(h, r, d, tol):
+def _sign(h, r, d, tol, parts=()):
     c, residual = _ratio(h, r)
     return residual <= tol and abs(c + 1) <= tol, f"hand/reference ratio {c:.6g}"
 
 
-def _scale(h, r, d, tol):
+def _scale(h, r, d, tol, parts=()):
     c, residual = _ratio(h, r)
     return residual <= tol and abs(c - 1) > tol, f"hand/reference ratio {c:.6g} (constant)"
 
 
-def _transpose(h, r, d, tol):
+def _transpose(h, r, d, tol, parts=()):
     scale = max(_norm(r), 1e-300)
     if h.ndim == 2 and h.shape[0] == h.shape[1] and _norm(h - r.T) <= tol * scale:
         return True, "hand is the reference transposed"
@@ -51,15 +51,18 @@ def _transpose(h, r, d, tol):
     return permuted, "hand holds the reference's entries in another order"
 
 
-def _missing_term(h, r, d, tol):
+def _missing_term(h, r, d, tol, parts=()):
     residual, scale = r - h, max(_norm(r), 1e-300)
     if _norm(h) <= tol * scale:
         return True, "hand is 0 where the reference is not"
-    for axis in range(residual.ndim):
-        if residual.shape[axis] > 1:
-            spread = residual - residual.mean(axis=axis, keepdims=True)
-            if _norm(spread) <= tol * _norm(residual):
-                return True, f"reference - hand is constant along axis {axis} (a reduction's term)"
+    for part in (np.ones_like(r), *(p for p in parts if p.shape == r.shape)):
+        for axis in range(residual.ndim):
+            if residual.shape[axis] > 1:
+                c = np.sum(residual * part, axis=axis, keepdims=True) / np.maximum(
+                    np.sum(part * part, axis=axis, keepdims=True), 1e-300)
+                if _norm(residual - part * c) <= tol * _norm(residual):
+                    return True, (f"reference - hand is a value of the forward times a "
+                                  f"reduction along axis {axis} (that reduction's term)")
     for cotangent in d:
         if cotangent.shape == r.shape:
             c, res = _ratio(residual, cotangent)
@@ -73,13 +76,31 @@ PATTERNS = (("sign", _sign), ("scale", _scale), ("transpose", _transpose),
 """The value patterns, tried in order; ``formula`` when none fits."""
 
 
-def pattern(h, r, d, tol):
+def pattern(h, r, d, tol, parts=()):
     """``(class, why)`` for hand ``h`` vs reference ``r`` of one leaf (float64 arrays of one
-    shape); ``d``: the cotangent's leaves; ``tol``: the relative slack of a fit."""
+    shape); ``d``: the cotangent's leaves; ``parts``: the forward's output and cache leaves;
+    ``tol``: the relative slack of a fit."""
     if not (np.all(np.isfinite(h)) and np.all(np.isfinite(r))):
         return "formula", "hand is not finite where the reference is"
     for name, test in PATTERNS:
-        fits, why = test(h, r, d, tol)
+        fits, why = test(h, r, d, tol, parts)
         if fits:
             return name, why
     return "formula", "no constant factor, permutation or dropped part explains the difference"
+
+
+def vanishes_at_zero(h, r, x, tol):
+    """Whether hand and reference agree where the leaf's input ``x`` is 0 (and the reference is
+    not) though not elsewhere: the missing term has x as a factor (a product rule's half)."""
+    if x.shape != r.shape:
+        return False
+    at = (x == 0) & (np.abs(r) > tol * np.max(np.abs(r), initial=0.0))
+    return bool(np.any(at)) and bool(np.all(np.abs(h - r)[at] <= tol * np.abs(r)[at]))
+
+
+def symmetrised(a):
+    """A square matrix made symmetric, a vector made a palindrome, anything else as it is: the
+    inputs on which a wrong-way-round matrix or an unflipped kernel gives the right answer."""
+    if a.ndim == 2 and a.shape[0] == a.shape[1]:
+        return (a + a.T) / 2
+    return (a + a[::-1]) / 2 if a.ndim == 1 else a

@@ -134,17 +134,19 @@ class Judge:
             self.notes.add(f"fd skipped: the pair does not run in float64 ({type(e).__name__})")
             return None
 
-    def _one_hot(self, x64, leaf, element):
+    def _one_hot(self, x64, leaves, element):
         flat, treedef = jax.tree.flatten(x64)
         return jax.tree.unflatten(treedef, [
-            jnp.zeros_like(a).at[element].set(1.0) if i == leaf else jnp.zeros_like(a)
+            jnp.zeros_like(a).at[element].set(1.0) if i in leaves else jnp.zeros_like(a)
             for i, a in enumerate(flat)])
 
-    def _slope_check(self, x64, d64, v, g_leaf, v_leaf):
+    def _slope_check(self, x64, d64, v, g64):
         """``(error, kink, subgradient, values)`` of one direction's slope."""
         central, left, right, size = w.slopes(self.forward, x64, d64, v)
-        gv = float(np.vdot(g_leaf, v_leaf))
-        scale = abs(gv) + float(np.linalg.norm(v_leaf) * np.linalg.norm(g_leaf)) or 1.0
+        vs = [_f64(a) for a in jax.tree.leaves(v)]
+        gv = sum(float(np.vdot(g, u)) for g, u in zip(g64, vs, strict=True))
+        norm = np.sqrt(sum(np.sum(u * u) for u in vs) * sum(np.sum(g * g) for g in g64))
+        scale = abs(gv) + float(norm) or 1.0
         slack = tolerances.FD_RTOL * scale + 1e3 * tolerances.UNIT_ROUNDOFF["float64"] * size \
             / tolerances.FD_STEP
         wide = 1e3 * slack
@@ -154,34 +156,49 @@ class Judge:
         return error, kink, inside, {"hand": gv, "fd": central, "fd left": left,
                                      "fd right": right}
 
+    def _directions(self, x64, i, directions, probes):
+        """``(tangent, element, probe)`` for leaf ``i``: random ones (probe None), one-hot probes
+        at random elements ("one-hot"), and joint probes (the same element of every leaf of this
+        shape) where all of them are 0: a tie between leaves, a max's kink ("tie")."""
+        leaves = jax.tree.leaves(x64)
+        shape = leaves[i].shape
+        found = [(v, (), None) for v in w.leaf_tangents(x64, i, directions, self.rng)]
+        size = int(np.prod(shape))
+        for _ in range(min(probes, size)):
+            e = np.unravel_index(self.rng.randint(size), shape)
+            found.append((self._one_hot(x64, [i], e), e, "one-hot"))
+        same = [k for k, a in enumerate(leaves) if a.shape == shape]
+        if len(same) > 1 and i == same[0]:
+            ties = np.argwhere(np.all([np.asarray(leaves[k]) == 0 for k in same], axis=0))
+            found += [(self._one_hot(x64, same, tuple(e)), tuple(e), "tie") for e in ties[:probes]]
+        return found
+
     def _finite_differences(self, x, d, directions, probes):
-        """Keeps the ``fd`` errors; ``(errors, finding or None)``, or None when not run."""
+        """Keeps the ``fd`` errors; ``(errors, finding or None)``, or None when not run. Along
+        a random direction a kink is noted, not judged: several kinks at once widen the
+        subgradients' interval beyond the one-sided slopes."""
         with jax.enable_x64(True):
             point = self._x64(x, d)
             if point is None:
                 return None
             x64, d64, g64 = point
             errors, found = [], None
-            for i, g_leaf in enumerate(g64):
+            for i in range(len(g64)):
                 worst = 0.0
-                elements = [np.unravel_index(self.rng.randint(g_leaf.size), g_leaf.shape)
-                            for _ in range(min(probes, g_leaf.size))]
-                tangents = w.leaf_tangents(x64, i, directions, self.rng) + [
-                    self._one_hot(x64, i, e) for e in elements]
-                for k, v in enumerate(tangents):
-                    v_leaf = _f64(jax.tree.leaves(v)[i])
-                    error, kink, inside, values = self._slope_check(x64, d64, v, g_leaf, v_leaf)
-                    if error and kink and inside:
-                        self.notes.add(f"{self.names[i]}: a kink met; the hand value lies "
-                                       f"between the one-sided slopes (a subgradient)")
+                for v, element, probe in self._directions(x64, i, directions, probes):
+                    error, kink, inside, values = self._slope_check(x64, d64, v, g64)
+                    if error and kink and (inside or probe is None):
+                        self.notes.add(f"{self.names[i]}: a kink met; " + (
+                            "the hand value lies between the one-sided slopes (a subgradient)"
+                            if probe else "judged by one-hot probes"))
                         continue
                     worst = max(worst, error)
                     if error and found is None:
-                        element = elements[k - directions] if k >= directions else ()
-                        found = self.finding("kink" if kink else "formula", i, element, values,
-                                             "float64 differences disagree" + (
-                                                 " at a kink, outside the one-sided slopes"
-                                                 if kink else ""), -1)
+                        at_kink = kink or probe == "tie"
+                        found = self.finding("kink" if at_kink else "formula", i, element,
+                                             values, "float64 differences disagree" + (
+                                                 " at a kink or tie, outside the one-sided "
+                                                 "slopes" if at_kink else ""), -1)
                 errors.append(worst)
         self._keep("fd", errors)
         return errors, found
@@ -204,22 +221,34 @@ class Judge:
             values.update(more)
             return self.finding("kink", i, element, values, "disagrees only at a kink, "
                                 "outside the one-sided slopes", index)
-        bug, why = self._smooth_pattern(i)
+        tol = FIT_TOL + 10 * self.bound
+        agrees, h_s, r_s, context = self._probe(i)
+        if agrees:
+            return self.finding("kink", i, worst, values, "agrees with jax.vjp away from zeros "
+                                "and ties, not at them", index)
+        bug, why = diagnose.pattern(h_s, r_s, context[0], tol, context[1])
+        if bug == "formula" and diagnose.vanishes_at_zero(h, r, _f64(jax.tree.leaves(x)[i]), tol):
+            bug, why = "missing-term", "agrees where its input is 0: a product rule's other half"
+        elif bug == "formula" and self._probe(i, symmetric=True)[0]:
+            bug, why = "transpose", ("agrees on symmetric matrices and palindromic kernels: "
+                                     "one used the wrong way round")
         return self.finding(bug, i, worst, values, why, index)
 
-    def _smooth_pattern(self, i):
-        """The targeted probe: the pattern of leaf ``i`` at a fresh point with no zeros and no
-        ties (no kink to blur it); ``kink`` when the leaf agrees there."""
+    def _probe(self, i, symmetric=False):
+        """A targeted probe of leaf ``i`` at a fresh point with no zeros and no ties (no kink to
+        blur a pattern), the inputs :func:`~.diagnose.symmetrised` if ``symmetric``:
+        ``(agrees, hand, reference, (cotangent leaves, forward output and cache leaves))``."""
         x = w.draw_inputs(self.inputs, self.rng, zeros=0.0, ties=False)
+        if symmetric:
+            x = jax.tree.map(diagnose.symmetrised, x)
         out, cache = self.forward(*x)
         d = w.draw_like(out, self.rng)
         h = _f64(jax.tree.leaves(w.as_grads(self.backward(d, cache), len(x)))[i])
         r = _f64(jax.tree.leaves(w.reference(self.forward, x, d))[i])
         size = max(np.linalg.norm(h), np.linalg.norm(r))
-        if np.all(np.isfinite(h)) and np.linalg.norm(h - r) <= self.bound * size:
-            return "kink", "agrees with jax.vjp away from zeros and ties, not at them"
-        return diagnose.pattern(h, r, [_f64(a) for a in jax.tree.leaves(d)],
-                                FIT_TOL + 10 * self.bound)
+        agrees = bool(np.all(np.isfinite(h))) and np.linalg.norm(h - r) <= self.bound * size
+        parts = [_f64(a) for a in jax.tree.leaves((out, cache))]
+        return agrees, h, r, ([_f64(a) for a in jax.tree.leaves(d)], parts)
 
     def _kinks(self, i, x, d, h, r, order, size):
         """None when the disagreement is not confined to kinks; else ``(bug, element,
@@ -235,7 +264,7 @@ class Judge:
                 if diff[flat] == 0:
                     break
                 element = np.unravel_index(flat, h.shape)
-                v = self._one_hot(x64, i, element)
+                v = self._one_hot(x64, [i], element)
                 _, left, right, _ = w.slopes(self.forward, x64, d64, v)
                 wide = 1e-3 * max(abs(left), abs(right), 1e-300) + self.bound * size
                 if abs(left - right) <= wide:
