@@ -25,7 +25,8 @@ class _Accumulating:
 
     def __call__(self, d, cache):
         dW, dx, db = g.dense_backward(d, cache)
-        self.dW = dW if self.dW is None else self.dW + dW
+        fresh = self.dW is None or self.dW.dtype != dW.dtype
+        self.dW = dW if fresh else self.dW + dW
         return self.dW, dx, db
 
 

@@ -13,8 +13,9 @@ from . import witnesses as w
 KINK_PROBES = 16
 """Disagreeing elements examined one by one for a kink before the leaf is judged as a whole."""
 
-FIT_TOL = 1e-3
-"""Relative slack of a pattern fit (a constant ratio, a permutation), above the bound."""
+FIT_TOL = 1e-2
+"""A pattern (a constant ratio, a permutation) must explain all but this part of the
+difference between hand and reference."""
 
 
 class Finding(NamedTuple):
@@ -226,7 +227,8 @@ class Judge:
         if agrees:
             return self.finding("kink", i, worst, values, "agrees with jax.vjp away from zeros "
                                 "and ties, not at them", index)
-        bug, why = diagnose.pattern(h_s, r_s, context[0], tol, context[1])
+        bug, why = diagnose.pattern(h_s, r_s, context[0], FIT_TOL, 4 * self.bound * np.linalg.norm(
+            r_s), context[1])
         if bug == "formula" and diagnose.vanishes_at_zero(h, r, _f64(jax.tree.leaves(x)[i]), tol):
             bug, why = "missing-term", "agrees where its input is 0: a product rule's other half"
         elif bug == "formula" and self._probe(i, symmetric=True)[0]:
