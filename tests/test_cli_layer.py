@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-
 from jaxdnn.app.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
