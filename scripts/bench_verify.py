@@ -11,6 +11,7 @@ default tolerances for the dtype); it names no class.
 
 import argparse
 import time
+from collections import Counter
 
 import jax
 import jax.numpy as jnp
@@ -138,7 +139,8 @@ def main():
             print(f"| {tool} | {dtype} | {caught}/{len(FAULTS)} | {classes} | "
                   f"{len(alarms)} / {done} | {t_faults:.1f} | {t_correct:.1f} |",
                   flush=True)
-            notes.append(f"{tool} {dtype}: misses {misses or 'none'}; alarms {alarms or 'none'}")
+            counts = ", ".join(f"{k} {n}" for k, n in Counter(alarms).most_common())
+            notes.append(f"{tool} {dtype}: misses {misses or 'none'}; alarms {counts or 'none'}")
             smallest, element = subtle(dtype, tool)
             limits.append(f"| {tool} | {dtype} | {smallest if smallest else 'none'} | "
                           f"{'caught' if element else 'missed'} |")

