@@ -149,3 +149,16 @@ def test_a_small_relative_error_is_caught_at_the_bound(dtype, error):
 def test_bfloat16_layers_verify_on_cpu():
     report = check_layer(*gallery.LAYERS["glu"][:2], *gallery.examples("glu", jnp.bfloat16))
     assert report.dtype == "bfloat16" and report.finding is None
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
+def test_the_witnesses_refuse_no_directions_and_the_audit_no_draws_or_a_lost_dtype():
+    from jaxdnn.verify import audit
+    case = problems("float64", max_depth=2, max_width=3, max_examples=4).example()
+    with pytest.raises(jaxdnn.OptionError, match="tangents must be at least 1"):
+        jaxdnn.transpose_errors(case.X, case.Y, case.parameters, case.hidden_activation,
+                                tangents=0)
+    with pytest.raises(jaxdnn.OptionError, match="draws must be at least 1"):
+        next(audit.run([3], 2, 1, "sigmoid", "float32", 4, 0, ["relu"]))
+    with jax.enable_x64(False), pytest.raises(jaxdnn.OptionError, match="x64"):
+        next(audit.run([3], 2, 1, "sigmoid", "float64", 4, 1, ["relu"]))

@@ -31,7 +31,6 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ..core import numeric
 from ..core.activations import ACTIVATIONS, Activation, get_activation
 from ..errors import OptionError
 from .gradcheck import (
@@ -39,6 +38,7 @@ from .gradcheck import (
     ELEMENT_RTOL,
     FLUSH_ATOL,
     GRADIENT_FLOOR,
+    at_least_one,
     compare,
     draw_probes,
     forward_mode,
@@ -163,8 +163,7 @@ def activation_inputs(dtype):
 
 
 def _settings(max_examples, shrink):
-    if numeric.count(max_examples, "max_examples") < 1:
-        raise OptionError("max_examples must be at least 1: a search of none would pass")
+    at_least_one(max_examples, "max_examples")
     phases = list(Phase) if shrink else [Phase.explicit, Phase.generate]
     return settings(max_examples=max_examples, deadline=None, database=None, phases=phases,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -216,7 +215,7 @@ def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed
     X, Y, layers, activations, keep = witness_inputs(
         case.X, case.Y, case.parameters, case.hidden_activation, case.output, lambd, keep_prob,
         key)
-    probes = draw_probes(layers, X.shape[1], tangents, seed)
+    probes = draw_probes(layers, X.shape[1], at_least_one(tangents, "tangents"), seed)
     floor = GRADIENT_FLOOR[np.dtype(X.dtype)]
 
     def both(X, Y, layers, key, probes):
