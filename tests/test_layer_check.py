@@ -162,3 +162,11 @@ def test_the_witnesses_refuse_no_directions_and_the_audit_no_draws_or_a_lost_dty
         next(audit.run([3], 2, 1, "sigmoid", "float32", 4, 0, ["relu"]))
     with jax.enable_x64(False), pytest.raises(jaxdnn.OptionError, match="x64"):
         next(audit.run([3], 2, 1, "sigmoid", "float64", 4, 1, ["relu"]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(jaxdnn.ACTIVATIONS))
+def test_the_built_in_activations_go_through_the_same_verifier(name, dtype):
+    pair = jaxdnn.ACTIVATIONS[name]
+    report = check_layer(pair.forward, pair.backward, jnp.zeros((4, 6), dtype))
+    assert report.finding is None

@@ -47,6 +47,7 @@ from .gradcheck import (
     verified,
     witness_inputs,
 )
+from .layer import check_vjp
 from .tolerances import require
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
@@ -252,8 +253,9 @@ def assert_gradients_match(case, *, lambd=0.0, keep_prob=1.0, key=None):
 def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=25,
                      shrink=True):
     """Verify your activation (an :class:`Activation`, or a name): its backward against
-    ``jax.vjp`` of its forward on arrays with exact zeros, then whole networks with it in
-    random hidden layers (between built-in ones) against both witnesses. Raises AssertionError
+    ``jax.vjp`` of its forward on arrays with exact zeros, then as a layer (:func:`check_vjp`:
+    every witness, the diagnosis), then whole networks with it in random hidden layers
+    (between built-in ones) against both witnesses. Raises AssertionError
     with the shrunk counterexample (``shrink=False``: the first one found, sooner: every network
     compiles); returns None when every search passes."""
     activation = activation if isinstance(activation, Activation) else get_activation(activation)
@@ -270,6 +272,8 @@ def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=
             assert_gradients_match(case)
 
         elementwise()
+        check_vjp(activation.forward, activation.backward, (jnp.zeros((4, 6), dtype),),
+                  name=_name(activation))
         in_networks()
 
 
