@@ -170,3 +170,11 @@ def test_the_built_in_activations_go_through_the_same_verifier(name, dtype):
     pair = jaxdnn.ACTIVATIONS[name]
     report = check_layer(pair.forward, pair.backward, jnp.zeros((4, 6), dtype))
     assert report.finding is None
+
+
+def test_the_chain_witness_sees_a_wrong_pair_inside_a_chain():
+    forward, backward, _ = gallery.LAYERS["dense"]
+    x = w.draw_inputs(gallery.examples("dense", "float64"), np.random.RandomState(0), zeros=0.0)
+    wrong = lambda d, c: (-backward(d, c)[0], *backward(d, c)[1:])  # noqa: E731
+    assert max(w.chain_errors(forward, backward, x, np.random.RandomState(1))) < 1e-13
+    assert w.chain_errors(forward, wrong, x, np.random.RandomState(1))[0] > 0.5

@@ -44,7 +44,7 @@ class Judge:
         self.dtypes = [jnp.asarray(a).dtype for a in leaves]
         self.errors = {n: {} for n in self.names}
         self.bounds = {n: {"vjp": bound, "transpose": bound, "fd": tolerances.FD_RTOL,
-                           "linearity": bound} for n in self.names}
+                           "linearity": bound, "chain": 4 * bound} for n in self.names}
         self.limits = {n: 0.0 for n in self.names}
 
     def limit(self, name):
@@ -103,6 +103,13 @@ class Judge:
                                 "agrees with jax.vjp but not with forward mode", index)
         if fd is not None and fd[1] is not None:
             return fd[1]._replace(draw=index)
+        chained = w.chain_errors(self.forward, self.backward, w.draw_inputs(
+            self.inputs, self.rng, zeros=0.0, ties=False), self.rng)  # kinks: judged above
+        self._keep("chain", chained)
+        if not max(chained) <= 4 * self.bound:
+            i = int(np.argmax(chained))
+            return self.finding("formula", i, (), {"chain error": chained[i]}, "agrees alone "
+                                "but not inside a chain", index)
         linear = self.errors[self.names[0]]["linearity"]
         if not linear <= 4 * self.bound:
             return self.finding("formula", self.names[0], (), {"linearity error": linear},

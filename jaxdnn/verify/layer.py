@@ -12,7 +12,10 @@ entries, a quarter exactly 0, a tie), a cotangent and directions, then checks in
 5. ``fd``: float64 central differences (x64 switched on for the check only) along random
    directions and one-hot probes of each leaf; where the one-sided slopes differ (a kink) the
    hand value passes if it lies between them (a subgradient) and is a ``kink`` bug if not;
-6. ``linearity`` of the backward in its cotangent.
+6. ``linearity`` of the backward in its cotangent;
+7. ``chain``: the pair as a ``jax.custom_vjp`` inside a chain (a scaling before, a tanh readout
+   after) against ``jax.grad`` of the chain through the plain forward, at a point without zeros
+   or ties (the kinks are judged above).
 
 A wrong leaf is named by :func:`~.diagnose.pattern`; the :class:`Report` gives each leaf's worst
 error per witness, the bound and the smallest relative error the check would have seen.
@@ -55,7 +58,7 @@ class Report(NamedTuple):
 
     def table(self):
         """The per-leaf table: each witness's worst error against its bound, the limit."""
-        witnesses = [k for k in ("vjp", "transpose", "fd", "linearity")
+        witnesses = [k for k in ("vjp", "transpose", "fd", "linearity", "chain")
                      if any(k in leaf.errors for leaf in self.leaves)]
         lines = [f"{'leaf':<16}" + "".join(f"{k + ' (bound)':>22}" for k in witnesses)
                  + f"{'verified to':>13}"]

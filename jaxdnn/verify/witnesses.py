@@ -9,6 +9,8 @@ Each takes one drawn point (inputs ``x``, cotangent ``d``) and returns numbers, 
 * :func:`slopes`: float64 differences of ``phi(t) = <d, f(x + t v)>``, central and one-sided
   (a kink shows as two one-sided slopes that differ), along any direction v.
 * :func:`linearity_error`: ``g(a d1 + b d2)`` against ``a g(d1) + b g(d2)``.
+* :func:`chain_errors`: the pair inside a chain (``jax.custom_vjp``, between a scaling before
+  and a tanh readout after) against ``jax.grad`` of the same chain through the plain forward.
 
 Leaves are named by position and path: ``d0``, ``d1['gamma']``.
 """
@@ -151,6 +153,32 @@ def linearity_error(backward, cache, d1, d2, count):
     scale = 2 * np.sqrt(sum(np.sum(p ** 2) for p in a)) + 3 * np.sqrt(sum(np.sum(q ** 2)
                                                                           for q in b))
     return 0.0 if diff == 0 else float(diff / scale) if scale > 0 else np.inf
+
+
+def chain_errors(forward, backward, x, rng):
+    """Per input leaf, ``jax.grad`` of ``sum(c * tanh(f(a * x)))`` with f the pair as a
+    ``jax.custom_vjp`` against the same with f the plain forward (jax's own derivative);
+    ``a`` and ``c`` random. Relative errors, as :func:`vjp_errors`."""
+    count = len(x)
+
+    @jax.custom_vjp
+    def pair(*x):
+        return forward(*x)[0]
+
+    pair.defvjp(lambda *x: forward(*x), lambda cache, d: as_grads(backward(d, cache), count))
+    scales = draw_like(x, rng)
+    readout = draw_like(forward(*x)[0], rng)
+
+    def chain(f):
+        def cost(*x):
+            out = f(*jax.tree.map(lambda a, s: a * s, x, scales))
+            return sum(jnp.sum(c * jnp.tanh(o)) for o, c in
+                       zip(jax.tree.leaves(out), jax.tree.leaves(readout), strict=True))
+        return jax.grad(cost, argnums=tuple(range(count)))(*x)
+
+    hand, ref = chain(pair), chain(lambda *x: forward(*x)[0])
+    return vjp_errors(jax.tree.leaves(hand), jax.tree.leaves(ref),
+                      [0.0] * len(jax.tree.leaves(ref)))
 
 
 def same_bits(first, second):
