@@ -178,3 +178,27 @@ def test_the_chain_witness_sees_a_wrong_pair_inside_a_chain():
     wrong = lambda d, c: (-backward(d, c)[0], *backward(d, c)[1:])  # noqa: E731
     assert max(w.chain_errors(forward, backward, x, np.random.RandomState(1))) < 1e-13
     assert w.chain_errors(forward, wrong, x, np.random.RandomState(1))[0] > 0.5
+
+
+def test_only_finite_differences_see_a_wrong_rule_jax_itself_uses():
+    """A forward whose jax.custom_jvp rule is wrong: jax.vjp and jax.jvp both use the rule,
+    so the hand backward that follows it agrees with them; the float64 differences do not."""
+    @jax.custom_jvp
+    def softsign(x):
+        return x / (1 + jnp.abs(x))
+
+    softsign.defjvp(lambda p, t: (softsign(p[0]), t[0] / (1 + jnp.abs(p[0]))))  # not squared
+    forward = lambda x: (softsign(x), x)  # noqa: E731
+    backward = lambda d, x: d / (1 + jnp.abs(x))  # noqa: E731
+    with pytest.raises(AssertionError, match=r"\nformula: d0\[.*float64 differences disagree"):
+        check_layer(forward, backward, jnp.zeros((3, 4), jnp.float32))
+
+
+def test_under_a_lower_matmul_precision_the_report_says_so_and_still_catches_a_bug():
+    forward, backward, _ = gallery.LAYERS["dense"]
+    half = lambda d, c: (0.5 * backward(d, c)[0], *backward(d, c)[1:])  # noqa: E731
+    with jax.default_matmul_precision("bfloat16"):
+        report = check_layer(forward, backward, *gallery.examples("dense", "float32"))
+        assert "matmuls bfloat16" in report.rounding
+        with pytest.raises(AssertionError, match="\nscale: d0"):
+            check_layer(forward, half, *gallery.examples("dense", "float32"))
