@@ -1,6 +1,8 @@
-"""Property-based verification of hand-written gradients: the public face of
-:mod:`jaxdnn.verify.testing` (needs hypothesis: ``pip install 'jaxdnn[testing]'``)."""
+"""Verification of hand-written gradients: the public face of :mod:`jaxdnn.verify.testing`
+(property searches; need hypothesis: ``pip install 'jaxdnn[testing]'``) and of
+:mod:`jaxdnn.verify.layer` (``check_layer`` / ``check_vjp``: any hand-written pair)."""
 
+from .verify.layer import Report, check_layer, check_vjp
 from .verify.testing import (
     HIDDEN,
     Case,
@@ -17,6 +19,7 @@ from .verify.testing import (
     witness_errors,
 )
 
-__all__ = ["HIDDEN", "Case", "Network", "activation_inputs", "activations",
+__all__ = ["HIDDEN", "Case", "Network", "Report", "activation_inputs", "activations",
            "assert_backward_matches_vjp", "assert_gradients_match", "check_activation",
-           "check_network", "layer_dims", "networks", "problems", "witness_errors"]
+           "check_layer", "check_network", "check_vjp", "layer_dims", "networks", "problems",
+           "witness_errors"]

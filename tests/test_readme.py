@@ -103,3 +103,8 @@ def test_readme_many_models_example_runs():
     assert costs.shape == (28, 1000) and (diverged == -1).all()
     assert (costs[:, -1] < costs[:, 0]).all() and labels.shape == (28, 1, 400)
     assert [m["W1"].shape[0] for m in models[::4]] == [1, 2, 3, 4, 5, 20, 50]
+
+
+def test_readme_verify_your_own_layer_example_runs():
+    diagnosis = run_example("def norm_backward")["diagnosis"]
+    assert "\nmissing-term: d0[" in diagnosis

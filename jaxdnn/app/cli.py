@@ -199,9 +199,32 @@ def cmd_compare(args):
 
 def _user_activation(spec, option="--activation"):
     """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder and
-    following the contract (:func:`~jaxdnn.get_activation` tries it). Whatever the user's code
-    raises or exits with, on import or when tried, is one OptionError quoting it; with
-    ``JAXDNN_DEBUG=1`` its traceback is printed first, on stderr."""
+    following the contract (:func:`~jaxdnn.get_activation` tries it)."""
+    def accept(found, name):
+        if not isinstance(found, Activation):
+            raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
+                              f"(build it with jaxdnn.custom_activation)")
+        return get_activation(found if found.name else found._replace(name=name))
+    return _user_object(spec, option, accept)
+
+
+def _user_layer(spec, option="--layer"):
+    """``module:object`` with ``forward``, ``backward`` and ``inputs`` (a tuple of example
+    arrays, or a function of no arguments returning one): ``(forward, backward, inputs)``."""
+    def accept(found, name):
+        missing = [a for a in ("forward", "backward", "inputs") if not hasattr(found, a)]
+        if missing:
+            raise OptionError(f"{option} {spec} has no {', '.join(missing)}: the object needs "
+                              f"forward, backward and inputs (example arrays)")
+        inputs = found.inputs() if callable(found.inputs) else found.inputs
+        return found.forward, found.backward, tuple(inputs)
+    return _user_object(spec, option, accept)
+
+
+def _user_object(spec, option, accept):
+    """``accept(object, name)`` of ``module:object`` imported from the current folder. Whatever
+    the user's code raises or exits with, on import or when tried, is one OptionError quoting
+    it; with ``JAXDNN_DEBUG=1`` its traceback is printed first, on stderr."""
     module, _, name = spec.partition(":")
     if not module or not name:
         raise OptionError(f"{option} takes module:object; got {spec!r}")
@@ -214,11 +237,8 @@ def _user_activation(spec, option="--activation"):
         found = importlib.import_module(module)
         step = f"looking up {name} in {module}"
         found = getattr(found, name)
-        if not isinstance(found, Activation):
-            raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
-                              f"(build it with jaxdnn.custom_activation)")
         step = "trying it"
-        return get_activation(found if found.name else found._replace(name=name))
+        return accept(found, name)
     except (Exception, SystemExit) as e:  # the user's code: anything, sys.exit included
         debug = os.environ.get("JAXDNN_DEBUG", "") not in ("", "0")
         if debug:
@@ -235,6 +255,12 @@ def _user_activation(spec, option="--activation"):
 
 
 def cmd_check(args):
+    if args.layer:
+        return _check_layer(args)
+    args.dtype = args.dtype or "float64"
+    if args.dtype not in ("float64", "float32"):
+        raise OptionError(f"--dtype {args.dtype} checks --layer only; networks check in float64 "
+                          f"or float32")
     pool = list(args.hidden_activation or ([] if args.activation else sorted(ACTIVATIONS)))
     if args.activation:
         pool.insert(0, _user_activation(args.activation))
@@ -277,6 +303,25 @@ def cmd_check(args):
               f"{names})", file=sys.stderr)
         return 1
     print("All gradients agree with every witness.")
+    return 0
+
+
+def _check_layer(args):
+    """``jaxdnn check --layer``: :func:`~jaxdnn.testing.check_vjp` on the user's pair, the
+    per-leaf table, exit 1 with the counterexample on a bug."""
+    print(f"checking {args.layer}: jax.vjp, forward mode, float64 differences, linearity, "
+          f"same bits; {args.draws} draws, seed {args.seed}", flush=True)
+    from ..verify import layer  # the pair's check alone: imported when asked for
+    forward, backward, inputs = _user_layer(args.layer)
+    if args.dtype:
+        inputs = jax.tree.map(lambda a: jax.numpy.asarray(a, args.dtype), inputs)
+    report = layer.verify(forward, backward, inputs, draws=args.draws, seed=args.seed,
+                          name=args.layer)
+    print(report, flush=True)
+    if report.finding is not None:
+        print(f"jaxdnn: FAIL: {report.finding.bug} in {report.finding.leaf}; counterexample: "
+              f"draw {report.finding.draw} of --seed {args.seed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -214,7 +214,12 @@ def build_parser():
     check.add_argument("--activation", metavar="MODULE:OBJECT",
                        help="your jaxdnn.custom_activation pair, imported from the current "
                             "folder, drawn among the hidden activations")
-    check.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    check.add_argument("--layer", metavar="MODULE:OBJECT",
+                       help="check your own hand-written pair instead: an object with forward, "
+                            "backward and inputs (example arrays), imported from the current "
+                            "folder")
+    check.add_argument("--dtype", choices=["float64", "float32", "bfloat16", "float16"],
+                       help="float64 (default); with --layer: the examples' own unless given")
     check.add_argument("--examples", type=_positive, default=16, help="m per draw (default 16)")
     check.add_argument("--draws", type=_positive, default=20, help="random networks (default 20)")
     check.add_argument("--seed", type=_seed, default=0)

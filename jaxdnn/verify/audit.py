@@ -23,6 +23,7 @@ from ..core.network import layer_activations
 from .gradcheck import (
     CHAIN_RTOL,
     GRADIENT_FLOOR,
+    at_least_one,
     compare,
     draw_probes,
     finite_differences,
@@ -30,6 +31,7 @@ from .gradcheck import (
     transpose_ratios,
     verified,
 )
+from .tolerances import require
 
 FD_RTOL = 1e-6
 """Hand-written vs float64 central differences (step 1e-7): a leaf's difference over the whole
@@ -94,7 +96,10 @@ def _norm(arrays):
 
 
 def run(hidden, features, outputs, output, dtype, m, draws, names, seed=0):
-    """Check ``draws`` problems; yields a :class:`Draw` for each."""
+    """Check ``draws`` problems (at least 1, in a ``dtype`` JAX really computes in); yields a
+    :class:`Draw` for each."""
+    dtype = require(dtype)
+    at_least_one(draws, "draws")
     rng = np.random.RandomState(seed)
     dims = [features, *hidden, outputs]
     for index in range(draws):

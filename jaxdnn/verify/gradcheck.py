@@ -220,7 +220,7 @@ def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False
     Arguments as :func:`autodiff_errors` (``floor`` stands in for ||g|| when larger); returns
     ``{"dW1": err, ...}`` like it.
     """
-    count = numeric.count(tangents, "tangents")
+    count = at_least_one(tangents, "tangents")
     floor = numeric.nonnegative(floor, "floor")
     X, Y, layers, activations, keep = witness_inputs(X, Y, parameters, hidden_activation,
                                                       output, lambd, keep_prob, key)
@@ -230,6 +230,13 @@ def transpose_errors(X, Y, parameters, hidden_activation="relu", *, stable=False
             X, Y, layers, activations, stable, lambd, keep, key, probes, floor))(
                 X, Y, layers, key, probes)
     return {k: float(v) for k, v in found.items()}
+
+
+def at_least_one(n, name):
+    """A count of at least 1: a check of no directions (or no draws) would pass unseen."""
+    if numeric.count(n, name) < 1:
+        raise OptionError(f"{name} must be at least 1: a check of none would pass")
+    return int(n)
 
 
 @contextmanager

@@ -32,11 +32,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ..core.activations import ACTIVATIONS, Activation, get_activation
+from ..errors import OptionError
 from .gradcheck import (
     CHAIN_RTOL,
     ELEMENT_RTOL,
     FLUSH_ATOL,
     GRADIENT_FLOOR,
+    at_least_one,
     compare,
     draw_probes,
     forward_mode,
@@ -45,6 +47,8 @@ from .gradcheck import (
     verified,
     witness_inputs,
 )
+from .layer import check_vjp
+from .tolerances import require
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
 """The built-in hidden activations, the ones the strategies draw by default."""
@@ -109,6 +113,7 @@ def problems(draw, dtype="float64", max_depth=6, max_width=20, max_examples=64, 
     zeroed input columns are drawn on purpose: they make pre-activations exactly 0 (ReLU's kink)
     common. Labels: 0/1 for a sigmoid, one-hot for a softmax.
     """
+    dtype = require(dtype)
     net = draw(networks(max_depth, max_width, hidden, outputs, must))
     dims, L = net.layer_dims, len(net.layer_dims) - 1
     m = draw(st.integers(1, max_examples), label="m")
@@ -137,6 +142,7 @@ def problems(draw, dtype="float64", max_depth=6, max_width=20, max_examples=64, 
 def activation_inputs(dtype):
     """Pairs (Z, dA) of one 2-D shape: pre-activations in [-30, 30] with exact zeros likely,
     upstream gradients 0 or of magnitude 2**-20 (about 1e-6) to 10."""
+    dtype = require(dtype)
     shapes = hnp.array_shapes(min_dims=2, max_dims=2, max_side=8)
     width = 64 if np.dtype(dtype) == np.float64 else 32
     # No subnormals: XLA on CPU flushes them to zero, so two mathematically equal computations
@@ -158,9 +164,19 @@ def activation_inputs(dtype):
 
 
 def _settings(max_examples, shrink):
+    at_least_one(max_examples, "max_examples")
     phases = list(Phase) if shrink else [Phase.explicit, Phase.generate]
     return settings(max_examples=max_examples, deadline=None, database=None, phases=phases,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _dtypes(dtypes):
+    """Every dtype asked for, each one JAX will really compute in: never none, never a string
+    read letter by letter, never float64 stored as float32."""
+    if isinstance(dtypes, str) or not len(dtypes):
+        raise OptionError(f"dtypes must be a non-empty sequence such as ('float64',); got "
+                          f"{dtypes!r}")
+    return [require(dtype) for dtype in dtypes]
 
 
 def _name(activation):
@@ -200,7 +216,7 @@ def witness_errors(case, *, lambd=0.0, keep_prob=1.0, key=None, tangents=4, seed
     X, Y, layers, activations, keep = witness_inputs(
         case.X, case.Y, case.parameters, case.hidden_activation, case.output, lambd, keep_prob,
         key)
-    probes = draw_probes(layers, X.shape[1], tangents, seed)
+    probes = draw_probes(layers, X.shape[1], at_least_one(tangents, "tangents"), seed)
     floor = GRADIENT_FLOOR[np.dtype(X.dtype)]
 
     def both(X, Y, layers, key, probes):
@@ -237,12 +253,13 @@ def assert_gradients_match(case, *, lambd=0.0, keep_prob=1.0, key=None):
 def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=25,
                      shrink=True):
     """Verify your activation (an :class:`Activation`, or a name): its backward against
-    ``jax.vjp`` of its forward on arrays with exact zeros, then whole networks with it in
-    random hidden layers (between built-in ones) against both witnesses. Raises AssertionError
+    ``jax.vjp`` of its forward on arrays with exact zeros, then as a layer (:func:`check_vjp`:
+    every witness, the diagnosis), then whole networks with it in random hidden layers
+    (between built-in ones) against both witnesses. Raises AssertionError
     with the shrunk counterexample (``shrink=False``: the first one found, sooner: every network
     compiles); returns None when every search passes."""
     activation = activation if isinstance(activation, Activation) else get_activation(activation)
-    for dtype in dtypes:
+    for dtype in _dtypes(dtypes):
         @_settings(max_examples, shrink)
         @given(pair=activation_inputs(dtype))
         def elementwise(pair):
@@ -255,6 +272,8 @@ def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=
             assert_gradients_match(case)
 
         elementwise()
+        check_vjp(activation.forward, activation.backward, (jnp.zeros((4, 6), dtype),),
+                  name=_name(activation))
         in_networks()
 
 
@@ -265,6 +284,7 @@ def check_network(*, hidden=HIDDEN, outputs=("sigmoid", "softmax"), dtype="float
     activations from ``hidden`` (names or :class:`Activation`s), every gradient against both
     witnesses, with the given L2 weight and dropout. Raises AssertionError as
     :func:`check_activation`."""
+    require(dtype)
     @_settings(max_examples, shrink)
     @given(case=problems(dtype, max_depth, max_width, hidden=hidden, outputs=outputs),
            seed=st.integers(0, 2**31 - 1))

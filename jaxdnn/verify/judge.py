@@ -1,0 +1,291 @@
+"""One draw of :func:`~jaxdnn.verify.layer.check_vjp`: the witnesses run, their errors kept per
+leaf, the first bug found named (:class:`~jaxdnn.verify.layer.Finding`'s fields)."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import diagnose, tolerances
+from . import witnesses as w
+
+KINK_PROBES = 16
+"""Disagreeing elements examined one by one for a kink before the leaf is judged as a whole."""
+
+FIT_TOL = 1e-2
+"""A pattern (a constant ratio, a permutation) must explain all but this part of the
+difference between hand and reference."""
+
+
+class Finding(NamedTuple):
+    """A bug: its class, where (leaf, element), the witnesses' values there and why."""
+
+    bug: str
+    leaf: str
+    element: tuple
+    values: dict
+    why: str
+    draw: int
+
+
+def _f64(a):
+    return np.asarray(a, np.float64)
+
+
+class Judge:
+    """The running state of one check: the pair, the examples, the bound, the errors so far."""
+
+    def __init__(self, forward, backward, inputs, bound, rng):
+        self.forward, self.backward, self.inputs = forward, backward, inputs
+        self.bound, self.rng, self.notes = bound, rng, set()
+        leaves = jax.tree.leaves(inputs)
+        self.names, self.shapes = w.leaf_names(inputs), [np.shape(a) for a in leaves]
+        self.dtypes = [jnp.asarray(a).dtype for a in leaves]
+        self.errors = {n: {} for n in self.names}
+        self.bounds = {n: {"vjp": bound, "transpose": bound, "fd": tolerances.FD_RTOL,
+                           "linearity": bound, "chain": 4 * bound} for n in self.names}
+        self.limits = {n: 0.0 for n in self.names}
+
+    def limit(self, name):
+        return self.limits[name]
+
+    def _keep(self, witness, values):
+        for name, value in zip(self.names, values, strict=True):
+            self.errors[name][witness] = max(self.errors[name].get(witness, 0.0), value)
+
+    def finding(self, bug, leaf, element, values, why, index):
+        return Finding(bug, self.names[leaf] if isinstance(leaf, int) else leaf,
+                       tuple(int(i) for i in element), values, why, index)
+
+    def draw(self, index, directions, probes):
+        """Run every witness on one fresh point; the first :class:`Finding`, or None."""
+        x = w.draw_inputs(self.inputs, self.rng)
+        out, cache = self.forward(*x)
+        d = w.draw_like(out, self.rng)
+        grads = w.as_grads(self.backward(d, cache), len(x))
+        found = self._structure(grads, x, index)
+        if found is not None:
+            return found
+        if not w.same_bits(grads, w.hand(self.forward, self.backward, x, d)[1]):
+            return self.finding("nondeterministic", self.names[0], (), {}, "a second call with "
+                                "the same inputs gave other bits (hidden state)", index)
+        ref = w.reference(self.forward, x, d)
+        transposed = w.transpose_errors(self.forward, x, d, grads, directions, self.rng)
+        if transposed is None:
+            self.notes.add("transpose skipped: forward mode cannot see through a custom_vjp")
+        scales = transposed[1] if transposed else [0.0] * len(self.names)
+        hand_leaves = [_f64(a) for a in jax.tree.leaves(grads)]
+        ref_leaves = [_f64(a) for a in jax.tree.leaves(ref)]
+        vjp = w.vjp_errors(hand_leaves, ref_leaves, scales)
+        self._keep("vjp", vjp)
+        for i, (h, r, s) in enumerate(zip(hand_leaves, ref_leaves, scales, strict=True)):
+            size = max(np.linalg.norm(h), np.linalg.norm(r), s)
+            truth = np.linalg.norm(r)
+            self.limits[self.names[i]] = max(self.limits[self.names[i]], self.bound * size / truth
+                                             if truth > 0 else np.inf)
+        if transposed is not None:
+            self._keep("transpose", transposed[0])
+        fd = self._finite_differences(x, d, directions, probes)
+        self._keep("linearity", [w.linearity_error(self.backward, cache, d, w.draw_like(
+            out, self.rng), len(x))] * len(self.names))
+        kinked = set()
+        for i, error in enumerate(vjp):
+            if not error <= self.bound:
+                found = self._vjp_bug(i, x, d, hand_leaves, ref_leaves, scales[i], index)
+                if found is not None:
+                    return found
+                kinked.add(i)
+        dot = [e for i, e in enumerate(transposed[0] if transposed else []) if i not in kinked]
+        if dot and not max(dot) <= self.bound:
+            i = transposed[0].index(max(dot))
+            return self.finding("transpose", i, (), {"dot-product error": transposed[0][i]},
+                                "agrees with jax.vjp but not with forward mode", index)
+        if fd is not None and fd[1] is not None:
+            return fd[1]._replace(draw=index)
+        chained = w.chain_errors(self.forward, self.backward, w.draw_inputs(
+            self.inputs, self.rng, zeros=0.0, ties=False), self.rng)  # kinks: judged above
+        self._keep("chain", chained)
+        if not max(chained) <= 4 * self.bound:
+            i = int(np.argmax(chained))
+            return self.finding("formula", i, (), {"chain error": chained[i]}, "agrees alone "
+                                "but not inside a chain", index)
+        linear = self.errors[self.names[0]]["linearity"]
+        if not linear <= 4 * self.bound:
+            return self.finding("formula", self.names[0], (), {"linearity error": linear},
+                                "the backward is not linear in its cotangent", index)
+        return None
+
+    def _structure(self, grads, x, index):
+        if jax.tree.structure(grads) != jax.tree.structure(x):
+            return self.finding("shape", self.names[0], (), {}, f"backward returned "
+                                f"{jax.tree.structure(grads)} for inputs "
+                                f"{jax.tree.structure(x)}", index)
+        for i, (g, shape, dtype) in enumerate(zip(jax.tree.leaves(grads), self.shapes,
+                                                  self.dtypes, strict=True)):
+            if np.shape(g) != shape:
+                return self.finding("shape", i, (), {}, f"gradient of shape {np.shape(g)} for "
+                                    f"an input of shape {shape}", index)
+            if jnp.asarray(g).dtype != dtype:
+                return self.finding("dtype", i, (), {}, f"gradient of dtype "
+                                    f"{jnp.asarray(g).dtype} for an input of {dtype}", index)
+        return None
+
+    def _x64(self, x, d):
+        """The point, the cotangent and the hand gradient leaves in float64, or None."""
+        up = lambda t: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), t)  # noqa: E731
+        try:
+            x64, d64 = up(x), up(d)
+            g64 = w.hand(self.forward, self.backward, x64, d64)[1]
+            return x64, d64, [_f64(a) for a in jax.tree.leaves(g64)]
+        except Exception as e:  # noqa: BLE001 - the user's code may refuse float64 any way
+            self.notes.add(f"fd skipped: the pair does not run in float64 ({type(e).__name__})")
+            return None
+
+    def _one_hot(self, x64, leaves, element):
+        flat, treedef = jax.tree.flatten(x64)
+        return jax.tree.unflatten(treedef, [
+            jnp.zeros_like(a).at[element].set(1.0) if i in leaves else jnp.zeros_like(a)
+            for i, a in enumerate(flat)])
+
+    def _slope_check(self, x64, d64, v, g64):
+        """``(error, kink, subgradient, values)`` of one direction's slope."""
+        central, left, right, size = w.slopes(self.forward, x64, d64, v)
+        vs = [_f64(a) for a in jax.tree.leaves(v)]
+        gv = sum(float(np.vdot(g, u)) for g, u in zip(g64, vs, strict=True))
+        norm = np.sqrt(sum(np.sum(u * u) for u in vs) * sum(np.sum(g * g) for g in g64))
+        scale = abs(gv) + float(norm) or 1.0
+        slack = tolerances.FD_RTOL * scale + 1e3 * tolerances.UNIT_ROUNDOFF["float64"] * size \
+            / tolerances.FD_STEP
+        wide = 1e3 * slack
+        kink = abs(left - right) > wide
+        inside = min(left, right) - wide <= gv <= max(left, right) + wide
+        if abs(central - gv) > slack:  # truncation (a sharp curvature) shrinks with the step
+            finer = w.slopes(self.forward, x64, d64, v, tolerances.FD_STEP / 8)[0]
+            central = finer if abs(finer - gv) < abs(central - gv) else central
+        error = abs(central - gv) / scale if abs(central - gv) > slack else 0.0
+        return error, kink, inside, {"hand": gv, "fd": central, "fd left": left,
+                                     "fd right": right}
+
+    def _directions(self, x64, i, directions, probes):
+        """``(tangent, element, probe)`` for leaf ``i``: random ones (probe None), one-hot probes
+        at random elements ("one-hot"), and joint probes (the same element of every leaf of this
+        shape) where all of them are 0: a tie between leaves, a max's kink ("tie")."""
+        leaves = jax.tree.leaves(x64)
+        shape = leaves[i].shape
+        found = [(v, (), None) for v in w.leaf_tangents(x64, i, directions, self.rng)]
+        size = int(np.prod(shape))
+        for _ in range(min(probes, size)):
+            e = np.unravel_index(self.rng.randint(size), shape)
+            found.append((self._one_hot(x64, [i], e), e, "one-hot"))
+        same = [k for k, a in enumerate(leaves) if a.shape == shape]
+        if len(same) > 1 and i == same[0]:
+            ties = np.argwhere(np.all([np.asarray(leaves[k]) == 0 for k in same], axis=0))
+            found += [(self._one_hot(x64, same, tuple(e)), tuple(e), "tie") for e in ties[:probes]]
+        return found
+
+    def _finite_differences(self, x, d, directions, probes):
+        """Keeps the ``fd`` errors; ``(errors, finding or None)``, or None when not run. Along
+        a random direction a kink is noted, not judged: several kinks at once widen the
+        subgradients' interval beyond the one-sided slopes."""
+        with jax.enable_x64(True):
+            point = self._x64(x, d)
+            if point is None:
+                return None
+            x64, d64, g64 = point
+            errors, found = [], None
+            for i in range(len(g64)):
+                worst = 0.0
+                for v, element, probe in self._directions(x64, i, directions, probes):
+                    error, kink, inside, values = self._slope_check(x64, d64, v, g64)
+                    if error and kink and (inside or probe is None):
+                        self.notes.add(f"{self.names[i]}: a kink met; " + (
+                            "the hand value lies between the one-sided slopes (a subgradient)"
+                            if probe else "judged by one-hot probes"))
+                        continue
+                    worst = max(worst, error)
+                    if error and found is None:
+                        at_kink = kink or probe == "tie"
+                        found = self.finding("kink" if at_kink else "formula", i, element,
+                                             values, "float64 differences disagree" + (
+                                                 " at a kink or tie, outside the one-sided "
+                                                 "slopes" if at_kink else ""), -1)
+                errors.append(worst)
+        self._keep("fd", errors)
+        return errors, found
+
+    def _vjp_bug(self, i, x, d, hand, ref, floor, index):
+        """Name the bug of leaf ``i``, which disagrees with jax.vjp."""
+        h, r = hand[i], ref[i]
+        size = max(np.linalg.norm(h), np.linalg.norm(r), floor)
+        diff = np.abs(h - r)
+        order = np.argsort(-np.nan_to_num(diff, nan=np.inf), axis=None)[:KINK_PROBES]
+        worst = np.unravel_index(order[0], h.shape) if h.ndim else ()
+        values = {"hand": float(h[worst]), "vjp": float(r[worst]),
+                  "leaf error": float(np.linalg.norm(np.nan_to_num(h - r, nan=np.inf)) / size)}
+        kinks = self._kinks(i, x, d, h, r, order, size)
+        if kinks is not None:
+            bug, element, more = kinks
+            if bug is None:
+                self.errors[self.names[i]]["vjp"] = more["remaining"]
+                return None
+            values.update(more)
+            return self.finding("kink", i, element, values, "disagrees only at a kink, "
+                                "outside the one-sided slopes", index)
+        tol = FIT_TOL + 10 * self.bound
+        agrees, h_s, r_s, context = self._probe(i)
+        if agrees:
+            return self.finding("kink", i, worst, values, "agrees with jax.vjp away from zeros "
+                                "and ties, not at them", index)
+        bug, why = diagnose.pattern(h_s, r_s, context[0], FIT_TOL, 4 * self.bound * np.linalg.norm(
+            r_s), context[1])
+        if bug == "formula" and diagnose.vanishes_at_zero(h, r, _f64(jax.tree.leaves(x)[i]), tol):
+            bug, why = "missing-term", "agrees where its input is 0: a product rule's other half"
+        elif bug == "formula" and self._probe(i, symmetric=True)[0]:
+            bug, why = "transpose", ("agrees on symmetric matrices and palindromic kernels: "
+                                     "one used the wrong way round")
+        return self.finding(bug, i, worst, values, why, index)
+
+    def _probe(self, i, symmetric=False):
+        """A targeted probe of leaf ``i`` at a fresh point with no zeros and no ties (no kink to
+        blur a pattern), the inputs :func:`~.diagnose.symmetrised` if ``symmetric``:
+        ``(agrees, hand, reference, (cotangent leaves, forward output and cache leaves))``."""
+        x = w.draw_inputs(self.inputs, self.rng, zeros=0.0, ties=False)
+        if symmetric:
+            x = jax.tree.map(diagnose.symmetrised, x)
+        out, cache = self.forward(*x)
+        d = w.draw_like(out, self.rng)
+        h = _f64(jax.tree.leaves(w.as_grads(self.backward(d, cache), len(x)))[i])
+        r = _f64(jax.tree.leaves(w.reference(self.forward, x, d))[i])
+        size = max(np.linalg.norm(h), np.linalg.norm(r))
+        agrees = bool(np.all(np.isfinite(h))) and np.linalg.norm(h - r) <= self.bound * size
+        parts = [_f64(a) for a in jax.tree.leaves((out, cache))]
+        return agrees, h, r, ([_f64(a) for a in jax.tree.leaves(d)], parts)
+
+    def _kinks(self, i, x, d, h, r, order, size):
+        """None when the disagreement is not confined to kinks; else ``(bug, element,
+        values)``, bug None when every kink's hand value is a subgradient (noted)."""
+        diff = np.nan_to_num(np.abs(h - r), nan=np.inf).ravel()
+        with jax.enable_x64(True):
+            point = self._x64(x, d)
+            if point is None:
+                return None
+            x64, d64, _ = point
+            remaining = diff.copy()
+            for flat in order:
+                if diff[flat] == 0:
+                    break
+                element = np.unravel_index(flat, h.shape)
+                v = self._one_hot(x64, [i], element)
+                _, left, right, _ = w.slopes(self.forward, x64, d64, v)
+                wide = 1e-3 * max(abs(left), abs(right), 1e-300) + self.bound * size
+                if abs(left - right) <= wide:
+                    return None
+                if not min(left, right) - wide <= h[element] <= max(left, right) + wide:
+                    return "kink", element, {"fd left": left, "fd right": right}
+                remaining[flat] = 0.0
+                if np.linalg.norm(remaining) <= self.bound * size:
+                    self.notes.add(f"{self.names[i]}: differs from jax.vjp only at kinks, "
+                                   f"where the hand value is a subgradient")
+                    return None, element, {"remaining": float(np.linalg.norm(remaining) / size)}
+        return None
