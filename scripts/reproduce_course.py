@@ -8,7 +8,7 @@ both 2500 iterations at learning rate 0.0075 with the course's initialisation, a
 ``jaxdnn.logistic.model`` (logistic regression from zeros, 2000 iterations at 0.005); then the
 planar ``nn_model`` (4 tanh units, learning rate 1.2, 10000 iterations) and, as the course's
 baseline on the same data, logistic regression (``jaxdnn.logistic``, 2000 iterations at 0.5).
-Between them, seed 004's activation study ([12288, 5, 5, 1], ReLU, tanh and leaky ReLU with
+Between them, the course's activation study ([12288, 5, 5, 1], ReLU, tanh and leaky ReLU with
 slope 0.1, learning rate 0.03, 3000 iterations), printed as the seed prints it.
 The two deep cat models train through the Gram path (chosen automatically); ``--plain`` uses the
 plain loop instead.
@@ -49,7 +49,7 @@ def main():
     study = jaxdnn.COURSE_MODELS["activation_study"]
     for name, activation in (("relu", "relu"), ("tanh", "tanh"),
                              ("leaky_relu, slope 0.1", jaxdnn.leaky_relu_with(0.1))):
-        print(f"== seed 004's activation study, {name}, [12288, 5, 5, 1], {dtype}")
+        print(f"== the course's activation study, {name}, [12288, 5, 5, 1], {dtype}")
         params = jaxdnn.initialize_parameters_deep([12288, *study.hidden, 1],
                                                    numpy_seed=study.seed, scheme=study.scheme,
                                                    dtype=dtype)

@@ -373,7 +373,7 @@ def test_softmax_needs_two_classes_and_sigmoid_needs_binary_labels():
         fit(X, ids, params, output="tanh", num_iterations=1)
 
 
-# --- seed 004's activation study ---------------------------------------------------------
+# --- the course's activation study------------------------------------------------------
 
 SEED_004 = {  # "The cost after i iterations is: c" for i = 100, 200, ..., 3000, and test accuracy
     "relu": ([0.6556, 0.6468, 0.6447, 0.6441, 0.6440, 0.6440, 0.6440, 0.6440, 0.6440, 0.6440,
