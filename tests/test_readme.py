@@ -108,3 +108,10 @@ def test_readme_many_models_example_runs():
 def test_readme_verify_your_own_layer_example_runs():
     diagnosis = run_example("def norm_backward")["diagnosis"]
     assert "\nmissing-term: d0[" in diagnosis
+
+
+def test_readme_early_stopping_example_runs():
+    namespace = run_example("validation_fraction=0.2")
+    result = namespace["result"]
+    curve = np.asarray(result.validation_costs)
+    assert curve[result.best_epoch] == curve.min() <= curve[-1]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import jax.numpy as jnp
 import optax
 
 from ..core import numeric
@@ -346,11 +347,14 @@ def _schedule_of(rate, kind, decay_steps, decay_rate, warmup_steps):
         return None
     after = {"constant": optax.constant_schedule(rate),
              "exponential": optax.exponential_decay(rate, decay_steps, decay_rate),
-             "cosine": optax.cosine_decay_schedule(rate, decay_steps)}[kind]
-    if not warmup_steps:
-        return after
-    return optax.join_schedules([optax.linear_schedule(0.0, rate, warmup_steps), after],
-                                [warmup_steps])
+             "cosine": optax.cosine_decay_schedule(  # to 0 at decay_steps, warm-up included
+                 rate, max(decay_steps - warmup_steps, 1))}[kind]
+    if warmup_steps:
+        after = optax.join_schedules([optax.linear_schedule(0.0, rate, warmup_steps), after],
+                                     [warmup_steps])
+    # at a real step: optax's exponential_decay of an int32 step (an optimiser's count) is
+    # float32, which would round a float64 run's rate
+    return lambda step: after(jnp.asarray(step, dtype=float))
 
 
 @cache
