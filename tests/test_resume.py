@@ -206,3 +206,24 @@ def test_a_checkpoints_recorded_settings_are_checked_as_the_command_line(tmp_pat
                                         rf"{field.removeprefix('training.')}") as info:
         run_settings.resume(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_the_gram_state_carries_the_data_s_product_and_an_older_state_starts_afresh(tmp_path):
+    """K = X^T X + 1 is made by a run's first call and carried (not remade each segment); a
+    checkpoint whose Gram state has no K (written before it was carried) resumes from its
+    parameters on a fresh Gram start, to rounding of the uninterrupted run."""
+    jax.config.update("jax_enable_x64", True)
+    X, Y, params = tall_problem()
+    options = dict(learning_rate=0.05, momentum=0.9)
+    start = init_train_state(params, momentum=0.9)
+    first, _ = segments(X, Y, start, [8], options)
+    np.testing.assert_allclose(first.loop["gram"]["K"], np.asarray(X.T @ X + 1), rtol=1e-12)
+    older = first._replace(loop={"gram": {k: v for k, v in first.loop["gram"].items()
+                                          if k != "K"}})
+    save_checkpoint(tmp_path / "older.npz", older, np.zeros(8))
+    loaded, _, _ = load_checkpoint(tmp_path / "older.npz", start.opt_state)
+    assert "K" not in loaded.loop["gram"]
+    resumed, _ = segments(X, Y, loaded, [8], options)
+    straight, _ = segments(X, Y, first, [8], options)
+    assert resumed.iteration == straight.iteration == 16
+    np.testing.assert_allclose(resumed.parameters["W1"], straight.parameters["W1"], rtol=1e-10)

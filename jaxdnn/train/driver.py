@@ -263,7 +263,7 @@ def start_state(run, state):
     loop = {}
     if run.program.body is gram.BODY:
         own = kept.get("gram")
-        fits = own is not None and (("T0" in own) == (state.opt_state is not None))
+        fits = own is not None and "K" in own and (("T0" in own) == (state.opt_state is not None))
         loop["gram"] = own if fits and gram.owns(own, state.parameters) else gram.fresh_state(
             state.parameters, state.opt_state, run.m)
     if run.program.patience is not None:

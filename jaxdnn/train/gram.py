@@ -65,12 +65,14 @@ def _dot(A, B):
 
 # --- the loop body (jaxdnn.train.loop) ---------------------------------------------------
 #
-# What the loop carries from one call to the next, ``carry.loop["gram"]``: the first layer at
-# the run's start (W1_0, b1_0), the summed updates S and the carried Z1, and for momentum the
-# start's trace (T0, t0), the trace of G and the decays. A fresh run's entry (``fresh``) holds
-# placeholders of those shapes (:func:`fresh_state`); each call ends with the parameters (and
-# trace) they give, and with that first layer's copy, by which the driver recognises its own
-# state. So a run cut into calls anywhere computes the same bits as one call.
+# What the loop carries from one call to the next, ``carry.loop["gram"]``: the data's K (made
+# by a run's first call only: its n[0] m^2 products cost as much as hundreds of the cat model's
+# iterations), the first layer at the run's start (W1_0, b1_0), the summed updates S and the
+# carried Z1, and for momentum the start's trace (T0, t0), the trace of G and the decays. A
+# fresh run's entry (``fresh``) holds placeholders of those shapes (:func:`fresh_state`); each
+# call ends with the parameters (and trace) they give, and with that first layer's copy, by
+# which the driver recognises its own state. So a run cut into calls anywhere computes the same
+# bits as one call.
 
 
 def fresh_state(parameters, opt_state, m):
@@ -78,10 +80,10 @@ def fresh_state(parameters, opt_state, m):
     placeholders of the carried arrays' shapes (the compiled begin computes their values)."""
     W1 = parameters["W1"]
     n1, dtype = W1.shape[0], W1.dtype
-    state = {"fresh": np.bool_(True), "W1_0": np.zeros(W1.shape, dtype),
-             "b1_0": np.zeros((n1, 1), dtype), "S": np.zeros((n1, m), dtype),
-             "Z1": np.zeros((n1, m), dtype), "W1": np.zeros(W1.shape, dtype),
-             "b1": np.zeros((n1, 1), dtype)}
+    state = {"fresh": np.bool_(True), "K": np.zeros((m, m), dtype),
+             "W1_0": np.zeros(W1.shape, dtype), "b1_0": np.zeros((n1, 1), dtype),
+             "S": np.zeros((n1, m), dtype), "Z1": np.zeros((n1, m), dtype),
+             "W1": np.zeros(W1.shape, dtype), "b1": np.zeros((n1, 1), dtype)}
     if opt_state is not None:
         state.update(T0=np.zeros(W1.shape, dtype), t0=np.zeros((n1, 1), dtype),
                      trace_G=np.zeros((n1, m), dtype), decay=np.ones((), dtype),
@@ -96,7 +98,7 @@ def begin(data, carry, start, hyper, program, mask):
     fresh = g["fresh"]
     (W1, b1), *tail = layout.to_layers(carry.parameters)
     X = data.X
-    K = _gram_matrix(X)
+    K = jax.lax.cond(fresh, lambda: _gram_matrix(X), lambda: g["K"])  # the data's: once a run
     W1_0, b1_0 = jnp.where(fresh, W1, g["W1_0"]), jnp.where(fresh, b1, g["b1_0"])
     Z1 = jax.lax.cond(fresh, lambda: _dot(W1, X) + b1, lambda: g["Z1"])
     S = jnp.where(fresh, 0, g["S"])
@@ -143,7 +145,8 @@ def end(data, inner, carry, hyper, program):
     Z1, S, tail, trace_G, trace_tail, decay, decays = inner
     c = data.extra
     W1, b1 = _first_layer(c["W1_0"], c["b1_0"], S, data.X)
-    state = {"fresh": jnp.bool_(False), "W1_0": c["W1_0"], "b1_0": c["b1_0"], "S": S, "Z1": Z1}
+    state = {"fresh": jnp.bool_(False), "K": c["K"], "W1_0": c["W1_0"], "b1_0": c["b1_0"],
+             "S": S, "Z1": Z1}
     trace = None
     if trace_G is not None:
         W1, b1 = W1 - decays * c["T0"], b1 - decays * c["t0"]
