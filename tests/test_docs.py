@@ -84,3 +84,13 @@ def test_the_readme_links_work_on_a_package_index():
             assert (DOCS / f"{page}.md").exists(), link
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'Documentation = "{site}"' in pyproject
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The two commands"):readme.index("## Ten lines")]
+    test_command = re.findall(r"```bash\n(.*?)\n```", section, re.S)[1]
+    install, run = test_command.split(" && ")[2:]
+    ci = [line.replace("python -m pip", "pip").replace(" --quiet", "")
+          for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert install in ci and run in ci
