@@ -1,4 +1,4 @@
-"""The package's shape, as the README's Architecture section states it: floors as folders that
+"""The package's shape, as docs/architecture.md states it: floors as folders that
 import only the floors below them, every module listed there, no private name imported across
 modules, modules and functions a reader can hold in view, and no process-global JAX setting
 changed outside the command."""
@@ -98,9 +98,9 @@ def test_only_the_command_changes_jax_settings():
     assert setters == {"app/cli.py", "app/cache.py"}
 
 
-def test_the_readme_lists_every_module_of_its_floor():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Architecture"):]
+def test_the_docs_list_every_module_of_its_floor():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    section = page[page.index("## Floors as folders"):]
     section = section[:section.index("\n## ", 1)]
     for path in modules():
         if path.name == "__init__.py":

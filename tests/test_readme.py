@@ -1,21 +1,53 @@
-"""The README's examples run as written."""
+"""The examples of the README and of the documentation pages run as written: each ```python
+block is run by one test here (or in the test file of what it shows), found by a marker."""
 
+import ast
 import pathlib
 import re
 
 import numpy as np
 import pytest
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def blocks():
+    """Every ```python block of the README and the docs pages, as (page, code), README first."""
+    return [(page, block) for page in PAGES
+            for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)]
 
 
 def run_example(marker=None):
-    """Execute the README's first ```python block (that contains ``marker``); its namespace."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    block = next(b for b in blocks if marker is None or marker in b)
+    """Execute the first ```python block (the README's, or the one that contains ``marker``);
+    its namespace."""
+    page, block = next((p, b) for p, b in blocks() if marker is None or marker in b)
     namespace = {}
-    exec(compile(block, str(README), "exec"), namespace)
+    exec(compile(block, str(page), "exec"), namespace)
     return namespace
+
+
+def markers():
+    """The markers the tests give ``run_example``, from their source (None: the README's)."""
+    found = set()
+    for path in pathlib.Path(__file__).parent.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_example"):
+                found.add(ast.literal_eval(node.args[0]) if node.args else None)
+    return found
+
+
+def test_every_example_of_the_docs_is_run_once():
+    """Each block is found by exactly one marker and each marker finds exactly one block, so
+    every example runs, and none runs twice."""
+    found = blocks()
+    hits = {marker: [i for i, (_, b) in enumerate(found) if marker is None and i == 0
+                     or marker is not None and marker in b]
+            for marker in markers()}
+    assert {m: h for m, h in hits.items() if len(h) != 1} == {}
+    unrun = {i for i in range(len(found))} - {h[0] for h in hits.values()}
+    assert [f"{found[i][0].name}: {found[i][1][:60]!r}" for i in sorted(unrun)] == []
 
 
 def test_readme_example_trains():
@@ -31,12 +63,24 @@ def test_readme_checkpoint_example_runs(tmp_path, monkeypatch):
     assert more[-1] < costs[0]
 
 
-def test_readme_course_assignments_example_runs(monkeypatch, capsys):
-    root = README.parent
-    if not all((root / "datasets" / f).exists()
+def in_the_root_with_cat_data(monkeypatch):
+    """Run from the repository's root, where ``load_cat_data("datasets")`` finds the files."""
+    if not all((ROOT / "datasets" / f).exists()
                for f in ("train_catvnoncat.h5", "test_catvnoncat.h5")):
-        pytest.skip(f"the course's cat files are not in {root / 'datasets'}")
-    monkeypatch.chdir(root)
+        pytest.skip(f"the course's cat files are not in {ROOT / 'datasets'}")
+    monkeypatch.chdir(ROOT)
+
+
+def test_training_from_python_example_runs(monkeypatch, capsys):
+    in_the_root_with_cat_data(monkeypatch)
+    namespace = run_example("L_layer_model(train_x")
+    out = capsys.readouterr().out
+    assert "Cost after iteration 0: 0.771749" in out and "Accuracy: 0.8" in out
+    assert len(namespace["costs"]) == 2500
+
+
+def test_readme_course_assignments_example_runs(monkeypatch, capsys):
+    in_the_root_with_cat_data(monkeypatch)
     namespace = run_example("logistic.model")
     out = capsys.readouterr().out
     assert "train accuracy: 99.04306220095694 %" in out and "test accuracy: 70.0 %" in out
@@ -45,7 +89,7 @@ def test_readme_course_assignments_example_runs(monkeypatch, capsys):
 
 
 def test_readme_softmax_example_runs():
-    namespace = run_example('output="softmax"')
+    namespace = run_example('load_dataset("blobs", multiclass=True)')
     assert namespace["costs"][-1] < namespace["costs"][0] / 10
     assert namespace["labels"].shape == (1, 200)
 
@@ -69,7 +113,7 @@ def test_readme_dropout_example_runs():
 
 def test_readme_mini_batch_example_runs():
     pytest.importorskip("sklearn", reason="the digits come with scikit-learn (jaxdnn[digits])")
-    costs, curves = (run_example("mini_batch_size=64")[k] for k in ("costs", "curves"))
+    costs, curves = (run_example("load_digits()")[k] for k in ("costs", "curves"))
     assert costs.shape == (30,) and curves.shape == (30, 2)
     assert costs[-1] < costs[0] and curves[-1, 1] < curves[0, 1]
 

@@ -1,6 +1,6 @@
 """Limits: what files, options and networks may ask for, and the memory they are checked against.
 
-Each limit has this one owner; the README's "Errors and guarantees" lists them. Code reads them
+Each limit has this one owner; docs/guarantees.md lists them. Code reads them
 as attributes of this module (``limits.MAX_FILE_BYTES``), so a test may lower one.
 """
 

@@ -41,6 +41,9 @@ COURSE_MODELS = {
     # has slope 0.1): jaxdnn compare.
     "activation_study": CourseModel((5, 5), "relu", 0.03, 3000, "small", 1),
 }
+"""The course's settings per model, by name: hidden layer sizes, hidden activation, learning rate,
+iterations, initialisation scheme and numpy seed (the defaults of the course models and of
+``jaxdnn train``)."""
 _DEEP, _TWO, _PLANAR = (COURSE_MODELS[name] for name in ("L_layer_model", "two_layer_model",
                                                         "nn_model"))
 

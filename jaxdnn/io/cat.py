@@ -127,8 +127,10 @@ def _read_h5(path, keys, allow_external, flattened):
     the keys of ``flattened``), checked before it is read."""
     if not path.exists():
         raise DataError(
-            f"{path} not found: the course's cat files go in the data directory "
-            "(see datasets/README.md), or pass another data_dir (--data-dir in the jaxdnn command)"
+            f"{path} not found: put the course's cat files, {_TRAIN_FILE} and "
+            f"{_TEST_FILE} (from its 'Deep Neural Network - Application' assignment), in "
+            f"{path.absolute().parent}, or pass the folder that holds them as data_dir "
+            "(--data-dir in the jaxdnn command)"
         )
     regular_file(path, "data file")
     where, size = "the file header", h5.file_size(path)
@@ -140,8 +142,8 @@ def _read_h5(path, keys, allow_external, flattened):
                 dataset = h5.find(f, key, f"{path}: key {key!r}", allow_external)
                 if not isinstance(dataset, h5py.Dataset):
                     raise DataError(
-                        f"{path}: missing key {key!r} (needs {', '.join(keys)}; "
-                        "see datasets/README.md)"
+                        f"{path}: missing key {key!r} (needs {', '.join(keys)}, as the "
+                        "course's cat files hold them)"
                     )
                 if dataset.shape is None:
                     raise DataError(f"{path}: key {key!r} is an empty data set (no shape)")

@@ -177,7 +177,7 @@ def fit(X, Y, parameters, config=None, *, key=None, monitor=(), validation_data=
 
     Raises:
       ShapeError, InputTypeError, DataError, OptionError, NameLookupError: bad arrays or options
-        (see "Errors and guarantees" in the README), before any compilation.
+        (see the documentation's "Errors and guarantees"), before any compilation.
       TrainingDiverged: at the first iteration whose cost or updated parameters are not finite
         (a learning rate that is too large, say), naming where that step overflowed; it
         carries that iteration, the last finite parameters and the costs so far.

@@ -127,8 +127,9 @@ def fit_stream(examples, parameters, config=None, *, key, validation_data=None,
       trained dict and every epoch's cost, as :func:`~jaxdnn.fit`.
 
     Raises:
-      As :func:`~jaxdnn.fit`, and DataError for labels unfit for ``output`` or a non-finite
-      input met while reading (naming the file, the data set and the example).
+      JaxdnnError: as :func:`~jaxdnn.fit` raises them.
+      DataError: labels unfit for ``output``, or a non-finite input met while reading (naming
+        the file, the data set and the example).
     """
     config = TrainConfig.of(config, **options)
     size, chunk, classes = _checked(examples, parameters, config, key, chunk_bytes)
