@@ -19,6 +19,7 @@ from ..core.outputs import get_output
 from ..course.models import initial_parameters
 from ..errors import DataError, OptionError
 from ..io import datasets
+from ..io.files import check_targets
 from ..io.models import load_model
 from ..train import driver
 from ..train.batches import epoch_costs
@@ -56,6 +57,7 @@ def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=Non
                           f"{settings.hidden_activation!r}, activation={activation!r}")
     placement = None if devices is None else data_mesh(devices)
     with exclusive(out):
+        check_targets(out, (*outputs.FILES, CHECKPOINT), OptionError)  # before any training
         return _execute(settings, out, data_dir, resume_from, on_cost, figures,
                         settings.config(activation, gram).replace(donate=True), placement)
 
@@ -103,9 +105,11 @@ def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, spli
         costs = epoch_costs(costs, run.m, config.batch_size(run.m))
     early = (outcome.state.loop or {}).get("early")
     report = _early_report(run, outcome, curves) if early else None
-    return outputs.write_run(out, settings, early["best"] if early else outcome.state.parameters,
-                             costs, curves, split, figures, run.program.body.name,
-                             config.hidden_activation, report)
+    with signals.saving():  # all the outputs, or none
+        return outputs.write_run(out, settings,
+                                 early["best"] if early else outcome.state.parameters, costs,
+                                 curves, split, figures, run.program.body.name,
+                                 config.hidden_activation, report)
 
 
 def _initial(settings, resume_from, split):
@@ -141,7 +145,8 @@ def _start(run, parameters, resume_from):
 
 def _train(settings, run, state, costs, curves, out, on_cost, stop):
     """Drive the run, a checkpoint at every ``checkpoint_every`` epochs; a first signal
-    (recorded in ``stop``) stops it at the next segment's end, with a checkpoint. Returns
+    (recorded in ``stop``) stops it at the next segment's end, with a checkpoint (or at the
+    checkpoint being saved when it came). Returns
     ``(outcome, Stopped or None)``."""
     checkpoint = os.path.join(out, CHECKPOINT)
     every, per_epoch, start = settings.checkpoint_every, run.per_epoch, state.iteration
@@ -154,9 +159,12 @@ def _train(settings, run, state, costs, curves, out, on_cost, stop):
                                                or outcome.state.iteration == run.steps):
             done = np.concatenate([costs, outcome.costs])
             rows = np.concatenate([curves, _epoch_rows(run, outcome.monitored, start)])
-            save_checkpoint(checkpoint, outcome.state, done,
-                            {"run": settings._asdict(), "epoch": epoch, "curves": rows.tolist(),
-                             "stopped_early": bool(outcome.stopped >= 0)})
+            with signals.saving():  # a signal now waits for the checkpoint, then stops here
+                save_checkpoint(checkpoint, outcome.state, done,
+                                {"run": settings._asdict(), "epoch": epoch,
+                                 "curves": rows.tolist(),
+                                 "stopped_early": bool(outcome.stopped >= 0)})
+            asked = stop.signum is not None and outcome.state.iteration < run.steps
         if asked:
             stopped.append(Stopped(stop.signum, epoch))
         return asked

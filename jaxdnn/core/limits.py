@@ -35,6 +35,11 @@ MAX_IMAGE_PIXELS = 2**26
 """The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
 MAX_DATASET_SAMPLES = 2**24
 """The most points a generated 2-D data set holds (256 MiB of float64 inputs)."""
+MAX_CHECK_OPERATIONS = 2**42
+"""The arithmetic a gradient check (``jaxdnn check``) may take, all draws together: its float64
+central differences run the network forward twice per parameter, so their cost grows as the
+parameters squared times the examples (2**42, about 4e12 multiply-adds, is minutes of a CPU
+core)."""
 MAX_DATASET_CLASSES = 256
 """The most classes (centres, arms) of a generated data set: its labels are uint8."""
 
