@@ -93,8 +93,9 @@ def test_an_unusable_cache_is_off_with_one_line(tmp_path, monkeypatch):
     notes = []
     assert _cache.enable(notes.append) is None
     path = _cache.versioned(str(tmp_path / "file"))
-    assert notes == [f"jaxdnn: note: the compilation cache {path} cannot be made (Not a directory); it is off for this run "
-                     f"(JAXDNN_CACHE_DIR=off turns it off for good)"]
+    assert notes == [f"jaxdnn: note: the compilation cache {path} cannot be made (Not a "
+                     f"directory); it is off for this run (JAXDNN_CACHE_DIR=off turns it off "
+                     f"for good)"]
     import jax
     assert jax.config.jax_compilation_cache_dir is None
 
