@@ -212,3 +212,99 @@ def test_a_signal_during_a_checkpoint_stops_the_run_at_that_checkpoint(tmp_path)
     assert result.stderr.startswith("jaxdnn: stopped by SIGINT at iteration 1000 of 3000; "
                                     "checkpoint saved"), result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--examples", "1000000000"], "on 1,000,000,000 examples (the central differences) takes"),
+    (["--layers", "100000000"], "need 800,000,001 parameters together, above the budget"),
+    (["--output", "softmax", "--classes", "100000000"], "need 500,000,059 parameters"),
+    (["--output", "softmax", "--classes", "30000"], "MAX_CHECK_OPERATIONS"),
+    (["--draws", "1000000000"], "checking 1,000,000,000 draws of layer sizes [6, 5, 4, 1]"),
+])
+def test_check_refuses_what_it_cannot_afford_up_front(capsys, monkeypatch, argv, says):
+    monkeypatch.setattr("jaxdnn.core.limits.available_memory", lambda: 2**33)
+    assert main(["check", *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_the_costs_of_many_models_are_estimated_before_anything_is_trained(
+        tmp_path, capsys, monkeypatch, nothing_trained):
+    import numpy as np
+
+    from jaxdnn import initialize_parameters_deep
+    from jaxdnn.errors import OptionError
+    from jaxdnn.train import stack
+
+    monkeypatch.setattr("jaxdnn.core.limits.available_memory", lambda: 2**34)
+    assert main(["sweep", "--iterations", "1073741824", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert ("jaxdnn: error: 1,073,741,824 iterations of 7 models recording their costs takes "
+            "172,032 MiB") in err and "16,384 MiB of memory available" in err
+    assert not (tmp_path / "s").exists()
+    params = initialize_parameters_deep([2, 3, 1], numpy_seed=1)
+    X, Y = np.ones((2, 4)), np.array([[0.0, 1.0, 0.0, 1.0]])
+    with pytest.raises(OptionError, match="of 2 models recording their costs"):  # one fits
+        stack.fit_many(X, Y, stack.stack_models([params, params]), num_iterations=2**29)
+
+
+def test_a_repeated_hidden_size_is_trained_once(tmp_path, capsys, monkeypatch):
+    trained = []
+
+    def fit_many(X, Y, stack, **options):
+        trained.append(stack.dims)
+        raise KeyboardInterrupt  # enough: the grid is known
+
+    monkeypatch.setattr(studies, "fit_many", fit_many)
+    with pytest.raises(KeyboardInterrupt):
+        main(["sweep", "--hidden-sizes", "3,3,1,3", "--out", str(tmp_path / "s")])
+    assert "jaxdnn: note: --hidden-sizes repeats a value: each is trained once" in \
+        capsys.readouterr().err
+    assert [dims[1] for dims in trained[0]] == [3, 1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A checkpoint of a run stopped half-way (its metadata to be crafted)."""
+    import numpy as np
+
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--iterations", "20", "--checkpoint-every", "10", "--out",
+                 str(out)]) == 0
+    with np.load(out / "checkpoint.npz") as z:
+        return dict(z)
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"curves": "abc"}, "metadata entry curves is 'abc'; expected a list"),
+    ({"curves": [[1.0, 2.0, 3.0]]}, "metadata entry curves[0] is [1.0, 2.0, 3.0]"),
+    ({"epoch": "x"}, "metadata entry epoch is 'x'; expected an integer"),
+    ({"epoch": 5}, "its iterations, epoch and learning curves do not fit"),
+    ({"stopped_early": "yes"}, "metadata entry stopped_early is 'yes'; expected true or false"),
+])
+def test_a_checkpoints_recorded_facts_are_checked_on_resume(tmp_path, capsys, checkpoint,
+                                                             change, says):
+    import json
+
+    import numpy as np
+
+    arrays = dict(checkpoint)
+    meta = json.loads(str(arrays["__metadata__"]))
+    meta.update(change, iteration=10, epoch=change.get("epoch", 10))
+    arrays["__metadata__"] = np.array(json.dumps(meta))
+    arrays["__costs__"] = arrays["__costs__"][:10]
+    (tmp_path / "run").mkdir()
+    np.savez(tmp_path / "run" / "checkpoint.npz", **arrays)
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_no_devices_is_one_line():
+    env = dict(ENV, XLA_FLAGS="--xla_force_host_platform_device_count=0")
+    result = subprocess.run(["jaxdnn", "check", "--draws", "1"], env=env, capture_output=True,
+                            text=True, timeout=120, start_new_session=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("jaxdnn: error: jax cannot start its devices (see XLA_FLAGS "
+                                    "and JAX_PLATFORMS): Unable to initialize backend 'cpu'")
+    assert len(result.stderr.splitlines()) == 1

@@ -167,12 +167,10 @@ def cmd_sweep(args):
 
 
 def _sweep(args):
-    for name, given in (("--hidden-sizes", args.hidden_sizes),
-                        ("--learning-rates", args.learning_rates)):
-        repeated = sorted({v for v in given if given.count(v) > 1})
-        if repeated:
-            print(f"jaxdnn: note: {name} repeats {', '.join(map(str, repeated))}: each value is "
-                  f"trained once", file=sys.stderr)
+    for name, given in (("--hidden-sizes", args.hidden_sizes), ("--learning-rates",
+                                                                 args.learning_rates)):
+        if len(set(given)) < len(given):
+            print(f"jaxdnn: note: {name} repeats a value: each is trained once", file=sys.stderr)
     print("Each model is trained and scored on all 400 points of the planar data, as the "
           "course's study (jaxdnn train scores an 80/20 split)", flush=True)
     rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
@@ -375,6 +373,12 @@ def main(argv=None):
         return 3
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # jax's devices, as XLA_FLAGS or JAX_PLATFORMS ask for them
+        if "Unable to initialize backend" not in str(e):
+            raise
+        print(f"jaxdnn: error: jax cannot start its devices (see XLA_FLAGS and JAX_PLATFORMS): "
+              f"{str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     finally:
         sys.stdout = stdout

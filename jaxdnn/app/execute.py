@@ -20,7 +20,7 @@ from ..course.models import initial_parameters
 from ..errors import DataError, OptionError
 from ..io import datasets
 from ..io.files import check_targets
-from ..io.models import load_model
+from ..io.models import checked_metadata, load_model
 from ..train import driver
 from ..train.batches import epoch_costs
 from ..train.loop import initial_opt_state
@@ -28,7 +28,7 @@ from ..train.mesh import data_mesh
 from ..train.state import TrainState, load_checkpoint, save_checkpoint
 from . import outputs, signals
 from .folders import exclusive
-from .settings import CHECKPOINT, finished, is_user_activation, resume_command
+from .settings import CHECKPOINT, finished, is_user_activation, recorded, resume_command
 
 
 class Stopped(NamedTuple):
@@ -133,12 +133,14 @@ def _start(run, parameters, resume_from):
         return (TrainState(parameters, like, 0), np.zeros(0),
                 np.zeros((0, run.program.monitors)))
     state, costs, meta = load_checkpoint(resume_from, like)
-    curves = np.asarray(meta.get("curves", np.zeros((0, run.program.monitors))), float)
-    curves = curves.reshape(-1, run.program.monitors) if curves.size else curves.reshape(
-        0, run.program.monitors)
+    monitors = run.program.monitors
+    checked_metadata(meta, recorded(monitors), resume_from)
+    rows = meta.get("curves", [])
+    curves = np.asarray(rows, float).reshape(len(rows), monitors)
     epochs = state.iteration // run.per_epoch
-    if state.iteration % run.per_epoch or len(curves) != (epochs if run.program.monitors else 0):
-        raise DataError(f"{resume_from}: its iterations and learning curves do not fit "
+    if state.iteration % run.per_epoch or len(curves) != (epochs if monitors else 0) \
+            or meta.get("epoch", epochs) != epochs:
+        raise DataError(f"{resume_from}: its iterations, epoch and learning curves do not fit "
                         f"epochs of {run.per_epoch} batches")
     return state, costs, curves
 
