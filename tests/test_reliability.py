@@ -308,3 +308,17 @@ def test_no_devices_is_one_line():
     assert result.stderr.startswith("jaxdnn: error: jax cannot start its devices (see XLA_FLAGS "
                                     "and JAX_PLATFORMS): Unable to initialize backend 'cpu'")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--seeds", "20000"], "140,000 models (hidden sizes x seeds x learning rates) are above the "
+                           "limit of 4,096 (MAX_STUDY_MODELS)"),
+    (["--seeds", "500", "--iterations", "1000000"], "3,500 models (hidden sizes x seeds x "
+                                                    "learning rates) of 1,000,000 iterations"),
+])
+def test_a_sweep_that_would_run_for_days_is_refused_up_front(tmp_path, capsys, monkeypatch,
+                                                             nothing_trained, argv, says):
+    monkeypatch.setattr("jaxdnn.core.limits.available_memory", lambda: 2**50)
+    assert main(["sweep", *argv, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and says in err, err

@@ -24,6 +24,8 @@ from ..train.stack import fit_many, predict_labels_many, stack_models, unstack_m
 from . import plots
 from .outputs import drawable
 
+PLANAR_POINTS = 400
+"""The planar data set's examples, on which every model of :func:`sweep` trains."""
 SWEEP_FILES = ("sweep.json", "sweep.png", "sweep_accuracy.png")
 """What :func:`sweep` writes (the figures when drawn)."""
 COMPARE_FILES = ("compare.json", "compare.png")
@@ -97,8 +99,17 @@ def _grid(hidden_sizes, num_iterations, seeds, learning_rates):
     for rate in rates:
         numeric.rate(rate)
     models = len(sizes) * seeds * len(rates)
+    if models > limits.MAX_STUDY_MODELS:
+        raise OptionError(f"{models:,} models (hidden sizes x seeds x learning rates) are above "
+                          f"the limit of {limits.MAX_STUDY_MODELS:,} (MAX_STUDY_MODELS)")
     limits.stacked(models, [2, max(sizes), 1], "models (hidden sizes x seeds x learning rates)")
     driver.costs_fit(num_iterations, 0, models)  # before the baseline is trained
+    work = models * num_iterations * limits.parameter_count([2, max(sizes), 1]) * PLANAR_POINTS
+    if work > limits.MAX_STUDY_OPERATIONS:
+        raise OptionError(f"{models:,} models (hidden sizes x seeds x learning rates) of "
+                          f"{num_iterations:,} iterations take about {work:.1e} multiply-adds, "
+                          f"above the limit of {limits.MAX_STUDY_OPERATIONS:.1e} "
+                          f"(MAX_STUDY_OPERATIONS): fewer models or iterations")
     return sizes, rates
 
 

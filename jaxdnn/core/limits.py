@@ -40,6 +40,13 @@ MAX_CHECK_OPERATIONS = 2**42
 central differences run the network forward twice per parameter, so their cost grows as the
 parameters squared times the examples (2**42, about 4e12 multiply-adds, is minutes of a CPU
 core)."""
+MAX_STUDY_MODELS = 2**12
+"""The models of one study (``jaxdnn sweep``'s grid): each is drawn, configured and reported on
+the host, about a millisecond apiece before the program runs."""
+MAX_STUDY_OPERATIONS = 2**44
+"""The arithmetic one study (``jaxdnn sweep``: models x iterations x parameters x examples) may
+take: about 2e13 multiply-adds, half an hour of a CPU; a grid of tens of thousands of models
+is refused up front rather than run for days."""
 MAX_DATASET_CLASSES = 256
 """The most classes (centres, arms) of a generated data set: its labels are uint8."""
 

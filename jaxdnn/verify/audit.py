@@ -125,7 +125,7 @@ def affordable(dims, m, draws, itemsize):
             f"checking {draws:,} draws of layer sizes {dims} on {m:,} examples takes about "
             f"{work:.1e} multiply-adds (central differences: two forward passes per parameter), "
             f"above the limit of {limits.MAX_CHECK_OPERATIONS:.1e} (MAX_CHECK_OPERATIONS): fewer "
-            f"draws, examples or units")
+            f"draws, examples, layers or units")
 
 
 def run(hidden, features, outputs, output, dtype, m, draws, names, seed=0):
