@@ -133,3 +133,22 @@ def test_corrupted_and_swapped_entries_are_compiled_again(tmp_path):
     assert {p.name for p in cached} == {p.name for p in versioned(folder).iterdir()
                                         if p.name.endswith("-cache")}
     assert loop.read_bytes() != written[other.name]
+
+
+def test_heal_records_entries_and_removes_what_changed(tmp_path):
+    import importlib
+
+    compress = importlib.import_module("jax._src.compilation_cache").compress_executable
+    (tmp_path / "jit_a-1-cache").write_bytes(compress(b"program a"))
+    (tmp_path / "jit_a-1-atime").write_bytes(b"\0" * 8)
+    (tmp_path / "jit_b-2-cache").write_bytes(b"not compressed at all")
+    (tmp_path / "jit_c-3-cache.sha256").write_text("an evicted entry's record\n")
+    assert _cache.heal(str(tmp_path)) == ["jit_b-2-cache"]
+    assert sorted(os.listdir(tmp_path)) == [".lockfile", "jit_a-1-atime", "jit_a-1-cache",
+                                            "jit_a-1-cache.sha256"]
+    assert _cache.heal(str(tmp_path)) == []
+    os.utime(tmp_path / "jit_a-1-cache", ns=(1, 1))  # touched, the same program: kept
+    assert _cache.heal(str(tmp_path)) == []
+    (tmp_path / "jit_a-1-cache").write_bytes(compress(b"program b"))  # swapped
+    assert _cache.heal(str(tmp_path)) == ["jit_a-1-cache"]
+    assert os.listdir(tmp_path) == [".lockfile"]

@@ -16,9 +16,10 @@ and the end of every command): the folder is keyed by the versions of jaxdnn, ja
 (``<folder>/jaxdnn-<v>-jax-<v>-jaxlib-<v>``), so another version's programs are never read; it
 must be this user's and writable by no one else (a folder another user owns, or that a group or
 everyone may write, turns the cache off), since whoever can write it could plant a program;
-every entry gets a SHA-256 record (``<entry>.sha256``) when it is first seen whole, and an
-entry that does not decompress, or no longer matches its record (corrupted, cut short by a full
-disk, or swapped for another program), is removed before JAX can read it, so the program is
+every entry gets a record (``<entry>.sha256``: its SHA-256, size and modification time) when it
+is first seen whole, and an entry that does not decompress, or has changed since (its size or
+time differ and so does its hash: corrupted, cut short by a full disk, or swapped for another
+program), is removed before JAX can read it, so the program is
 compiled again and the entry rewritten. A cache that cannot be used (the path is a file, the
 folder cannot be written, the disk has less than :data:`MIN_FREE_BYTES` free) is turned off for
 the run with one line on stderr, instead of JAX's warnings at every compilation.
@@ -143,23 +144,31 @@ def heal(path, timeout=5.0):
 
 
 def _whole(entry):
-    """Whether the cache entry ``entry`` is what it was when first seen whole (recorded then)."""
+    """Whether the cache entry ``entry`` is what it was when first seen whole: its record holds
+    its SHA-256, size and modification time; an entry whose size and time are the recorded
+    ones is not read again (a cache near :data:`MAX_BYTES` would take seconds to hash)."""
+    info = os.stat(entry)
+    stamp = f"{info.st_size} {info.st_mtime_ns}"
+    try:
+        with open(entry + ".sha256") as f:
+            recorded = f.read().split()
+    except FileNotFoundError:
+        recorded = None
+    if recorded is not None and " ".join(recorded[1:]) == stamp:
+        return True
     with open(entry, "rb") as f:
         content = f.read()
     digest = hashlib.sha256(content).hexdigest()
-    try:
-        with open(entry + ".sha256") as f:
-            return f.read().strip() == digest
-    except FileNotFoundError:
-        pass
+    if recorded is not None and recorded[0] != digest:
+        return False
     try:
         importlib.import_module("jax._src.compilation_cache").decompress_executable(content)
     except AttributeError:  # a jax without it: the record alone
         pass
     except Exception:
         return False
-    with open(entry + ".sha256", "w") as f:
-        f.write(digest + "\n")
+    with open(entry + ".sha256", "w") as f:  # a new record, or one with the entry's new time
+        f.write(f"{digest} {stamp}\n")
     return True
 
 
