@@ -17,7 +17,8 @@ def _starting(signum, frame):
 
 
 for _signum in (_signal.SIGINT, _signal.SIGTERM):
-    _signal.signal(_signum, _starting)
+    if _signal.getsignal(_signum) != _signal.SIG_IGN:  # a background job's stays ignored
+        _signal.signal(_signum, _starting)
 
 from jaxdnn.app import cli  # noqa: E402, I001  (after the handlers, on purpose)
 

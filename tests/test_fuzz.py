@@ -226,7 +226,11 @@ DEVICES_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("a bool", True), ("text", "2")]]
 MESH_FAULTS = DEVICES_FAULTS + [
     ("a 2-D mesh", lambda v, p: jax.make_mesh((1, 1), ("a", "b"))),
-    ("a device list", lambda v, p: jax.devices())]
+    ("a device list", lambda v, p: jax.devices()),
+    ("a device twice", lambda v, p: jax.sharding.Mesh(np.array([jax.devices()[0]] * 2),
+                                                      ("examples",)))]
+BEYOND_FLOAT32 = [("finite in float64, infinite in float32", lambda v, p: _set(v, p, 1e39))]
+"""X the float32 training dtype cannot hold: refused before it is converted."""
 GRAM_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
     ("text", "yes"), ("one", 1), ("None", None)]]
 OPTIMIZER_FAULTS = [(label, lambda v, p, x=x: x) for label, x in [
@@ -741,6 +745,12 @@ TARGETS = {
     "unstack_models": fuzz_target(
         lambda a: jaxdnn.unstack_models(a["stack"]),
         lambda p: {"stack": _stack(p)}, stack=(static_faults(STACK_FAULTS), STACK_NAMES)),
+    "fit (float32)": fuzz_target(
+        lambda a: jaxdnn.fit(**a),
+        lambda p: {"X": p.X, "Y": p.Y, "parameters": {k: np.asarray(v, np.float32)
+                                                     for k, v in p.parameters.items()},
+                   "num_iterations": 2},
+        X=(array_faults() + BEYOND_FLOAT32, r"\bX\b"), mesh=(MESH_FAULTS, r"mesh|devices")),
     "fit_many": fuzz_target(
         lambda a: jaxdnn.fit_many(**a),
         lambda p: {"X": p.X, "Y": p.Y, "stack": _stack(p), "hidden_activation": "relu",
@@ -1094,13 +1104,15 @@ CLI_FAULTS = {
     "predict": {"--params": ["/nonexistent/model.npz", "<garbage>", "<folder>", "<fifo>"]},
     "sweep": {"--hidden-sizes": ["0", "a", ""],
               "--iterations": ["-1", "x", "1e10", "10000000000"],
-              "--seeds": ["0", "-3", "x", "10000000000"],
-              "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--out": [""]},
+              "--seeds": ["0", "-3", "x", "10000000000", "20000"],
+              "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--out": ["", "<file>"]},
     "compare": {"--seeds": ["0", "-3", "x"], "--hidden-activation": ["swish", "relu,swish", ""],
                 "--learning-rates": ["0", "0.1,-1", "x", "inf"], "--leaky-slope": ["0", "x"],
                 "--iterations": ["0", "-1", "3000000000"], "--dataset": ["mnist"],
-                "--out": [""]},
-    "check": {"--layers": ["0", "a"], "--examples": ["0", "x"], "--draws": ["0"],
+                "--out": ["", "<file>"]},
+    "check": {"--layers": ["0", "a", "100000000", "2000,2000"],
+              "--examples": ["0", "x", "1000000000"], "--draws": ["0", "1000000000"],
+              "--features": ["100000000000000000000"],
               "--dtype": ["float16"], "--output": ["tanh"], "--hidden-activation": ["swish"],
               "--activation": ["nomodule", "json:dumps", "os:nothing_there", ":x", ".relative:x",
                                "antigravity_nowhere.x:y"]},
@@ -1118,6 +1130,8 @@ def _cli_value(value):
         path = os.path.join(tempfile.mkdtemp(prefix="jaxdnn-fuzz-"), "model.npz")
         os.mkfifo(path)
         return path
+    if value == "<file>":  # in the place of a folder
+        return _garbage_model()
     if value == "<garbage folder>":
         path = _garbage_model()
         os.replace(path, os.path.join(os.path.dirname(path), "checkpoint.npz"))

@@ -143,9 +143,11 @@ def test_a_signal_never_cuts_a_compilation_cache_write_in_half(tmp_path):
     would), so no later run reads a truncated entry."""
     import fcntl
 
+    from jaxdnn.app.cache import versioned
+
     cache = tmp_path / "cache"
-    cache.mkdir()
-    fd = os.open(cache / ".lockfile", os.O_RDWR | os.O_CREAT)
+    os.makedirs(versioned(str(cache)), mode=0o700)
+    fd = os.open(os.path.join(versioned(str(cache)), ".lockfile"), os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     process = subprocess.Popen(["jaxdnn", "sweep", "--out", str(tmp_path / "sweep")],
                                env=dict(ENV, JAXDNN_CACHE_DIR=str(cache)),

@@ -22,12 +22,13 @@ import numpy as np
 from ..core.activations import ACTIVATIONS, Activation, get_activation
 from ..core.predict import predict_proba
 from ..errors import DataError, JaxdnnError, OptionError, TrainingDiverged
-from ..io.files import write_files
+from ..io.files import check_targets, write_files
 from ..io.images import load_image
 from ..verify import audit
 from . import cache as _cache
-from . import execute, models, plots, settings, studies
+from . import execute, models, plots, settings, streams, studies
 from . import signals as _signals
+from .folders import exclusive
 from .parser import build_parser
 
 
@@ -161,6 +162,15 @@ def cmd_predict(args):
 
 
 def cmd_sweep(args):
+    with exclusive(args.out):  # checked and locked before anything is trained
+        return _sweep(args)
+
+
+def _sweep(args):
+    for name, given in (("--hidden-sizes", args.hidden_sizes), ("--learning-rates",
+                                                                 args.learning_rates)):
+        if len(set(given)) < len(given):
+            print(f"jaxdnn: note: {name} repeats a value: each is trained once", file=sys.stderr)
     print("Each model is trained and scored on all 400 points of the planar data, as the "
           "course's study (jaxdnn train scores an 80/20 split)", flush=True)
     rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
@@ -178,6 +188,12 @@ def cmd_sweep(args):
 
 
 def cmd_compare(args):
+    with exclusive(args.out):  # checked and locked before anything is trained
+        check_targets(args.out, studies.COMPARE_FILES, OptionError)
+        return _compare(args)
+
+
+def _compare(args):
     def report(result):
         if result.seed == args.seeds:
             print(f"trained {result.activation} at learning rate {result.learning_rate} over "
@@ -326,7 +342,8 @@ def _check_layer(args):
 
 
 def cmd_plot_activations(args):
-    write_files(args.out, {"activations.png": plots.plot_activations})
+    with exclusive(args.out):
+        write_files(args.out, {"activations.png": plots.plot_activations})
     print(f"Wrote {os.path.join(args.out, 'activations.png')}")
     return 0
 
@@ -339,6 +356,7 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 def main(argv=None):
     args = build_parser().parse_args(argv)
     cache = _cache.enable()
+    stdout, sys.stdout = sys.stdout, streams.Quiet(sys.stdout)
     try:
         # a signal: one line, exit 128 + signum (train: a checkpoint), never in a cache write
         with _signals.handled(partial(_cache.wait_for_writes, cache) if cache else None):
@@ -356,6 +374,16 @@ def main(argv=None):
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)
         return 2
+    except RuntimeError as e:  # jax's devices, as XLA_FLAGS or JAX_PLATFORMS ask for them
+        if "Unable to initialize backend" not in str(e):
+            raise
+        print(f"jaxdnn: error: jax cannot start its devices (see XLA_FLAGS and JAX_PLATFORMS): "
+              f"{str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    finally:
+        sys.stdout = stdout
+        if cache:
+            _cache.heal(cache)  # the entries this run wrote get their records now
 
 
 def _x64(args):

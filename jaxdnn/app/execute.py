@@ -19,7 +19,8 @@ from ..core.outputs import get_output
 from ..course.models import initial_parameters
 from ..errors import DataError, OptionError
 from ..io import datasets
-from ..io.models import load_model
+from ..io.files import check_targets
+from ..io.models import checked_metadata, load_model
 from ..train import driver
 from ..train.batches import epoch_costs
 from ..train.loop import initial_opt_state
@@ -27,7 +28,7 @@ from ..train.mesh import data_mesh
 from ..train.state import TrainState, load_checkpoint, save_checkpoint
 from . import outputs, signals
 from .folders import exclusive
-from .settings import CHECKPOINT, finished, is_user_activation, resume_command
+from .settings import CHECKPOINT, finished, is_user_activation, recorded, resume_command
 
 
 class Stopped(NamedTuple):
@@ -56,6 +57,7 @@ def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=Non
                           f"{settings.hidden_activation!r}, activation={activation!r}")
     placement = None if devices is None else data_mesh(devices)
     with exclusive(out):
+        check_targets(out, (*outputs.FILES, CHECKPOINT), OptionError)  # before any training
         return _execute(settings, out, data_dir, resume_from, on_cost, figures,
                         settings.config(activation, gram).replace(donate=True), placement)
 
@@ -103,9 +105,11 @@ def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, spli
         costs = epoch_costs(costs, run.m, config.batch_size(run.m))
     early = (outcome.state.loop or {}).get("early")
     report = _early_report(run, outcome, curves) if early else None
-    return outputs.write_run(out, settings, early["best"] if early else outcome.state.parameters,
-                             costs, curves, split, figures, run.program.body.name,
-                             config.hidden_activation, report)
+    with signals.saving():  # all the outputs, or none
+        return outputs.write_run(out, settings,
+                                 early["best"] if early else outcome.state.parameters, costs,
+                                 curves, split, figures, run.program.body.name,
+                                 config.hidden_activation, report)
 
 
 def _initial(settings, resume_from, split):
@@ -129,19 +133,22 @@ def _start(run, parameters, resume_from):
         return (TrainState(parameters, like, 0), np.zeros(0),
                 np.zeros((0, run.program.monitors)))
     state, costs, meta = load_checkpoint(resume_from, like)
-    curves = np.asarray(meta.get("curves", np.zeros((0, run.program.monitors))), float)
-    curves = curves.reshape(-1, run.program.monitors) if curves.size else curves.reshape(
-        0, run.program.monitors)
+    monitors = run.program.monitors
+    checked_metadata(meta, recorded(monitors), resume_from)
+    rows = meta.get("curves", [])
+    curves = np.asarray(rows, float).reshape(len(rows), monitors)
     epochs = state.iteration // run.per_epoch
-    if state.iteration % run.per_epoch or len(curves) != (epochs if run.program.monitors else 0):
-        raise DataError(f"{resume_from}: its iterations and learning curves do not fit "
+    if state.iteration % run.per_epoch or len(curves) != (epochs if monitors else 0) \
+            or meta.get("epoch", epochs) != epochs:
+        raise DataError(f"{resume_from}: its iterations, epoch and learning curves do not fit "
                         f"epochs of {run.per_epoch} batches")
     return state, costs, curves
 
 
 def _train(settings, run, state, costs, curves, out, on_cost, stop):
     """Drive the run, a checkpoint at every ``checkpoint_every`` epochs; a first signal
-    (recorded in ``stop``) stops it at the next segment's end, with a checkpoint. Returns
+    (recorded in ``stop``) stops it at the next segment's end, with a checkpoint (or at the
+    checkpoint being saved when it came). Returns
     ``(outcome, Stopped or None)``."""
     checkpoint = os.path.join(out, CHECKPOINT)
     every, per_epoch, start = settings.checkpoint_every, run.per_epoch, state.iteration
@@ -154,9 +161,12 @@ def _train(settings, run, state, costs, curves, out, on_cost, stop):
                                                or outcome.state.iteration == run.steps):
             done = np.concatenate([costs, outcome.costs])
             rows = np.concatenate([curves, _epoch_rows(run, outcome.monitored, start)])
-            save_checkpoint(checkpoint, outcome.state, done,
-                            {"run": settings._asdict(), "epoch": epoch, "curves": rows.tolist(),
-                             "stopped_early": bool(outcome.stopped >= 0)})
+            with signals.saving():  # a signal now waits for the checkpoint, then stops here
+                save_checkpoint(checkpoint, outcome.state, done,
+                                {"run": settings._asdict(), "epoch": epoch,
+                                 "curves": rows.tolist(),
+                                 "stopped_early": bool(outcome.stopped >= 0)})
+            asked = stop.signum is not None and outcome.state.iteration < run.steps
         if asked:
             stopped.append(Stopped(stop.signum, epoch))
         return asked

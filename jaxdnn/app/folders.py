@@ -14,14 +14,17 @@ def exclusive(out):
     """Hold an OS lock on ``out`` for the run: a second run into the same folder is refused
     (the kernel releases the lock of a run that crashed or was killed). ``out`` must be a
     writable folder or a path where one can be made; one made here is removed again if the run
-    leaves nothing in it."""
+    leaves nothing in it. A lock file that is a symbolic link is refused (its target is never
+    created)."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise OptionError(f"--out {out} exists and is not a folder")
     created = not os.path.exists(out)
     path = os.path.join(out, LOCK)
     try:
         os.makedirs(out, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.path.islink(path):  # never followed: a link could make jaxdnn create its target
+            raise OptionError(f"{path} is a symbolic link, not jaxdnn's lock file: remove it")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
         raise OptionError(f"cannot write into --out {out}: {e.strerror}") from None
     held = False

@@ -15,6 +15,9 @@ from ..io.files import write_files
 from ..io.models import write_model
 from . import plots
 
+FILES = ("model.npz", "metrics.json", "costs.png", "learning_curves.png", "mislabeled.png",
+         "decision_boundary.png")
+"""Every file :func:`write_run` may write (the figures depend on the run)."""
 CURVES = ("training set", "test set", "validation set")
 """The learning curves' sets, in the order a run monitors them."""
 

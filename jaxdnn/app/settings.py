@@ -23,11 +23,21 @@ from ..core.outputs import OUTPUTS
 from ..course.models import COURSE_MODELS
 from ..errors import DataError, JaxdnnError, OptionError, ShapeError
 from ..io import datasets
-from ..io.models import load_model
+from ..io.models import Items, Maybe, checked_metadata, load_model
 from ..train.config import ADAPTIVE_LEARNING_RATE, TrainConfig
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_EVERY = 1000
+
+
+def recorded(monitors=None):
+    """What a ``jaxdnn train`` checkpoint records besides the loop's state (the schema of
+    :func:`~jaxdnn.io.models.checked_metadata`): the run, the epoch reached, the learning
+    curves (rows of ``monitors`` finite costs, when known) and whether early stopping ended
+    it. Entries that older checkpoints lack are optional."""
+    counts = range(limits.MAX_RECORDED_INTEGER)
+    return {"run": {"iterations": counts}, "epoch": Maybe(counts),
+            "curves": Maybe(Items(Items(float, monitors))), "stopped_early": Maybe(bool)}
 OPTIMIZERS = {"gd": (None, 0.0), "momentum": (None, 0.9), "adam": ("adam", 0.0),
               "rmsprop": ("rmsprop", 0.0)}
 """The command's optimisers: ``(optimizer, momentum)`` of the configuration (gd and momentum
@@ -184,7 +194,7 @@ def finished(checkpoint):
         return False
     folder = os.path.dirname(checkpoint) or "."
     try:
-        meta = load_model(checkpoint)[1]
+        meta = checked_metadata(load_model(checkpoint)[1], recorded(), checkpoint)
         done = numeric.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
         total = numeric.count(meta["run"]["iterations"], "iterations")
     except (JaxdnnError, KeyError, TypeError):

@@ -17,11 +17,19 @@ from ..course import logistic
 from ..course.models import COURSE_MODELS, initial_parameters
 from ..errors import OptionError, TrainingDiverged
 from ..io import datasets as data
-from ..io.files import write_files
+from ..io.files import check_targets, write_files
+from ..train import driver
 from ..train.fit import fit
 from ..train.stack import fit_many, predict_labels_many, stack_models, unstack_models
 from . import plots
 from .outputs import drawable
+
+PLANAR_POINTS = 400
+"""The planar data set's examples, on which every model of :func:`sweep` trains."""
+SWEEP_FILES = ("sweep.json", "sweep.png", "sweep_accuracy.png")
+"""What :func:`sweep` writes (the figures when drawn)."""
+COMPARE_FILES = ("compare.json", "compare.png")
+"""What :func:`write_comparison` writes."""
 
 
 def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, figures=True):
@@ -34,19 +42,12 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
     does. Writes ``sweep.json`` (a row per model; accuracy None for a diverged one) and, with
     ``figures``, ``sweep.png`` (the decision boundaries at the course's seed and the first
     rate, each titled with its accuracy) and ``sweep_accuracy.png`` (:func:`summarise_sweep`
-    with error bars) into ``out``. Returns the rows and the files' names."""
-    numeric.iterations(num_iterations)
-    if not isinstance(hidden_sizes, (list, tuple)) or not hidden_sizes:
-        raise OptionError(f"hidden_sizes must be a non-empty list of sizes; got {hidden_sizes!r}")
-    sizes = [check.hidden_units(n_h) for n_h in hidden_sizes]
-    if numeric.count(seeds, "seeds") < 1:
-        raise OptionError("seeds must be at least 1")
+    with error bars) into ``out``, which is checked before anything is trained. Returns the rows
+    and the files' names."""
     course = COURSE_MODELS["nn_model"]
-    rates = list(dict.fromkeys(learning_rates or [course.learning_rate]))  # each rate once
-    for rate in rates:
-        numeric.rate(rate)
-    limits.stacked(len(sizes) * seeds * len(rates), [2, max(sizes), 1],
-                  "models (hidden sizes x seeds x learning rates)")
+    sizes, rates = _grid(hidden_sizes, num_iterations, seeds,
+                         learning_rates or [course.learning_rate])
+    check_targets(out, SWEEP_FILES, OptionError)
     X, Y = data.load_planar_dataset()
     Y = Y.astype(np.float64)
     w, b = logistic.initialize_with_zeros(X.shape[0])
@@ -76,13 +77,40 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
         for (n_h, rate, seed), params, row in zip(grid, unstack_models(trained), rows[1:],
                                                   strict=True)
         if rate == rates[0] and seed == course.seed]
-    files = {"sweep.json": lambda f: f.write(json.dumps(rows, indent=2).encode())}
+    files = {SWEEP_FILES[0]: lambda f: f.write(json.dumps(rows, indent=2).encode())}
     if drawable(figures):
-        files["sweep.png"] = lambda f: plots.plot_decision_boundaries(panels, X, Y, f)
-        files["sweep_accuracy.png"] = lambda f: plots.plot_sweep(summarise_sweep(rows),
+        files[SWEEP_FILES[1]] = lambda f: plots.plot_decision_boundaries(panels, X, Y, f)
+        files[SWEEP_FILES[2]] = lambda f: plots.plot_sweep(summarise_sweep(rows),
                                                                  rows[0]["accuracy"], f)
     write_files(out, files)
     return rows, list(files)
+
+
+def _grid(hidden_sizes, num_iterations, seeds, learning_rates):
+    """:func:`sweep`'s checked sizes and rates, each once (a size given twice would train the
+    same model twice and report it as two)."""
+    numeric.iterations(num_iterations)
+    if not isinstance(hidden_sizes, (list, tuple)) or not hidden_sizes:
+        raise OptionError(f"hidden_sizes must be a non-empty list of sizes; got {hidden_sizes!r}")
+    sizes = list(dict.fromkeys(check.hidden_units(n_h) for n_h in hidden_sizes))  # each once
+    if numeric.count(seeds, "seeds") < 1:
+        raise OptionError("seeds must be at least 1")
+    rates = list(dict.fromkeys(learning_rates))  # each rate once
+    for rate in rates:
+        numeric.rate(rate)
+    models = len(sizes) * seeds * len(rates)
+    if models > limits.MAX_STUDY_MODELS:
+        raise OptionError(f"{models:,} models (hidden sizes x seeds x learning rates) are above "
+                          f"the limit of {limits.MAX_STUDY_MODELS:,} (MAX_STUDY_MODELS)")
+    limits.stacked(models, [2, max(sizes), 1], "models (hidden sizes x seeds x learning rates)")
+    driver.costs_fit(num_iterations, 0, models)  # before the baseline is trained
+    work = models * num_iterations * limits.parameter_count([2, max(sizes), 1]) * PLANAR_POINTS
+    if work > limits.MAX_STUDY_OPERATIONS:
+        raise OptionError(f"{models:,} models (hidden sizes x seeds x learning rates) of "
+                          f"{num_iterations:,} iterations take about {work:.1e} multiply-adds, "
+                          f"above the limit of {limits.MAX_STUDY_OPERATIONS:.1e} "
+                          f"(MAX_STUDY_OPERATIONS): fewer models or iterations")
+    return sizes, rates
 
 
 def summarise_sweep(rows):
@@ -187,8 +215,8 @@ def write_comparison(runs, out):
              "test_accuracy": run.test_accuracy,
              "costs_every_100": [None if np.isnan(c) else float(c) for c in run.costs[::100]]}
             for run in runs]
-    files = {"compare.json": lambda f: f.write(json.dumps(
+    files = {COMPARE_FILES[0]: lambda f: f.write(json.dumps(
                  {"summary": summarise(runs), "runs": rows}, indent=2).encode()),
-             "compare.png": lambda f: plots.plot_comparison(runs, f)}
+             COMPARE_FILES[1]: lambda f: plots.plot_comparison(runs, f)}
     write_files(out, files)
     return list(files)

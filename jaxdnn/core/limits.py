@@ -35,6 +35,18 @@ MAX_IMAGE_PIXELS = 2**26
 """The most pixels of an image to classify (8192 x 8192), checked before it is decoded."""
 MAX_DATASET_SAMPLES = 2**24
 """The most points a generated 2-D data set holds (256 MiB of float64 inputs)."""
+MAX_CHECK_OPERATIONS = 2**42
+"""The arithmetic a gradient check (``jaxdnn check``) may take, all draws together: its float64
+central differences run the network forward twice per parameter, so their cost grows as the
+parameters squared times the examples (2**42, about 4e12 multiply-adds, is minutes of a CPU
+core)."""
+MAX_STUDY_MODELS = 2**12
+"""The models of one study (``jaxdnn sweep``'s grid): each is drawn, configured and reported on
+the host, about a millisecond apiece before the program runs."""
+MAX_STUDY_OPERATIONS = 2**44
+"""The arithmetic one study (``jaxdnn sweep``: models x iterations x parameters x examples) may
+take: about 2e13 multiply-adds, half an hour of a CPU; a grid of tens of thousands of models
+is refused up front rather than run for days."""
 MAX_DATASET_CLASSES = 256
 """The most classes (centres, arms) of a generated data set: its labels are uint8."""
 

@@ -383,11 +383,16 @@ def _locate(run, state, i):
     return None
 
 
-def costs_fit(count, monitors, copies=1):
-    """A run of ``count`` iterations records its costs on the host: refuse one whose records
-    alone would not fit in the memory available."""
-    need = count * (1 + monitors) * 8 * copies
-    available = limits.available_memory()
-    if available is not None and need > available:
-        raise OptionError(f"{count:,} iterations record {need / 2**20:,.0f} MiB of costs, more "
-                          f"than the {available / 2**20:,.0f} MiB of memory available")
+COST_COPIES = 3
+"""The copies of a run's costs that live at once: the loop's output on the device, its copy on
+the host and the record it is appended to."""
+
+
+def costs_fit(count, monitors, models=1):
+    """A run of ``count`` iterations of ``models`` models records their costs (and those of
+    ``monitors`` monitored sets): refuse one whose records alone would not fit in the memory
+    available, before anything is compiled."""
+    limits.fits(count * (1 + monitors) * 8 * models * COST_COPIES,
+                f"{count:,} iterations{f' of {models:,} models' if models > 1 else ''} "
+                f"recording their costs", OptionError,
+                f" ({COST_COPIES} copies of {8 * (1 + monitors) * models} bytes an iteration)")

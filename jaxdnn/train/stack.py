@@ -215,6 +215,7 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
     keys = _keys(key, S) if dropout else None
     check.finite_parameters(stack.parameters)
     run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None)
+    driver.costs_fit(run.steps, 0, S)  # (S, num_iterations) costs
     dtype = shapes["W1"].dtype
     if run.schedule is not None:
         raise OptionError("fit_many takes learning rates as numbers, one per model or one for "

@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import limits
 from ..core.network import layer_activations
+from ..errors import OptionError
 from .gradcheck import (
     CHAIN_RTOL,
     GRADIENT_FLOOR,
@@ -53,7 +55,8 @@ def draw_problem(rng, dims, m, output, dtype):
     X = rng.randn(dims[0], m)
     X[:, :rng.randint(0, m + 1) // 2] = 0.0
     if output == "softmax":
-        Y = np.eye(dims[-1])[:, rng.randint(0, dims[-1], size=m)]
+        Y = np.zeros((dims[-1], m))  # one-hot columns (no dims[-1] x dims[-1] eye)
+        Y[rng.randint(0, dims[-1], size=m), np.arange(m)] = 1.0
     else:
         Y = (rng.rand(dims[-1], m) < 0.5).astype(np.float64)
     zero_bias = rng.rand() < 0.5
@@ -95,13 +98,44 @@ def _norm(arrays):
     return float(np.sqrt(sum(np.sum(np.asarray(a, np.float64) ** 2) for a in arrays)))
 
 
+PROBES = 4
+"""Random directions per leaf of the dot-product test."""
+FD_BATCH = 256
+"""Central differences evaluated together (``jax.lax.map``'s batch)."""
+
+
+def affordable(dims, m, draws, itemsize):
+    """A check of ``draws`` networks of layer sizes ``dims`` on ``m`` examples must fit the
+    parameter budget, the memory available (the largest of its steps, estimated from the
+    sizes) and :data:`~jaxdnn.core.limits.MAX_CHECK_OPERATIONS`: refused up front, naming the
+    numbers, instead of failing inside numpy or XLA or running for days."""
+    limits.stacked(1, dims, "network (the checked one)")
+    P = limits.parameter_count(dims)
+    values = sum(dims) * m  # every layer's activations, the input's included
+    leaves = 3 * (len(dims) - 1)  # W, b and the input of each layer
+    steps = {"the dot-product test's tangents": 2 * PROBES * leaves * (P + values) * itemsize,
+             "the central differences": FD_BATCH * (P + 2 * values) * 8,
+             "the data and gradients of both paths": 16 * (P + values) * itemsize}
+    step = max(steps, key=steps.get)
+    limits.fits(steps[step], f"checking layer sizes {dims} on {m:,} examples ({step})",
+                OptionError, " (estimated from the sizes)")
+    work = draws * 4 * P * (P + values)
+    if work > limits.MAX_CHECK_OPERATIONS:
+        raise OptionError(
+            f"checking {draws:,} draws of layer sizes {dims} on {m:,} examples takes about "
+            f"{work:.1e} multiply-adds (central differences: two forward passes per parameter), "
+            f"above the limit of {limits.MAX_CHECK_OPERATIONS:.1e} (MAX_CHECK_OPERATIONS): fewer "
+            f"draws, examples, layers or units")
+
+
 def run(hidden, features, outputs, output, dtype, m, draws, names, seed=0):
     """Check ``draws`` problems (at least 1, in a ``dtype`` JAX really computes in); yields a
-    :class:`Draw` for each."""
+    :class:`Draw` for each. What it would cost is checked first (:func:`affordable`)."""
     dtype = require(dtype)
     at_least_one(draws, "draws")
     rng = np.random.RandomState(seed)
     dims = [features, *hidden, outputs]
+    affordable(dims, m, draws, np.dtype(dtype).itemsize)
     for index in range(draws):
         chosen = tuple(names[rng.randint(len(names))] for _ in hidden)
         activations = layer_activations(chosen, len(dims) - 1, output)
