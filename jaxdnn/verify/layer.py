@@ -17,8 +17,12 @@ entries, a quarter exactly 0, a tie), a cotangent and directions, then checks in
    after) against ``jax.grad`` of the chain through the plain forward, at a point without zeros
    or ties (the kinks are judged above).
 
+8. with ``second_order``, the backward's own derivative (:mod:`.second`).
+
 A wrong leaf is named by :func:`~.diagnose.pattern`; the :class:`Report` gives each leaf's worst
-error per witness, the bound and the smallest relative error the check would have seen.
+error per witness, the bound and the smallest relative error the check would have seen, and the
+failing input shrunk (:mod:`.shrink`). An input may be a hypothesis strategy instead of an
+example (:mod:`.drawn`); ``subnormals`` puts subnormal values among the drawn entries.
 """
 
 from typing import NamedTuple
