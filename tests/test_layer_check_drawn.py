@@ -247,3 +247,15 @@ def test_a_tolerance_below_the_floor_refuses_with_strategies_and_second_order():
     with pytest.raises(AssertionError, match="precision: rtol"):
         check_layer(TANH, TANH_BACKWARD, jnp.zeros((2, 2), jnp.float32), rtol=1e-12,
                     second_order=True, subnormals=True)
+
+
+def test_check_layer_imports_without_hypothesis_and_the_searches_say_what_they_need(
+        monkeypatch):
+    import sys
+
+    import jaxdnn.testing as face
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "jaxdnn.verify.testing", raising=False)
+    assert face.check_layer(TANH, TANH_BACKWARD, jnp.zeros((2, 2), jnp.float32)).finding is None
+    with pytest.raises(ImportError, match=r"check_activation needs hypothesis.*jaxdnn\[testing\]"):
+        face.check_activation("relu")
