@@ -38,10 +38,10 @@ def test_a_strategy_input_is_drawn_and_checked_standalone():
 
 def test_a_strategy_input_catches_a_wrong_backward_with_hypothesis_shrinking():
     with pytest.raises(AssertionError) as caught:
-        check_layer(TANH, tanh_as_1_minus_tanh, arrays(shape=(1, 2)), draws=4)
+        check_layer(TANH, tanh_as_1_minus_tanh, arrays(shape=(1, 1)), draws=4)
     message = str(caught.value)
     assert "\nformula: d0" in message
-    assert "counterexample: the input hypothesis drew and shrank: shapes (1, 2)" in message
+    assert "counterexample: the input hypothesis drew and shrank: shapes (1, 1)" in message
 
 
 def test_strategies_mix_with_example_inputs():
@@ -186,13 +186,12 @@ def sigmoid_backward_wrong_rule(d, z):
     return d * s * (1 - s)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_second_order_passes_correct_pairs(dtype):
-    for name in ("dense", "glu") if dtype == "float32" else ("softmax",):
-        pair = gallery.LAYERS[name]
-        report = check_layer(pair.forward, pair.backward, *gallery.examples(name, dtype),
-                             second_order=True, draws=1)
-        assert all("hvp" in leaf.errors and "hvp fd" in leaf.errors for leaf in report.leaves)
+@pytest.mark.parametrize("dtype, name", [("float32", "dense"), ("float64", "glu")])
+def test_second_order_passes_correct_pairs(dtype, name):
+    pair = gallery.LAYERS[name]
+    report = check_layer(pair.forward, pair.backward, *gallery.examples(name, dtype),
+                         second_order=True, draws=1)
+    assert all("hvp" in leaf.errors and "hvp fd" in leaf.errors for leaf in report.leaves)
     check_layer(tanh_keeping_t, tanh_backward_from_t, jnp.zeros((3, 4), dtype),
                 second_order=True)
 

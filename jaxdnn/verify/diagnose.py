@@ -39,8 +39,8 @@ def _sign(h, r, d, slack, parts=()):
 
 
 def _scale(h, r, d, slack, parts=()):
-    c, residual = _ratio(h, r)
-    return residual <= slack, f"hand/reference ratio {c:.6g} (constant)"
+    c, residual = _ratio(h, r)  # one element always has a "constant" ratio: no pattern
+    return residual <= slack and h.size > 1, f"hand/reference ratio {c:.6g} (constant)"
 
 
 def _transpose(h, r, d, slack, parts=()):
@@ -63,7 +63,7 @@ def _missing_term(h, r, d, slack, parts=()):
                     return True, (f"reference - hand is a value of the forward times a "
                                   f"reduction along axis {axis} (that reduction's term)")
     for cotangent in d:
-        if cotangent.shape == r.shape:
+        if cotangent.shape == r.shape and r.size > 1:
             c, res = _ratio(residual, cotangent)
             if res <= slack:
                 return True, f"reference - hand is {c:.3g} x the cotangent (a path dropped)"

@@ -50,7 +50,7 @@ def _seed(drawn, seed):
 
 
 def _where(report):
-    return report.finding.bug, report.finding.leaf
+    return report.finding.bug, report.finding.leaf, report.finding.witness
 
 
 def search(check, inputs, draws, seed, shrink):
@@ -81,7 +81,7 @@ no failure, so the diagnosis stays the first one's)."""
     def one(drawn):
         report = check(drawn, _seed(drawn, seed))
         f = report.finding
-        if f is not None and (not failures or (f.bug, f.leaf) == _where(failures[0])):
+        if f is not None and (not failures or (f.bug, f.leaf, f.witness) == _where(failures[0])):
             failures.append(report._replace(draws=len(reports) + 1) if not failures else
                             report._replace(draws=failures[0].draws))
             raise AssertionError(str(report))

@@ -155,7 +155,8 @@ class Judge:
         ref = [_f64(a) for a in jax.tree.leaves(w.reference(self.forward, x, d))]
         if w.vjp_errors(hand, ref, [0.0] * len(hand))[i] <= self.bound:
             return None
-        return self._vjp_bug(i, x, d, hand, ref, 0.0, index)
+        found = self._vjp_bug(i, x, d, hand, ref, 0.0, index)
+        return found and found._replace(witness="chain")
 
     def _structure(self, grads, x, index):
         if jax.tree.structure(grads) != jax.tree.structure(x):

@@ -212,7 +212,8 @@ def _shrunk(forward, backward, x, finding, seed, options):
     """``(finding, counterexample)`` at the smallest input failing as ``finding`` does."""
     def fails(candidate):
         again = _at(forward, backward, candidate, seed, options)
-        return again is not None and (again.bug, again.leaf) == (finding.bug, finding.leaf)
+        return again is not None and (again.bug, again.leaf, again.witness) == (
+            finding.bug, finding.leaf, finding.witness)
 
     small, steps = shrinking.shrink(x, fails)
     if steps:
