@@ -8,13 +8,15 @@ sees exactly what a user's custom Function would give it. Messages are pickles o
 tuples (dtype string, shape, bytes), readable whatever numpy each side has.
 """
 
+import argparse
 import pickle
 import struct
 import sys
 import warnings
 
 import numpy as np
-import torch
+
+torch = None  # imported in main: --help runs without torch
 
 
 def send(message, stream=sys.stdout.buffer):
@@ -41,18 +43,25 @@ def call(kind, *groups):
     return [torch.from_numpy(a) for a in decode(receive()[1])]
 
 
-class Pair(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, *x):
-        ctx.save_for_backward(*x)
-        return call("forward", x)[0]
+def pair_function():
+    class Pair(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *x):
+            ctx.save_for_backward(*x)
+            return call("forward", x)[0]
 
-    @staticmethod
-    def backward(ctx, d):
-        return tuple(call("backward", ctx.saved_tensors, [d]))
+        @staticmethod
+        def backward(ctx, d):
+            return tuple(call("backward", ctx.saved_tensors, [d]))
+
+    return Pair
 
 
 def main():
+    global torch
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    import torch
+    Pair = pair_function()
     warnings.simplefilter("ignore")  # gradcheck warns on float32 inputs: the figure says so
     while True:
         request = receive()
