@@ -152,6 +152,9 @@ def test_readme_many_models_example_runs():
 def test_readme_verify_your_own_layer_example_runs():
     diagnosis = run_example("def norm_backward")["diagnosis"]
     assert "\nmissing-term: d0[" in diagnosis
+    # diagnosed at the drawn input (a typical point), shrunk as well
+    assert "a reduction along axis 0" in diagnosis
+    assert "smallest failing input found" in diagnosis
 
 
 def test_readme_early_stopping_example_runs():

@@ -39,8 +39,8 @@ def _sign(h, r, d, slack, parts=()):
 
 
 def _scale(h, r, d, slack, parts=()):
-    c, residual = _ratio(h, r)
-    return residual <= slack, f"hand/reference ratio {c:.6g} (constant)"
+    c, residual = _ratio(h, r)  # one element always has a "constant" ratio: no pattern
+    return residual <= slack and h.size > 1, f"hand/reference ratio {c:.6g} (constant)"
 
 
 def _transpose(h, r, d, slack, parts=()):
@@ -63,7 +63,7 @@ def _missing_term(h, r, d, slack, parts=()):
                     return True, (f"reference - hand is a value of the forward times a "
                                   f"reduction along axis {axis} (that reduction's term)")
     for cotangent in d:
-        if cotangent.shape == r.shape:
+        if cotangent.shape == r.shape and r.size > 1:
             c, res = _ratio(residual, cotangent)
             if res <= slack:
                 return True, f"reference - hand is {c:.3g} x the cotangent (a path dropped)"
@@ -105,3 +105,16 @@ def symmetrised(a):
     if a.ndim == 2 and a.shape[0] == a.shape[1]:
         return (a + a.T) / 2
     return (a + a[::-1]) / 2 if a.ndim == 1 else a
+
+
+def product_rule_half(h, r, x, d, out, tol):
+    """Whether ``h`` is the half of a product rule ``f(x) = x u(x)`` that keeps ``u``: it
+    agrees with ``r`` where ``x`` is 0 (:func:`vanishes_at_zero`: the dropped ``x u'(x)``
+    vanishes there) and is ``d f(x) / x`` elsewhere (``d`` the cotangent, ``out`` the forward's
+    value, of the shape of ``x``). A wrong formula that merely agrees at 0 (``1 - tanh`` for
+    ``1 - tanh**2``, ``sigmoid(-z)`` for ``sigmoid(z)``) is not ``d f(x) / x`` there."""
+    if not (d.shape == out.shape == x.shape and vanishes_at_zero(h, r, x, tol)):
+        return False
+    at = x != 0
+    kept = d[at] * out[at] / x[at]
+    return bool(np.all(np.abs(h[at] - kept) <= tol * (np.abs(kept) + np.abs(r[at]))))

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import diagnose, tolerances
+from . import diagnose, second, tolerances
 from . import witnesses as w
 
 KINK_PROBES = 16
@@ -19,7 +19,8 @@ difference between hand and reference."""
 
 
 class Finding(NamedTuple):
-    """A bug: its class, where (leaf, element), the witnesses' values there and why."""
+    """A bug: its class, where (leaf, element), the witnesses' values there, why, the draw
+    and the property (witness) that failed."""
 
     bug: str
     leaf: str
@@ -27,6 +28,7 @@ class Finding(NamedTuple):
     values: dict
     why: str
     draw: int
+    witness: str = ""
 
 
 def _f64(a):
@@ -36,15 +38,18 @@ def _f64(a):
 class Judge:
     """The running state of one check: the pair, the examples, the bound, the errors so far."""
 
-    def __init__(self, forward, backward, inputs, bound, rng):
+    def __init__(self, forward, backward, inputs, bound, rng, subnormals=False,
+                 second_order=False):
         self.forward, self.backward, self.inputs = forward, backward, inputs
         self.bound, self.rng, self.notes = bound, rng, set()
+        self.subnormals, self.second_order = subnormals, second_order
         leaves = jax.tree.leaves(inputs)
         self.names, self.shapes = w.leaf_names(inputs), [np.shape(a) for a in leaves]
         self.dtypes = [jnp.asarray(a).dtype for a in leaves]
         self.errors = {n: {} for n in self.names}
         self.bounds = {n: {"vjp": bound, "transpose": bound, "fd": tolerances.FD_RTOL,
-                           "linearity": bound, "chain": 4 * bound} for n in self.names}
+                           "linearity": bound, "chain": 4 * bound, "hvp": 4 * bound,
+                           "hvp fd": second.FD_RTOL} for n in self.names}
         self.limits = {n: 0.0 for n in self.names}
 
     def limit(self, name):
@@ -54,13 +59,15 @@ class Judge:
         for name, value in zip(self.names, values, strict=True):
             self.errors[name][witness] = max(self.errors[name].get(witness, 0.0), value)
 
-    def finding(self, bug, leaf, element, values, why, index):
+    def finding(self, bug, leaf, element, values, why, index, witness):
         return Finding(bug, self.names[leaf] if isinstance(leaf, int) else leaf,
-                       tuple(int(i) for i in element), values, why, index)
+                       tuple(int(i) for i in element), values, why, index, witness)
 
-    def draw(self, index, directions, probes):
-        """Run every witness on one fresh point; the first :class:`Finding`, or None."""
-        x = w.draw_inputs(self.inputs, self.rng)
+    def draw(self, index, directions, probes, point=None):
+        """Run every witness on one point (``point``, or a fresh draw); the first
+        :class:`Finding`, or None."""
+        x = point if point is not None else w.draw_inputs(self.inputs, self.rng,
+                                                          subnormals=self.subnormals)
         out, cache = self.forward(*x)
         d = w.draw_like(out, self.rng)
         grads = w.as_grads(self.backward(d, cache), len(x))
@@ -69,21 +76,16 @@ class Judge:
             return found
         if not w.same_bits(grads, w.hand(self.forward, self.backward, x, d)[1]):
             return self.finding("nondeterministic", self.names[0], (), {}, "a second call with "
-                                "the same inputs gave other bits (hidden state)", index)
+                                "the same inputs gave other bits (hidden state)", index,
+                                "same bits")
         ref = w.reference(self.forward, x, d)
         transposed = w.transpose_errors(self.forward, x, d, grads, directions, self.rng)
-        if transposed is None:
-            self.notes.add("transpose skipped: forward mode cannot see through a custom_vjp")
-        scales = transposed[1] if transposed else [0.0] * len(self.names)
+        scales = self._scales(transposed)
         hand_leaves = [_f64(a) for a in jax.tree.leaves(grads)]
         ref_leaves = [_f64(a) for a in jax.tree.leaves(ref)]
         vjp = w.vjp_errors(hand_leaves, ref_leaves, scales)
         self._keep("vjp", vjp)
-        for i, (h, r, s) in enumerate(zip(hand_leaves, ref_leaves, scales, strict=True)):
-            size = max(np.linalg.norm(h), np.linalg.norm(r), s)
-            truth = np.linalg.norm(r)
-            self.limits[self.names[i]] = max(self.limits[self.names[i]], self.bound * size / truth
-                                             if truth > 0 else np.inf)
+        self._limits(hand_leaves, ref_leaves, scales)
         if transposed is not None:
             self._keep("transpose", transposed[0])
         fd = self._finite_differences(x, d, directions, probes)
@@ -100,35 +102,76 @@ class Judge:
         if dot and not max(dot) <= self.bound:
             i = transposed[0].index(max(dot))
             return self.finding("transpose", i, (), {"dot-product error": transposed[0][i]},
-                                "agrees with jax.vjp but not with forward mode", index)
+                                "agrees with jax.vjp but not with forward mode", index,
+                                "transpose")
         if fd is not None and fd[1] is not None:
-            return fd[1]._replace(draw=index)
+            return fd[1]._replace(draw=index, witness="fd")
         chained = w.chain_errors(self.forward, self.backward, w.draw_inputs(
             self.inputs, self.rng, zeros=0.0, ties=False), self.rng)  # kinks: judged above
         self._keep("chain", chained)
         if not max(chained) <= 4 * self.bound:
             i = int(np.argmax(chained))
+            found = self._fresh_vjp_bug(i, index)
+            if found is not None:
+                return found
             return self.finding("formula", i, (), {"chain error": chained[i]}, "agrees alone "
-                                "but not inside a chain", index)
+                                "but not inside a chain", index, "chain")
         linear = self.errors[self.names[0]]["linearity"]
         if not linear <= 4 * self.bound:
             return self.finding("formula", self.names[0], (), {"linearity error": linear},
-                                "the backward is not linear in its cotangent", index)
-        return None
+                                "the backward is not linear in its cotangent", index,
+                                "linearity")
+        return self._second_order(index) if self.second_order else None
+
+    def _second_order(self, index):
+        """The backward's own derivative (:mod:`.second`), at a point without zeros or ties."""
+        x = w.draw_inputs(self.inputs, self.rng, zeros=0.0, ties=False)
+        hvp, fd, found = second.check(self.forward, self.backward, x, self.rng, self.bound,
+                                      self.names)
+        self._keep("hvp", hvp)
+        self._keep("hvp fd", fd)
+        return None if found is None else self.finding(*found, index, "second order")
+
+    def _scales(self, transposed):
+        if transposed is None:
+            self.notes.add("transpose skipped: forward mode cannot see through a custom_vjp")
+        return transposed[1] if transposed else [0.0] * len(self.names)
+
+    def _limits(self, hand_leaves, ref_leaves, scales):
+        """Each leaf's detection limit: the bound, raised where the leaf is small."""
+        for i, (h, r, s) in enumerate(zip(hand_leaves, ref_leaves, scales, strict=True)):
+            size = max(np.linalg.norm(h), np.linalg.norm(r), s)
+            truth = np.linalg.norm(r)
+            self.limits[self.names[i]] = max(self.limits[self.names[i]], self.bound * size / truth
+                                             if truth > 0 else np.inf)
+
+    def _fresh_vjp_bug(self, i, index):
+        """Leaf ``i`` against jax.vjp at a fresh point without zeros or ties (where the draw's
+        point hid the bug: an input of zeros, a degenerate draw), diagnosed; or None."""
+        x = w.draw_inputs(self.inputs, self.rng, zeros=0.0, ties=False)
+        out, cache = self.forward(*x)
+        d = w.draw_like(out, self.rng)
+        hand = [_f64(a) for a in jax.tree.leaves(w.as_grads(self.backward(d, cache), len(x)))]
+        ref = [_f64(a) for a in jax.tree.leaves(w.reference(self.forward, x, d))]
+        if w.vjp_errors(hand, ref, [0.0] * len(hand))[i] <= self.bound:
+            return None
+        found = self._vjp_bug(i, x, d, hand, ref, 0.0, index)
+        return found and found._replace(witness="chain")
 
     def _structure(self, grads, x, index):
         if jax.tree.structure(grads) != jax.tree.structure(x):
             return self.finding("shape", self.names[0], (), {}, f"backward returned "
                                 f"{jax.tree.structure(grads)} for inputs "
-                                f"{jax.tree.structure(x)}", index)
+                                f"{jax.tree.structure(x)}", index, "shape")
         for i, (g, shape, dtype) in enumerate(zip(jax.tree.leaves(grads), self.shapes,
                                                   self.dtypes, strict=True)):
             if np.shape(g) != shape:
                 return self.finding("shape", i, (), {}, f"gradient of shape {np.shape(g)} for "
-                                    f"an input of shape {shape}", index)
+                                    f"an input of shape {shape}", index, "shape")
             if jnp.asarray(g).dtype != dtype:
                 return self.finding("dtype", i, (), {}, f"gradient of dtype "
-                                    f"{jnp.asarray(g).dtype} for an input of {dtype}", index)
+                                    f"{jnp.asarray(g).dtype} for an input of {dtype}", index,
+                                    "dtype")
         return None
 
     def _x64(self, x, d):
@@ -209,7 +252,7 @@ class Judge:
                         found = self.finding("kink" if at_kink else "formula", i, element,
                                              values, "float64 differences disagree" + (
                                                  " at a kink or tie, outside the one-sided "
-                                                 "slopes" if at_kink else ""), -1)
+                                                 "slopes" if at_kink else ""), -1, "fd")
                 errors.append(worst)
         self._keep("fd", errors)
         return errors, found
@@ -231,26 +274,38 @@ class Judge:
                 return None
             values.update(more)
             return self.finding("kink", i, element, values, "disagrees only at a kink, "
-                                "outside the one-sided slopes", index)
+                                "outside the one-sided slopes", index, "vjp")
         tol = FIT_TOL + 10 * self.bound
         agrees, h_s, r_s, context = self._probe(i)
+        if agrees and self.subnormals and self._probe(i, kinks=True)[0]:
+            return self.finding("formula", i, worst, values, "agrees with jax.vjp at zeros and "
+                                "ties, not at subnormal inputs", index, "vjp")
         if agrees:
             return self.finding("kink", i, worst, values, "agrees with jax.vjp away from zeros "
-                                "and ties, not at them", index)
+                                "and ties, not at them", index, "vjp")
         bug, why = diagnose.pattern(h_s, r_s, context[0], FIT_TOL, 4 * self.bound * np.linalg.norm(
             r_s), context[1])
-        if bug == "formula" and diagnose.vanishes_at_zero(h, r, _f64(jax.tree.leaves(x)[i]), tol):
-            bug, why = "missing-term", "agrees where its input is 0: a product rule's other half"
+        if bug == "formula" and self._product_rule_half(i, x, d, h, r, tol):
+            bug, why = "missing-term", ("agrees where its input is 0 and is d f(x) / x "
+                                        "elsewhere: f = x u(x) without its x u'(x) term")
         elif bug == "formula" and self._probe(i, symmetric=True)[0]:
             bug, why = "transpose", ("agrees on symmetric matrices and palindromic kernels: "
                                      "one used the wrong way round")
-        return self.finding(bug, i, worst, values, why, index)
+        return self.finding(bug, i, worst, values, why, index, "vjp")
 
-    def _probe(self, i, symmetric=False):
+    def _product_rule_half(self, i, x, d, h, r, tol):
+        out, cotangent = jax.tree.leaves(self.forward(*x)[0]), jax.tree.leaves(d)
+        if len(out) != 1 or len(cotangent) != 1:
+            return False
+        return diagnose.product_rule_half(h, r, _f64(jax.tree.leaves(x)[i]),
+                                          _f64(cotangent[0]), _f64(out[0]), tol)
+
+    def _probe(self, i, symmetric=False, kinks=False):
         """A targeted probe of leaf ``i`` at a fresh point with no zeros and no ties (no kink to
-        blur a pattern), the inputs :func:`~.diagnose.symmetrised` if ``symmetric``:
+        blur a pattern; with ``kinks``, zeros and ties but no subnormals), the inputs
+        :func:`~.diagnose.symmetrised` if ``symmetric``:
         ``(agrees, hand, reference, (cotangent leaves, forward output and cache leaves))``."""
-        x = w.draw_inputs(self.inputs, self.rng, zeros=0.0, ties=False)
+        x = w.draw_inputs(self.inputs, self.rng, zeros=0.25 if kinks else 0.0, ties=kinks)
         if symmetric:
             x = jax.tree.map(diagnose.symmetrised, x)
         out, cache = self.forward(*x)

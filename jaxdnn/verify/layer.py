@@ -17,8 +17,12 @@ entries, a quarter exactly 0, a tie), a cotangent and directions, then checks in
    after) against ``jax.grad`` of the chain through the plain forward, at a point without zeros
    or ties (the kinks are judged above).
 
+8. with ``second_order``, the backward's own derivative (:mod:`.second`).
+
 A wrong leaf is named by :func:`~.diagnose.pattern`; the :class:`Report` gives each leaf's worst
-error per witness, the bound and the smallest relative error the check would have seen.
+error per witness, the bound and the smallest relative error the check would have seen, and the
+failing input shrunk (:mod:`.shrink`). An input may be a hypothesis strategy instead of an
+example (:mod:`.drawn`); ``subnormals`` puts subnormal values among the drawn entries.
 """
 
 from typing import NamedTuple
@@ -28,8 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import numeric
-from . import tolerances
+from . import drawn, tolerances
+from . import shrink as shrinking
+from . import witnesses as w
 from .judge import Finding, Judge
+from .shrink import Counterexample
 
 
 class Leaf(NamedTuple):
@@ -55,10 +62,12 @@ class Report(NamedTuple):
     leaves: list
     notes: list
     finding: Finding = None
+    counterexample: Counterexample = None
 
     def table(self):
         """The per-leaf table: each witness's worst error against its bound, the limit."""
-        witnesses = [k for k in ("vjp", "transpose", "fd", "linearity", "chain")
+        witnesses = [k for k in ("vjp", "transpose", "fd", "linearity", "chain", "hvp",
+                                 "hvp fd")
                      if any(k in leaf.errors for leaf in self.leaves)]
         lines = [f"{'leaf':<16}" + "".join(f"{k + ' (bound)':>22}" for k in witnesses)
                  + f"{'verified to':>13}"]
@@ -79,13 +88,17 @@ class Report(NamedTuple):
             f = self.finding
             values = ", ".join(f"{k} {v:.6g}" for k, v in f.values.items())
             tail.append(f"{f.bug}: {f.leaf}[{', '.join(map(str, f.element))}] ({f.why}); "
-                        f"{values}; counterexample: draw {f.draw} of seed {self.seed}")
+                        f"{values}; counterexample: draw {f.draw} of seed {self.seed}, "
+                        f"property {f.witness}")
+            if self.counterexample is not None:
+                tail.append(f"counterexample: {self.counterexample}")
         return "\n".join([head, self.table(), *tail])
 
 
 def check_layer(forward, backward, *example_inputs, **options):
     """Verify a hand-written pair on inputs shaped like ``example_inputs`` (every input
-    differentiable). Returns the :class:`Report`; raises AssertionError naming the bug class.
+    differentiable; each may also be a hypothesis strategy producing the input). Returns the
+    :class:`Report`; raises AssertionError naming the bug class.
 
     >>> import jax.numpy as jnp
     >>> fwd = lambda x: (x * x, x)
@@ -97,43 +110,140 @@ def check_layer(forward, backward, *example_inputs, **options):
 
 
 def check_vjp(forward, backward, inputs, *, draws=3, seed=0, rtol=None, directions=2, probes=4,
-              name=None):
-    """:func:`check_layer` with the examples as one tuple ``inputs`` and its options: ``draws``
+              name=None, shrink=True, subnormals=False, second_order=False):
+    """:func:`check_layer` with the inputs as one tuple ``inputs`` and its options: ``draws``
     points, ``directions`` random tangents and ``probes`` one-hot ones per leaf and draw,
-    ``rtol`` (default: the bound of the dtype; one below it refuses to pass)."""
+    ``rtol`` (default: the bound of the dtype; one below it refuses to pass), ``shrink`` the
+    failing input to the smallest that still fails (:mod:`.shrink`; hypothesis's own shrinking
+    for strategies), ``subnormals`` among the drawn entries, ``second_order``: the backward's
+    own derivative too (:mod:`.second`; needs a pure-JAX backward)."""
     report = verify(forward, backward, inputs, draws=draws, seed=seed, rtol=rtol,
-                    directions=directions, probes=probes, name=name)
+                    directions=directions, probes=probes, name=name, shrink=shrink,
+                    subnormals=subnormals, second_order=second_order)
     if report.finding is not None:
         raise AssertionError(str(report))
     return report
 
 
 def verify(forward, backward, inputs, *, draws=3, seed=0, rtol=None, directions=2, probes=4,
-           name=None):
+           name=None, shrink=True, subnormals=False, second_order=False):
     """The :class:`Report` of :func:`check_vjp`, never raising on a bug."""
     for option in ("draws", "directions", "probes"):
         if numeric.count(locals()[option], option) < 1:
             raise AssertionError(f"{option} must be at least 1: a check of none would pass")
-    inputs = tuple(jax.tree.map(_example, x) for x in inputs)
+    name = name or getattr(forward, "__qualname__", "layer")
+    options = Options(rtol, directions, probes, bool(subnormals), bool(second_order))
+    inputs = tuple(inputs)
+    if any(drawn.is_strategy(x) for x in inputs):
+        def at(values, s):
+            point = tuple(_inputs(v) if v is not None else None for v in values)
+            filled = _fill(point, inputs, np.random.RandomState(s), options.subnormals)
+            report = _check(forward, backward, filled, name, 1, s, options, point=filled)
+            c = report.counterexample
+            return report._replace(counterexample=c and c._replace(how="hypothesis"))
+        return _merge(drawn.search(at, inputs, draws, seed, shrink), seed)
+    return _check(forward, backward, _inputs(inputs), name, draws, seed, options, shrink)
+
+
+class Options(NamedTuple):
+    """What every point of one check is checked with."""
+
+    rtol: float
+    directions: int
+    probes: int
+    subnormals: bool
+    second_order: bool
+
+
+def _inputs(tree):
+    return tuple(jax.tree.map(_example, x) for x in tree) if isinstance(tree, tuple) \
+        else jax.tree.map(_example, tree)
+
+
+def _fill(point, examples, rng, subnormals):
+    """The drawn inputs, the others drawn as usual at their examples' shapes."""
+    fresh = [w.draw_inputs((_inputs(e),), rng, subnormals=subnormals)[0] if p is None else p
+             for p, e in zip(point, examples, strict=True)]
+    return tuple(fresh)
+
+
+def _judge(forward, backward, inputs, seed, options):
     dtypes = {jnp.asarray(a).dtype.name for a in jax.tree.leaves(inputs)}
     if len(dtypes) != 1:
         raise AssertionError(f"the inputs mix dtypes {sorted(dtypes)}: check one at a time")
     dtype = dtypes.pop()
     out = forward(*inputs)[0]
     reduction = max(np.size(a) for a in jax.tree.leaves((inputs, out)))
-    bound = tolerances.resolvable(dtype, reduction, rtol)
-    state = Judge(forward, backward, inputs, bound, np.random.RandomState(numeric.seed(seed)))
+    bound = tolerances.resolvable(dtype, reduction, options.rtol)
+    return dtype, Judge(forward, backward, inputs, bound, np.random.RandomState(
+        numeric.seed(seed)), options.subnormals, options.second_order)
+
+
+def _check(forward, backward, inputs, name, draws, seed, options, shrinking=False, point=None):
+    """The report of ``draws`` draws (at ``point`` only, if given), the failing input shrunk
+    if ``shrinking``."""
+    dtype, state = _judge(forward, backward, inputs, seed, options)
     for index in range(draws):
-        finding = state.draw(index, directions, probes)
+        x = point if point is not None else w.draw_inputs(inputs, state.rng,
+                                                          subnormals=options.subnormals)
+        finding = state.draw(index, options.directions, options.probes, point=x)
         if finding is not None:
             break
     else:
         finding = None
+    counterexample = None
+    if finding is not None:
+        counterexample = Counterexample(x, "drawn", (), 0)
+        if shrinking:
+            finding, counterexample = _shrunk(forward, backward, x, finding, seed, options)
     leaves = [Leaf(n, s, state.errors[n], state.bounds[n], state.limit(n))
               for n, s in zip(state.names, state.shapes, strict=True)]
-    return Report(name or getattr(forward, "__qualname__", "layer"), dtype,
-                  tolerances.rounding(dtype)[1], index + 1, seed, leaves, sorted(state.notes),
-                  finding)
+    return Report(name, dtype, tolerances.rounding(dtype)[1], index + 1, seed, leaves,
+                  sorted(state.notes), finding, counterexample)
+
+
+def _at(forward, backward, point, seed, options):
+    """The finding of one draw at ``point``, or None."""
+    _, state = _judge(forward, backward, point, seed, options)
+    return state.draw(0, options.directions, options.probes, point=point)
+
+
+def _shrunk(forward, backward, x, finding, seed, options):
+    """``(finding, counterexample)``: the drawn input's finding (its diagnosis is made at a
+    typical point, where a shrunk one may be degenerate) and the smallest input that fails as
+    it does."""
+    def fails(candidate):
+        again = _at(forward, backward, candidate, seed, options)
+        return again is not None and (again.bug, again.leaf, again.witness) == (
+            finding.bug, finding.leaf, finding.witness)
+
+    small, steps = shrinking.shrink(x, fails)
+    start = tuple(np.shape(a) for a in jax.tree.leaves(x))
+    return finding, Counterexample(small, "shrunk", start, steps)
+
+
+def _merge(reports, seed):
+    """One report of the points hypothesis drew: each leaf's worst errors, the failing point's
+    finding and counterexample."""
+    leaves = {}
+    for report in reports:
+        for leaf in report.leaves:
+            old = leaves.get(leaf.name)
+            if old is None:
+                leaves[leaf.name] = leaf
+                continue
+            keys = set(old.errors) | set(leaf.errors)
+            most = lambda a, b, keys=keys: {k: max(a.get(k, 0.0), b.get(k, 0.0))  # noqa: E731
+                                            for k in keys}
+            leaves[leaf.name] = Leaf(leaf.name, max(old.shape, leaf.shape, key=np.prod),
+                                     most(old.errors, leaf.errors),
+                                     most(old.bounds, leaf.bounds),
+                                     max(old.verified_to, leaf.verified_to))
+    last = reports[-1]
+    dtypes = sorted({r.dtype for r in reports})
+    notes = sorted({n for r in reports for n in r.notes})
+    return last._replace(dtype=", ".join(dtypes), draws=max(len(reports), last.draws), seed=seed,
+                         leaves=list(leaves.values()), notes=notes)
 
 
 def _example(a):

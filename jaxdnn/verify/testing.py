@@ -273,7 +273,7 @@ def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=
 
         elementwise()
         check_vjp(activation.forward, activation.backward, (jnp.zeros((4, 6), dtype),),
-                  name=_name(activation))
+                  name=_name(activation), shrink=shrink)
         in_networks()
 
 

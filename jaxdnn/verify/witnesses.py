@@ -28,14 +28,32 @@ def leaf_names(inputs):
             for path, _ in jax.tree_util.tree_flatten_with_path(tuple(inputs))[0]]
 
 
-def draw_inputs(examples, rng, zeros=0.25, ties=True):
+SUBNORMALS = 0.125
+"""The fraction of entries made subnormal when :func:`draw_inputs` is asked for them."""
+
+
+def subnormal_values(shape, dtype, rng):
+    """Subnormal values of ``dtype``, both signs, log-uniform over the subnormal range (from
+    just below the smallest normal down to a few units of the smallest subnormal)."""
+    info = jnp.finfo(dtype)
+    tiny = float(info.smallest_normal)
+    return rng.choice([-1.0, 1.0], shape) * tiny * 2.0 ** -rng.uniform(0.01, info.nmant - 1,
+                                                                        shape)
+
+
+def draw_inputs(examples, rng, zeros=0.25, ties=True, subnormals=False):
     """Inputs like ``examples`` (same pytree, shapes, dtypes): standard normal entries, a
     fraction ``zeros`` of them exactly 0 (kinks and exact zeros on purpose), one tie per leaf
-    (two equal entries: a max's kink)."""
+    (two equal entries: a max's kink); with ``subnormals``, a fraction :data:`SUBNORMALS` (at
+    least one entry per leaf) subnormal in the leaf's dtype."""
     def one(example):
         example = jnp.asarray(example)
         values = rng.standard_normal(example.shape)
         values[rng.random_sample(example.shape) < zeros] = 0.0
+        if subnormals and values.size:
+            chosen = rng.random_sample(example.shape) < SUBNORMALS
+            chosen.flat[rng.randint(values.size)] = True
+            values[chosen] = subnormal_values(int(chosen.sum()), example.dtype, rng)
         if ties and values.size > 2:
             values.flat[1] = values.flat[2]
         return jnp.asarray(values.astype(np.float64 if example.dtype == np.float64
