@@ -73,6 +73,7 @@ def _metrics(settings, layers, costs, path, classes, p_train, train_y, p_test, t
             "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))
                                         for k, row in enumerate(confusion)],
             "test_confusion_matrix": confusion.tolist(),
+            "initial_cost": float(costs[0]) if len(costs) else None,
             "final_cost": float(costs[-1]) if len(costs) else None,
             **(early or {})}
 
