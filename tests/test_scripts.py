@@ -27,3 +27,14 @@ def test_bench_checks_runs_one_round():
     result = run(str(SCRIPTS / "bench_checks.py"), "--rounds", "1", "--steps", "1")
     assert result.returncode == 0, result.stderr
     assert "public (checked) / kernels (unchecked): median" in result.stdout
+
+
+def test_make_gallery_draws_every_figure_on_small_settings(tmp_path):
+    result = run(str(SCRIPTS / "make_gallery.py"), "--quick", "--out", str(tmp_path),
+                 "--data-dir", str(tmp_path / "no cat files"))
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == [
+        "activations.png", "decision_boundary.png", "digits_learning_curves.png",
+        "softmax_blobs.png", "sweep.png", "sweep_accuracy.png"]
+    assert "costs.png, mislabeled.png and compare.png are skipped" in result.stderr
+    assert "jaxdnn train --dataset blobs --output softmax" in result.stdout

@@ -76,7 +76,7 @@ def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=Non
             done, total, unit, complete = progress(checkpoint)
             if complete and "model.npz" in held and not overwrite:
                 return Finished(done, total, unit)
-        elif (held or finished(checkpoint)) and not overwrite:
+        elif (finished(checkpoint) or held) and not overwrite:  # an unfinished run: refused
             raise OptionError(f"--out {out} holds another finished run "
                               f"({', '.join(held or [CHECKPOINT])}): choose another --out, or "
                               f"add --overwrite to replace it")
@@ -111,11 +111,11 @@ def _execute(settings, out, data_dir, resume_from, on_cost, figures, config, pla
     with (signals.deferred(lambda: checkpoint_kept if os.path.exists(checkpoint) else "")
           if settings.checkpoint_every else signals.handled()) as stop:
         return _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, split,
-                       figures, resume_from)
+                       figures, resume_from, data_dir)
 
 
 def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, split, figures,
-            resume_from):
+            resume_from, data_dir):
     """Train the run from ``state`` (:func:`_train`), then write its outputs."""
     checkpoint, config = os.path.join(out, CHECKPOINT), run.config
     outcome, stopped = _train(settings, run, state, costs, curves, out, on_cost, stop)
@@ -133,7 +133,8 @@ def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, spli
     report = _early_report(run, outcome, curves) if early else None
     return outputs.write_run(out, settings, early["best"] if early else outcome.state.parameters,
                              costs, curves, split, figures, run.program.body.name,
-                             config.hidden_activation, report)
+                             config.hidden_activation, report,
+                             data_dir if settings.dataset in datasets.IMAGES else None)
 
 
 def _initial(settings, resume_from, split):

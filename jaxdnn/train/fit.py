@@ -101,7 +101,7 @@ def _drive(run, state, fresh):
         outcome = driver.drive(run, driver.start_state(run, state), run.steps, on_cost=on_cost)
     finally:
         if isinstance(on_cost, reports.Progress):
-            on_cost.close()
+            on_cost.close()  # the bar's line ends, where it got to
     if outcome.diverged >= 0:
         raise driver.diverged(run, outcome, fresh)
     return outcome
