@@ -39,8 +39,8 @@ def _accuracy(value):
 
 def cmd_train(args):
     run, resume_from = args.settings
-    user = run.hidden_activation if settings.is_user_activation(run.hidden_activation) else None
-    activation = user.activation(user, "--hidden-activation") if user else None
+    spec = run.hidden_activation if settings.is_user_activation(run.hidden_activation) else None
+    activation = user.activation(spec, "--hidden-activation") if spec else None
     fresh = not (args.out or args.resume)
     out = args.out or args.resume or folders.new_run(run.dataset)
     figures = _figures()

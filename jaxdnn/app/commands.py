@@ -53,8 +53,8 @@ class Help(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if "default" in text or default in (None, False, argparse.SUPPRESS) \
-                or not action.option_strings:
+        if "default" in text or any(default is v for v in (None, False, argparse.SUPPRESS)) \
+                or not action.option_strings:  # (0 is a default to show: not ``in``)
             return text
         shown = (csv(default) if isinstance(default, list) else str(default)).replace("%", "%%")
         return f"{text} (default: {shown})".strip()
