@@ -15,9 +15,10 @@ import shutil
 import sys
 import tempfile
 
-FULL = {"planar": 10000, "blobs": 2000, "digits": 60, "cat": 2500, "sweep": 5000,
+FULL = {"planar": 10000, "blobs": 2000, "digits": 60, "cat": 2500, "sweep": 5000, "sweep_seeds": 8,
         "compare_seeds": 32, "compare_iterations": 3000}
-QUICK = {"planar": 50, "blobs": 50, "digits": 3, "cat": 5, "sweep": 50, "compare_seeds": 1,
+QUICK = {"planar": 50, "blobs": 50, "digits": 3, "cat": 5, "sweep": 50, "sweep_seeds": 1,
+         "compare_seeds": 1,
          "compare_iterations": 5}
 
 
@@ -32,7 +33,8 @@ def figures(steps, data_dir):
     yield (["train", "--dataset", "digits", "--mini-batch-size", "64", "--optimizer", "adam",
             "--l2", "0.5", "--keep-prob", "0.9", "--epochs", str(steps["digits"])],
            {"digits_learning_curves.png": "learning_curves.png"})
-    yield (["sweep", "--iterations", str(steps["sweep"])],
+    yield (["sweep", "--iterations", str(steps["sweep"]), "--seeds", str(steps["sweep_seeds"]),
+            "--learning-rates", "1.2,0.5"],
            {"sweep.png": "sweep.png", "sweep_accuracy.png": "sweep_accuracy.png"})
     yield (["plot-activations"], {"activations.png": "activations.png"})
     if not cat:
@@ -42,7 +44,7 @@ def figures(steps, data_dir):
     yield (["train", "--dataset", "cat", "--data-dir", data_dir, "--iterations",
             str(steps["cat"])], {"costs.png": "costs.png", "mislabeled.png": "mislabeled.png"})
     yield (["compare", "--data-dir", data_dir, "--seeds", str(steps["compare_seeds"]),
-            "--learning-rates", "0.01,0.03,0.1", "--iterations",
+            "--learning-rates", "0.0075,0.03,0.1", "--iterations",
             str(steps["compare_iterations"])], {"compare.png": "compare.png"})
 
 
@@ -52,6 +54,8 @@ def main(argv=None):
                         help="where the figures go (default: docs/gallery)")
     parser.add_argument("--data-dir", default="datasets",
                         help="folder of the cat .h5 files (default: datasets)")
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), metavar="NAMES",
+                        help="comma-separated figures to draw (default: all), e.g. compare.png")
     parser.add_argument("--quick", action="store_true",
                         help="small settings: every figure drawn in seconds, not the gallery's")
     args = parser.parse_args(argv)
@@ -62,6 +66,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as scratch:
         for k, (command, names) in enumerate(figures(QUICK if args.quick else FULL,
                                                      args.data_dir)):
+            if args.only and not args.only & set(names):
+                continue
             out = os.path.join(scratch, str(k))
             command = [*command, "--out", out, *(["--quiet"] if command[0] != "plot-activations"
                                                  else [])]
