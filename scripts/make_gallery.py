@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 
-FULL = {"planar": 10000, "blobs": 2000, "digits": 60, "cat": 2500, "sweep": 5000, "sweep_seeds": 8,
+FULL = {"planar": 10000, "blobs": 2000, "digits": 200, "cat": 2500, "sweep": 5000, "sweep_seeds": 8,
         "compare_seeds": 32, "compare_iterations": 3000}
 QUICK = {"planar": 50, "blobs": 50, "digits": 3, "cat": 5, "sweep": 50, "sweep_seeds": 1,
          "compare_seeds": 1,
@@ -30,8 +30,9 @@ def figures(steps, data_dir):
            {"decision_boundary.png": "decision_boundary.png"})
     yield (["train", "--dataset", "blobs", "--output", "softmax", "--iterations",
             str(steps["blobs"])], {"softmax_blobs.png": "decision_boundary.png"})
-    yield (["train", "--dataset", "digits", "--mini-batch-size", "64", "--optimizer", "adam",
-            "--l2", "0.5", "--keep-prob", "0.9", "--epochs", str(steps["digits"])],
+    yield (["train", "--dataset", "digits", "--layers", "64,32", "--mini-batch-size", "64",
+            "--l2", "0.1", "--keep-prob", "0.9", "--optimizer", "adam", "--epochs",
+            str(steps["digits"])],
            {"digits_learning_curves.png": "learning_curves.png"})
     yield (["sweep", "--iterations", str(steps["sweep"]), "--seeds", str(steps["sweep_seeds"]),
             "--learning-rates", "1.2,0.5"],
