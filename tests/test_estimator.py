@@ -14,10 +14,15 @@ def blobs(k, m=60, seed=0):
     return centres[ids] + rng.randn(m, 2) * 0.3, ids
 
 
-def test_two_classes_of_strings_train_a_sigmoid():
+@pytest.fixture(scope="module")
+def two_classes():
     X, ids = blobs(2)
     y = np.array(["dog", "cat"])[ids]
-    model = Classifier([4], num_iterations=500).fit(X, y)
+    return X, y, Classifier([4], num_iterations=300).fit(X, y)
+
+
+def test_two_classes_of_strings_train_a_sigmoid(two_classes):
+    X, y, model = two_classes
     assert model.output_ == "sigmoid" and list(model.classes_) == ["cat", "dog"]
     assert model.parameters_["W2"].shape == (1, 4)
     assert model.predict(X).dtype.kind == "U" and model.score(X, y) > 0.9
@@ -36,9 +41,8 @@ def test_more_classes_train_a_softmax_and_layers_dims_is_checked():
         Classifier(layers_dims=[3, 5, 3]).fit(X, y)
 
 
-def test_transposed_inputs_get_a_hint():
-    X, ids = blobs(2, m=30)
-    model = Classifier([3], num_iterations=10).fit(X, ids)
+def test_transposed_inputs_get_a_hint(two_classes):
+    X, _, model = two_classes
     with pytest.raises(ShapeError, match=r"did you mean X\.T\?"):
         model.predict(X[:5].T)
     params = jaxdnn.initialize_parameters_deep([30, 4, 1], numpy_seed=0)

@@ -18,18 +18,21 @@ def jaxdnn(cwd, *argv):
                           timeout=600)
 
 
-def test_each_run_gets_its_own_folder_and_latest_points_at_the_newest(tmp_path):
-    """Train cat-like then planar-like, as a new user does: two folders, nothing replaced."""
+def test_each_run_gets_its_own_folder_and_latest_points_at_the_newest(tmp_path, monkeypatch,
+                                                                      capsys):
+    """Train one data set then another, as a new user does: two folders, nothing replaced (the
+    first run in a real process, the second in this one)."""
     first = jaxdnn(tmp_path, "train", "--iterations", "5", "--quiet")
     assert first.returncode == 0, first.stderr
-    second = jaxdnn(tmp_path, "train", "--dataset", "moons", "--iterations", "5", "--quiet")
-    assert second.returncode == 0, second.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "moons", "--iterations", "5", "--quiet"]) == 0
+    second = capsys.readouterr()
     runs = tmp_path / "runs"
     made = sorted(name for name in os.listdir(runs) if name != "latest")
     assert len(made) == 2 and made[0].startswith("moons-") and made[1].startswith("planar-")
     assert made[0].endswith("-1") and made[1].endswith("-1")
     assert os.readlink(runs / "latest") == made[0]  # the newest: moons
-    assert f"to runs/{made[1]}" in first.stdout and f"to runs/{made[0]}" in second.stdout
+    assert f"to runs/{made[1]}" in first.stdout and f"to runs/{made[0]}" in second.out
     planar = json.loads((runs / made[1] / "metrics.json").read_text())
     assert planar["dataset"] == "planar"  # the first run is untouched
     assert json.loads((runs / "latest" / "metrics.json").read_text())["dataset"] == "moons"

@@ -109,15 +109,13 @@ def test_fit_print_cost_progress_draws_the_bar(monkeypatch, capsys):
 def test_compare_and_check_draw_one_bar_over_their_models(monkeypatch, capsys, tmp_path):
     err = Terminal()
     monkeypatch.setattr("sys.stderr", err)
-    assert main(["compare", "--dataset", "moons", "--hidden-activation", "tanh,relu", "--seeds",
+    assert main(["compare", "--dataset", "moons", "--hidden-activation", "tanh", "--seeds",
                  "2", "--layers", "3", "--iterations", "5", "--out", str(tmp_path)]) == 0
     assert err.getvalue().rstrip("\n").split("\r")[-1].startswith("100%|") and \
-        "4/4 [" in err.getvalue() and "models/s" in err.getvalue()
-    assert "trained relu at learning rate 0.03 over 2 seeds" in capsys.readouterr().out
+        "2/2 [" in err.getvalue() and "models/s" in err.getvalue()
+    assert "trained tanh at learning rate 0.03 over 2 seeds" in capsys.readouterr().out
     err.seek(0)
     err.truncate()
-    assert main(["check", "--draws", "2", "--layers", "3", "--quiet"]) == 0
-    assert err.getvalue() == "" and "draw 0" not in capsys.readouterr().out
-    assert main(["check", "--draws", "2", "--layers", "3"]) == 0
+    assert main(["check", "--draws", "2", "--layers", "3", "--examples", "4"]) == 0
     assert "2/2 [" in err.getvalue() and "draws/s" in err.getvalue()
-    assert "All gradients agree" in capsys.readouterr().out
+    assert "draw 1 (" in capsys.readouterr().out  # the lines too: stdout is not a terminal
