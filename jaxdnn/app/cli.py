@@ -226,13 +226,15 @@ def cmd_compare(args):
                                leaky_slope=args.leaky_slope, report=report)
     finally:
         progress.close()
-    print("learning rate  activation   test accuracy   train accuracy  final cost      "
-          "cost rises  diverged")
+    print("learning rate  activation   test accuracy      train accuracy     final cost       "
+          "cost rises   diverged")
     for row in studies.summarise(runs):
-        cells = [_spread(row[k], args.seeds) for k in ("test_accuracy", "train_accuracy",
-                                                       "final_cost", "cost_rises")]
-        print(f"{row['learning_rate']:<14g} {row['activation']:<12} {cells[0]:<15} "
-              f"{cells[1]:<15} {cells[2]:<15} {cells[3]:<11} {row['diverged']}/{row['runs']}")
+        cells = [_spread(row[k], args.seeds, 100, 2, " %") for k in ("test_accuracy",
+                                                                     "train_accuracy")]
+        cells += [_spread(row["final_cost"], args.seeds),
+                  _spread(row["cost_rises"], args.seeds, digits=1)]
+        print(f"{row['learning_rate']:<14g} {row['activation']:<12} {cells[0]:<18} "
+              f"{cells[1]:<18} {cells[2]:<16} {cells[3]:<12} {row['diverged']}/{row['runs']}")
     print(f"Wrote {', '.join(studies.write_comparison(runs, args.out))} to {args.out}")
     return 0
 
