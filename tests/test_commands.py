@@ -186,3 +186,18 @@ def test_a_long_run_is_thinned_evenly_keeping_both_ends():
     shown = plots.thinned(100001)
     assert len(shown) == plots.POINTS and shown[0] == 0 and shown[-1] == 100000
     assert np.ptp(np.diff(shown)) <= 1  # even steps
+
+
+def test_predict_an_image_for_the_digits_model(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "digits"
+    assert main(["train", "--dataset", "digits", "--mini-batch-size", "256", "--epochs", "1",
+                 "--checkpoint-every", "0", "--out", str(out), "-q"]) == 0
+    Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(tmp_path / "stroke.png")
+    capsys.readouterr()
+    assert main(["predict", "--params", str(out / "model.npz"), str(tmp_path / "stroke.png")]) \
+        == 0
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"{re.escape(str(tmp_path / 'stroke.png'))}: \d \(p\(\d\) = 0\.\d{{4}}\)",
+                        line), line
