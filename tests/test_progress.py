@@ -106,7 +106,7 @@ def test_fit_print_cost_progress_draws_the_bar(monkeypatch, capsys):
     assert "Cost after iteration 200:" in capsys.readouterr().out
 
 
-def test_compare_and_check_draw_one_bar_over_their_models(monkeypatch, capsys, tmp_path):
+def test_compare_check_and_sweep_draw_one_bar_over_their_models(monkeypatch, capsys, tmp_path):
     err = Terminal()
     monkeypatch.setattr("sys.stderr", err)
     assert main(["compare", "--dataset", "moons", "--hidden-activation", "tanh", "--seeds",
@@ -119,3 +119,8 @@ def test_compare_and_check_draw_one_bar_over_their_models(monkeypatch, capsys, t
     assert main(["check", "--draws", "2", "--layers", "3", "--examples", "4"]) == 0
     assert "2/2 [" in err.getvalue() and "draws/s" in err.getvalue()
     assert "draw 1 (" in capsys.readouterr().out  # the lines too: stdout is not a terminal
+    err.seek(0)
+    err.truncate()
+    assert main(["sweep", "--hidden-sizes", "2,3", "--iterations", "50", "--out",
+                 str(tmp_path / "sweep")]) == 0  # one program: a bar whose clock runs
+    assert err.getvalue().startswith("\r  0%|") and "2/2 [" in err.getvalue()

@@ -196,8 +196,16 @@ def cmd_sweep(args):
               f"learning rates) for {args.iterations} iterations in one compiled program; each "
               f"is trained and scored on all 400 points of the planar data, as the course's "
               f"study (jaxdnn train scores an 80/20 split)", flush=True)
-    rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
-                            learning_rates=args.learning_rates, figures=_figures())
+    progress = reports.Progress(models, "model", _level(args))
+    progress(-1, done=0)
+    try:
+        with progress.ticking():
+            rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out,
+                                        seeds=args.seeds, learning_rates=args.learning_rates,
+                                        figures=_figures())
+        progress.close(models)
+    finally:
+        progress.close()
     print(f"Accuracy for logistic regression (no hidden layer): {rows[0]['accuracy'] * 100:.2f} %")
     heading = "accuracy" if args.seeds == 1 else f"accuracy over {_seeds(args.seeds)}"
     print(f"hidden units  learning rate  {heading:<23} diverged")

@@ -6,7 +6,9 @@ returns; and the arrays the costs of a run grow in.
 """
 
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from functools import cache, partial
 
 import numpy as np
@@ -148,6 +150,27 @@ class Progress:
         cost = "" if self.cost is None else f", cost {self.cost:.6f}"
         return (f"{100 * fraction:3.0f}%|{'#' * filled}{'.' * (width - filled)}| "
                 f"{self.done}/{self.total} [{_clock(now - self.start)}<{left}, {speed}{cost}]")
+
+    @contextmanager
+    def ticking(self, every=0.5):
+        """Redraw the bar every ``every`` seconds meanwhile (its clock runs while a single
+        compiled program trains many models); nothing where no bar is drawn."""
+        if not self.bar:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick():
+            while not stop.wait(every):
+                self._draw(force=True)
+
+        thread = threading.Thread(target=tick, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def close(self, done=None, cost=None):
         """End the bar's line (left on the terminal, as the run ended): at ``done`` (and
