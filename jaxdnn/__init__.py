@@ -2,90 +2,101 @@
 
 The public names follow the course's "deep neural network step by step" chain; every function is
 pure and works under ``jax.jit`` (activation names are static arguments).
+
+The names are imported when first used (PEP 562): ``import jaxdnn`` itself loads no jax, so the
+command's ``--help`` and ``--version`` answer at once.
 """
 
+import importlib as _importlib
+import importlib.abc as _abc
+import importlib.util as _util
 import sys as _sys
+from importlib.metadata import PackageNotFoundError as _NotFound
 from importlib.metadata import version as _version
 
-from .core.activations import (
-    ACTIVATIONS,
-    LEAKY_RELU_SLOPE,
-    Activation,
-    custom_activation,
-    get_activation,
-    leaky_relu,
-    leaky_relu_backward,
-    leaky_relu_with,
-    relu,
-    relu_backward,
-    sigmoid,
-    sigmoid_backward,
-    tanh,
-    tanh_backward,
-)
-from .core.init import SCHEMES, initialize_parameters, initialize_parameters_deep
-from .core.layers import (
-    linear_activation_backward,
-    linear_activation_forward,
-    linear_backward,
-    linear_forward,
-)
-from .core.network import (
-    L_model_backward,
-    L_model_forward,
-    compute_cost,
-    compute_cost_from_logits,
-    compute_cost_with_regularization,
-    cost_and_grads,
-    network_cost,
-    update_parameters,
-)
-from .core.outputs import OUTPUTS, Output, get_output
-from .core.predict import accuracy, predict, predict_labels, predict_proba
+_DEFINED = {
+    ".core.activations": (
+        "ACTIVATIONS LEAKY_RELU_SLOPE Activation custom_activation get_activation leaky_relu "
+        "leaky_relu_backward leaky_relu_with relu relu_backward sigmoid sigmoid_backward tanh "
+        "tanh_backward"),
+    ".core.init": "SCHEMES initialize_parameters initialize_parameters_deep",
+    ".core.layers": (
+        "linear_activation_backward linear_activation_forward linear_backward linear_forward"),
+    ".core.network": (
+        "L_model_backward L_model_forward compute_cost compute_cost_from_logits "
+        "compute_cost_with_regularization cost_and_grads network_cost update_parameters"),
+    ".core.outputs": "OUTPUTS Output get_output",
+    ".core.predict": "accuracy predict predict_labels predict_proba",
+    ".course.models": "COURSE_MODELS L_layer_model nn_model two_layer_model",
+    ".errors": (
+        "DataError InputTypeError JaxdnnError NameLookupError NumericalOverflow OptionError "
+        "SaturationError ShapeError TrainingDiverged"),
+    ".io.cat": "flatten_images load_cat_data load_data",
+    ".io.datasets": "DATASETS load_dataset load_digits load_planar_dataset",
+    ".io.examples": "H5Examples",
+    ".io.models": "load_model save_model",
+    ".train.batches": "epoch_costs random_mini_batches",
+    ".train.fit": "fit train_steps",
+    ".train.mesh": "data_mesh local_columns",
+    ".train.stack": "ModelStack fit_many predict_labels_many stack_models unstack_models",
+    ".train.state": "TrainState init_train_state load_checkpoint save_checkpoint",
+    ".train.stream": "fit_stream",
+    ".verify.gradcheck": (
+        "GRADIENT_CHECK_THRESHOLD autodiff_errors autodiff_gradients finite_difference_gradients "
+        "gradient_check relative_error transpose_errors"),
+    ".train.estimator": "Classifier",
+}
+"""Each module and the public names it defines."""
+_NAMES = {name: module for module, names in _DEFINED.items() for name in names.split()}
+_MODULES = {"basics": ".course.basics", "logistic": ".course.logistic", "planar": ".course.planar"}
+"""The course's other assignments, as namespaces: ``jaxdnn.planar`` and ``import jaxdnn.planar``."""
+_SUBPACKAGES = ("app", "core", "course", "errors", "io", "testing", "train", "verify")
 
-# The course's other assignments, as namespaces ("as" marks them re-exported).
-from .course import basics as basics
-from .course import logistic as logistic
-from .course import planar as planar
-from .course.models import COURSE_MODELS, L_layer_model, nn_model, two_layer_model
-from .errors import (
-    DataError,
-    InputTypeError,
-    JaxdnnError,
-    NameLookupError,
-    NumericalOverflow,
-    OptionError,
-    SaturationError,
-    ShapeError,
-    TrainingDiverged,
-)
-from .io.cat import flatten_images, load_cat_data, load_data
-from .io.datasets import DATASETS, load_dataset, load_digits, load_planar_dataset
-from .io.examples import H5Examples
-from .io.models import load_model, save_model
-from .train.batches import epoch_costs, random_mini_batches
-from .train.fit import fit, train_steps
-from .train.mesh import data_mesh, local_columns
-from .train.stack import ModelStack, fit_many, predict_labels_many, stack_models, unstack_models
-from .train.state import TrainState, init_train_state, load_checkpoint, save_checkpoint
-from .train.stream import fit_stream
-from .verify.gradcheck import (
-    GRADIENT_CHECK_THRESHOLD,
-    autodiff_errors,
-    autodiff_gradients,
-    finite_difference_gradients,
-    gradient_check,
-    relative_error,
-    transpose_errors,
-)
+try:
+    __version__ = _version("jaxdnn")
+except _NotFound:  # a source tree that is not installed
+    __version__ = "0+unknown"
 
-__version__ = _version("jaxdnn")
 
-for _name, _module in (("basics", basics), ("logistic", logistic), ("planar", planar)):
-    _sys.modules[f"{__name__}.{_name}"] = _module  # ``import jaxdnn.planar`` keeps working
+def __getattr__(name):
+    if name in _NAMES:
+        value = getattr(_importlib.import_module(_NAMES[name], __name__), name)
+    elif name in _MODULES:
+        value = _importlib.import_module(_MODULES[name], __name__)
+    elif name in _SUBPACKAGES:
+        value = _importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NAMES) | set(_MODULES))
+
+
+class _Aliases(_abc.MetaPathFinder, _abc.Loader):
+    """``import jaxdnn.planar`` gives the module ``jaxdnn.course.planar`` itself."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, name = fullname.rpartition(".")
+        if prefix == __name__ and name in _MODULES:
+            return _util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return _importlib.import_module(_MODULES[spec.name.rpartition(".")[2]], __name__)
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(finder, _Aliases) for finder in _sys.meta_path):
+    _sys.meta_path.append(_Aliases())
 
 __all__ = [
     "ACTIVATIONS",
+    "Classifier",
     "Activation",
     "COURSE_MODELS",
     "DATASETS",

@@ -13,8 +13,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jaxdnn"
 FLOORS = ["errors", "core", "io", "train", "verify", "course", "app"]
 """Bottom to top: a module may import its own floor and the floors before it."""
-FACES = {"__init__", "testing"}
-"""The top-level faces: the public names, and jaxdnn.testing over verify/testing.py."""
+FACES = {"__init__", "testing", "__main__"}
+"""The top-level faces: the public names, jaxdnn.testing over verify/testing.py, and the console
+script (``python -m jaxdnn``)."""
 MAX_LINES = 400
 MAX_FUNCTION_LINES = 60
 DECLARATIVE = {("app/parser.py", "build_parser")}

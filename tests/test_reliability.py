@@ -175,7 +175,7 @@ def test_a_background_jobs_ignored_sigint_stays_ignored():
     result = script("""
         import signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        import jaxdnn_command
+        import jaxdnn.__main__
         from jaxdnn.app import signals
         first = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         with signals.handled():

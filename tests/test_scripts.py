@@ -27,3 +27,27 @@ def test_bench_checks_runs_one_round():
     result = run(str(SCRIPTS / "bench_checks.py"), "--rounds", "1", "--steps", "1")
     assert result.returncode == 0, result.stderr
     assert "public (checked) / kernels (unchecked): median" in result.stdout
+
+
+def test_make_gallery_draws_figures_on_small_settings_and_names_every_gallery_file(tmp_path):
+    """The script run on small settings (three of its commands: a train, the sweep and the
+    activations), and every file of docs/gallery named by one of its commands."""
+    only = "decision_boundary.png,sweep_accuracy.png,activations.png"
+    result = run(str(SCRIPTS / "make_gallery.py"), "--quick", "--out", str(tmp_path),
+                 "--data-dir", str(tmp_path / "no cat files"), "--only", only)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["activations.png", "decision_boundary.png",
+                                            "sweep.png", "sweep_accuracy.png"]
+    assert "costs.png, mislabeled.png and compare.png are skipped" in result.stderr
+    assert "jaxdnn sweep --iterations 50" in result.stdout
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import make_gallery
+    finally:
+        sys.path.pop(0)
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    (cat / "train_catvnoncat.h5").write_bytes(b"")
+    named = {name for _, names in make_gallery.figures(make_gallery.QUICK, str(cat))
+             for name in names}
+    assert named == set(os.listdir(SCRIPTS.parent / "docs" / "gallery"))

@@ -8,95 +8,103 @@ float64, and keeps compiled programs in JAX's persistent compilation cache
 (:mod:`jaxdnn.app.cache`).
 """
 
-import importlib
-import math
 import os
 import signal
 import sys
-import traceback
 from functools import partial
 
 import jax
 import numpy as np
 
-from ..core.activations import ACTIVATIONS, Activation, get_activation
+from ..core.activations import ACTIVATIONS
 from ..core.predict import predict_proba
 from ..errors import DataError, JaxdnnError, OptionError, TrainingDiverged
 from ..io.files import check_targets, write_files
-from ..io.images import load_image
+from ..train import reports
 from ..verify import audit
 from . import cache as _cache
-from . import execute, models, plots, settings, streams, studies
+from . import execute, folders, models, plots, settings, streams, studies, user
 from . import signals as _signals
 from .folders import exclusive
 from .parser import build_parser
 
 
-class _Progress:
-    """Course-style cost lines on stdout; a progress bar on stderr when it is a terminal."""
+def _level(args):
+    """The progress level the options ask for (:data:`~jaxdnn.train.reports.LEVELS`)."""
+    return "quiet" if args.quiet else "verbose" if args.verbose else "default"
 
-    def __init__(self, total, unit="iteration", stream=None):
-        self.total, self.unit, self.stream = total, unit, stream or sys.stderr
-        self.bar = self.stream.isatty()
 
-    def __call__(self, i, cost):
-        self._bar("\r" + " " * 60 + "\r")
-        print(f"Cost after {self.unit} {i}: {cost:f}", flush=True)
-        done = int(30 * (i + 1) / max(self.total, 1))
-        self._bar(f"[{'#' * done}{'.' * (30 - done)}] {i + 1}/{self.total} cost {cost:.6f}")
-
-    def close(self, complete=False):
-        """End the bar's line; at ``total`` when training completed."""
-        if complete:
-            self._bar(f"\r[{'#' * 30}] {self.total}/{self.total}")
-        self._bar("\n")
-
-    def _bar(self, text):
-        if self.bar:
-            self.stream.write(text)
-            self.stream.flush()
+def _accuracy(value):
+    return "-" if value is None else f"{100 * value:.2f} %"
 
 
 def cmd_train(args):
     run, resume_from = args.settings
-    user = run.hidden_activation if settings.is_user_activation(run.hidden_activation) else None
-    activation = _user_activation(user, "--hidden-activation") if user else None
-    out = args.out or args.resume or "runs/latest"
+    spec = run.hidden_activation if settings.is_user_activation(run.hidden_activation) else None
+    activation = user.activation(spec, "--hidden-activation") if spec else None
+    fresh = not (args.out or args.resume)
+    out = args.out or args.resume or folders.new_run(run.dataset)
     figures = _figures()
-    progress = _Progress(run.iterations, run.unit)
+    progress = reports.Progress(run.iterations, run.unit, _level(args))
     result = None
     try:
         result = execute.execute(run, out, data_dir=args.data_dir, resume_from=resume_from,
                                  on_cost=progress, figures=figures,
                                  gram=False if args.plain else "auto", activation=activation,
-                                 devices=args.devices)
+                                 devices=args.devices, overwrite=args.overwrite)
     finally:
-        progress.close(complete=isinstance(result, dict))
+        complete = isinstance(result, dict)
+        progress.close(run.iterations if complete else None,
+                       result["final_cost"] if complete else None)
+        if fresh and os.path.isdir(out) and not os.listdir(out):
+            os.rmdir(out)  # a run that failed before writing anything leaves no folder
+    if fresh and folders.point_latest(out) is None:
+        print(f"jaxdnn: note: {folders.RUNS}/{folders.LATEST} is not a link this version "
+              f"made; it is left as is", file=sys.stderr)
+    if isinstance(result, execute.Finished):
+        print(f"{out} holds a finished run ({result.unit} {result.epoch} of {result.total}): "
+              f"nothing to train, its outputs are kept (add --overwrite to write them again)")
+        return 0
     if isinstance(result, execute.Stopped):
         print(f"jaxdnn: stopped by {signal.Signals(result.signum).name} at {run.unit} "
               f"{result.epoch} of {run.iterations}; checkpoint saved; continue with: "
               f"{settings.resume_command(out, run, args.data_dir)}", file=sys.stderr)
         return 128 + result.signum
-    if result.get("stopped_epoch") is not None:
-        print(f"Stopped early after epoch {result['stopped_epoch'] + 1}: the validation cost "
-              f"last improved at epoch {result['best_epoch'] + 1} "
-              f"({result['best_validation_cost']:f}), whose parameters are kept")
-    print("Trained through the Gram path (the first layer through X^T X; --plain for the plain "
-          "loop)" if result["path"] == "gram" else "Trained through the plain loop")
-    print(f"Train accuracy: {result['train_accuracy']}")
-    print(f"Test accuracy: {result['test_accuracy']}")
-    if run.output == "softmax":
-        print("Test accuracy per class: " + ", ".join(
-            f"{name} {acc:.3f}" for name, acc in zip(result["classes"],
-                                                     result["test_accuracy_per_class"],
-                                                     strict=True)))
-        print("Test confusion matrix (rows: true class, columns: predicted):")
-        for row in result["test_confusion_matrix"]:
-            print("  " + " ".join(f"{n:4d}" for n in row))
+    _report_run(run, result)
     kept = [settings.CHECKPOINT] if os.path.exists(os.path.join(out, settings.CHECKPOINT)) \
         else []
     print(f"Wrote {', '.join(result['files'] + kept)} to {out}")
     return 0
+
+
+def _report_run(run, result):
+    """The results of a finished run: final cost, accuracies, the per-class table."""
+    if result.get("stopped_epoch") is not None:
+        print(f"Stopped early after epoch {result['stopped_epoch'] + 1}: the validation cost "
+              f"last improved at epoch {result['best_epoch'] + 1} "
+              f"({result['best_validation_cost']:f}), whose parameters are kept")
+    if result["final_cost"] is not None:
+        print(f"Final cost: {result['final_cost']:f} (after {run.iterations} {run.unit}s)")
+    first, last = result.get("initial_cost"), result["final_cost"]
+    if first is not None and last is not None and last > first:
+        print(f"jaxdnn: note: the final cost {last:f} is above the initial one {first:f}: the "
+              f"run did not learn; try a smaller --learning-rate", file=sys.stderr)
+    if result["path"] == "gram":
+        print("The first layer trained through X^T X, faster where images have more features "
+              "than there are examples (same results; --plain turns it off)")
+    print(f"Train accuracy: {_accuracy(result['train_accuracy'])}")
+    print(f"Test accuracy: {_accuracy(result['test_accuracy'])}")
+    if run.output == "softmax":
+        _per_class(result["classes"], result["test_accuracy_per_class"],
+                   result["test_confusion_matrix"])
+
+
+def _per_class(classes, accuracies, confusion):
+    print("Test accuracy per class: " + ", ".join(
+        f"{name} {_accuracy(acc)}" for name, acc in zip(classes, accuracies, strict=True)))
+    print("Test confusion matrix (rows: true class, columns: predicted):")
+    for row in confusion:
+        print("  " + " ".join(f"{n:4d}" for n in row))
 
 
 def _figures():
@@ -128,37 +136,58 @@ def _settings(args):
     return run, resume_from
 
 
+def _model_activation(args):
+    """The pair ``--hidden-activation MODULE:OBJECT`` names for a model, imported; or None."""
+    spec = args.hidden_activation
+    return (spec, user.activation(spec, "--hidden-activation")) if spec else None
+
+
 def cmd_evaluate(args):
-    for split, value in models.evaluate(args.params, args.dataset, args.data_dir).items():
-        print(f"{split.capitalize()} accuracy: {value}")
+    result = models.evaluate(args.params, args.dataset, args.data_dir, _model_activation(args))
+    for split in ("train", "test"):
+        print(f"{split.capitalize()} accuracy: {_accuracy(result[split])}")
+    if "per_class" in result:
+        _per_class(models.load(args.params, _model_activation(args)).classes,
+                   result["per_class"], result["confusion"])
     return 0
 
 
 def cmd_predict(args):
-    model = models.load(args.params)
-    n_x = model.parameters["W1"].shape[1]
-    num_px = math.isqrt(n_x // 3)
-    if num_px * num_px * 3 != n_x:
-        raise OptionError(f"{args.params} was trained on {n_x} features, not on RGB images")
+    model = models.load(args.params, _model_activation(args))
     # a sigmoid model without class names is the course's cat classifier
     classes = (model.classes if model.output != "sigmoid" or "classes" in model.meta
                else ["non-cat", "cat"])
     failures = 0
-    for path in args.images:
+    for path in args.inputs:
         try:
-            x = load_image(path, num_px)
-        except DataError as e:
-            print(f"jaxdnn: {e}", file=sys.stderr)
+            X = models.inputs(model, path)
+        except (DataError, OptionError) as e:
+            print(f"jaxdnn: error: {e}", file=sys.stderr)
             failures += 1
             continue
-        AL = np.asarray(predict_proba(x, model.parameters, model.hidden_activation,
-                                      output=model.output))[:, 0]
-        probs = AL if len(AL) > 1 else np.array([1 - AL[0], AL[0]])
-        k = int(probs.argmax())
-        shown = k if len(AL) > 1 else 1  # a sigmoid's probability is the second class's
-        print(f"{os.fsencode(path).decode(errors='replace')}: {classes[k]} "
-              f"(p({classes[shown]}) = {probs[shown]:.4f})")
+        P = np.asarray(predict_proba(X, model.parameters, model.hidden_activation,
+                                     output=model.output))
+        sigmoid = len(P) == 1
+        P = np.concatenate([1 - P, P]) if sigmoid else P
+        rows = path.lower().endswith(models.ROWS)
+        for j in range(X.shape[1]):
+            k = int(P[:, j].argmax())
+            shown = 1 if sigmoid else k  # a sigmoid's probability is the second class's
+            where = models.name(path) + (f" row {j + 1}" if rows else "")
+            print(f"{where}: {classes[k]} (p({classes[shown]}) = {P[shown, j]:.4f})")
     return 2 if failures else 0
+
+
+def _seeds(n):
+    return f"{n} seed{'s' if n > 1 else ''}"
+
+
+def _spread(stats, runs, scale=1, digits=3, unit=""):
+    """A mean and its standard deviation over ``runs`` (the mean alone over one), or "-"."""
+    if not stats:
+        return "-"
+    mean = f"{stats['mean'] * scale:.{digits}f}"
+    return f"{mean}{unit}" if runs == 1 else f"{mean} ± {stats['std'] * scale:.{digits}f}{unit}"
 
 
 def cmd_sweep(args):
@@ -171,16 +200,27 @@ def _sweep(args):
                                                                  args.learning_rates)):
         if len(set(given)) < len(given):
             print(f"jaxdnn: note: {name} repeats a value: each is trained once", file=sys.stderr)
-    print("Each model is trained and scored on all 400 points of the planar data, as the "
-          "course's study (jaxdnn train scores an 80/20 split)", flush=True)
-    rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out, seeds=args.seeds,
-                            learning_rates=args.learning_rates, figures=_figures())
+    models = len(set(args.hidden_sizes)) * args.seeds * len(set(args.learning_rates))
+    if not args.quiet:
+        print(f"Training {models} model{'s' if models > 1 else ''} (hidden sizes x seeds x "
+              f"learning rates) for {args.iterations} iterations in one compiled program; each "
+              f"is trained and scored on all 400 points of the planar data, as the course's "
+              f"study (jaxdnn train scores an 80/20 split)", flush=True)
+    progress = reports.Progress(models, "model", _level(args))
+    progress(-1, done=0)
+    try:
+        with progress.ticking():
+            rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out,
+                                        seeds=args.seeds, learning_rates=args.learning_rates,
+                                        figures=_figures())
+        progress.close(models)
+    finally:
+        progress.close()
     print(f"Accuracy for logistic regression (no hidden layer): {rows[0]['accuracy'] * 100:.2f} %")
-    seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}"
-    print(f"hidden units  learning rate  accuracy over {seeds:<9} diverged")
+    heading = "accuracy" if args.seeds == 1 else f"accuracy over {_seeds(args.seeds)}"
+    print(f"hidden units  learning rate  {heading:<23} diverged")
     for row in studies.summarise_sweep(rows):
-        acc = row["accuracy"]
-        cell = f"{acc['mean'] * 100:.2f} ± {acc['std'] * 100:.2f} %" if acc else "-"
+        cell = _spread(row["accuracy"], args.seeds, 100, 2, " %")
         print(f"{row['hidden_units']:<13} {row['learning_rate']:<14g} {cell:<23} "
               f"{row['diverged']}/{row['runs']}")
     print(f"Wrote {', '.join(files)} to {args.out}")
@@ -194,80 +234,33 @@ def cmd_compare(args):
 
 
 def _compare(args):
-    def report(result):
-        if result.seed == args.seeds:
-            print(f"trained {result.activation} at learning rate {result.learning_rate} over "
-                  f"{args.seeds} seeds", flush=True)
+    total = len(args.hidden_activation) * len(args.learning_rates) * args.seeds
+    progress = reports.Progress(total, "model", _level(args))
 
-    runs = studies.compare(args.hidden_activation, range(1, args.seeds + 1), args.learning_rates,
-                       dataset=args.dataset, data_dir=args.data_dir, hidden=args.layers,
-                       iterations=args.iterations, leaky_slope=args.leaky_slope, report=report)
-    print("learning rate  activation   test accuracy   train accuracy  final cost      "
-          "cost rises  diverged")
+    def report(result):
+        progress(progress.done)
+        if result.seed == args.seeds:
+            progress.say(f"trained {result.activation} at learning rate {result.learning_rate:g} "
+                         f"over {_seeds(args.seeds)}")
+
+    try:
+        runs = studies.compare(args.hidden_activation, range(1, args.seeds + 1),
+                               args.learning_rates, dataset=args.dataset, data_dir=args.data_dir,
+                               hidden=args.layers, iterations=args.iterations,
+                               leaky_slope=args.leaky_slope, report=report)
+    finally:
+        progress.close()
+    print("learning rate  activation   test accuracy      train accuracy     final cost       "
+          "cost rises   diverged")
     for row in studies.summarise(runs):
-        cells = [f"{row[k]['mean']:.3f} ± {row[k]['std']:.3f}" if row[k] else "-"
-                 for k in ("test_accuracy", "train_accuracy", "final_cost", "cost_rises")]
-        print(f"{row['learning_rate']:<14g} {row['activation']:<12} {cells[0]:<15} "
-              f"{cells[1]:<15} {cells[2]:<15} {cells[3]:<11} {row['diverged']}/{row['runs']}")
+        cells = [_spread(row[k], args.seeds, 100, 2, " %") for k in ("test_accuracy",
+                                                                     "train_accuracy")]
+        cells += [_spread(row["final_cost"], args.seeds),
+                  _spread(row["cost_rises"], args.seeds, digits=1)]
+        print(f"{row['learning_rate']:<14g} {row['activation']:<12} {cells[0]:<18} "
+              f"{cells[1]:<18} {cells[2]:<16} {cells[3]:<12} {row['diverged']}/{row['runs']}")
     print(f"Wrote {', '.join(studies.write_comparison(runs, args.out))} to {args.out}")
     return 0
-
-
-def _user_activation(spec, option="--activation"):
-    """``module:object``, an :class:`~jaxdnn.Activation` importable from the current folder and
-    following the contract (:func:`~jaxdnn.get_activation` tries it)."""
-    def accept(found, name):
-        if not isinstance(found, Activation):
-            raise OptionError(f"{option} {spec} is a {type(found).__name__}, not an Activation "
-                              f"(build it with jaxdnn.custom_activation)")
-        return get_activation(found if found.name else found._replace(name=name))
-    return _user_object(spec, option, accept)
-
-
-def _user_layer(spec, option="--layer"):
-    """``module:object`` with ``forward``, ``backward`` and ``inputs`` (a tuple of example
-    arrays, or a function of no arguments returning one): ``(forward, backward, inputs)``."""
-    def accept(found, name):
-        missing = [a for a in ("forward", "backward", "inputs") if not hasattr(found, a)]
-        if missing:
-            raise OptionError(f"{option} {spec} has no {', '.join(missing)}: the object needs "
-                              f"forward, backward and inputs (example arrays)")
-        inputs = found.inputs() if callable(found.inputs) else found.inputs
-        return found.forward, found.backward, tuple(inputs)
-    return _user_object(spec, option, accept)
-
-
-def _user_object(spec, option, accept):
-    """``accept(object, name)`` of ``module:object`` imported from the current folder. Whatever
-    the user's code raises or exits with, on import or when tried, is one OptionError quoting
-    it; with ``JAXDNN_DEBUG=1`` its traceback is printed first, on stderr."""
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise OptionError(f"{option} takes module:object; got {spec!r}")
-    if module.startswith("."):
-        raise OptionError(f"{option} {spec}: a relative module name; name a module of the "
-                          f"current folder, as in {module.lstrip('.') or 'myact'}:{name}")
-    step = f"importing {module}"
-    sys.path.insert(0, os.getcwd())
-    try:
-        found = importlib.import_module(module)
-        step = f"looking up {name} in {module}"
-        found = getattr(found, name)
-        step = "trying it"
-        return accept(found, name)
-    except (Exception, SystemExit) as e:  # the user's code: anything, sys.exit included
-        debug = os.environ.get("JAXDNN_DEBUG", "") not in ("", "0")
-        if debug:
-            traceback.print_exception(e.__cause__ or e, file=sys.stderr)
-        if isinstance(e, JaxdnnError):
-            raise OptionError(str(e) if str(e).startswith(option) else
-                              f"{option} {spec}: {e}") from None
-        what = (f"called sys.exit({e.code!r})" if isinstance(e, SystemExit) else
-                f"raised {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}")
-        hint = "" if debug else " (JAXDNN_DEBUG=1 shows the traceback)"
-        raise OptionError(f"{option} {spec}: {step} {what}{hint}") from None
-    finally:
-        sys.path.pop(0)
 
 
 def cmd_check(args):
@@ -279,16 +272,17 @@ def cmd_check(args):
                           f"or float32")
     pool = list(args.hidden_activation or ([] if args.activation else sorted(ACTIVATIONS)))
     if args.activation:
-        pool.insert(0, _user_activation(args.activation))
+        pool.insert(0, user.activation(args.activation))
     outputs = args.classes if args.output == "softmax" else 1
-    draws = []
+    draws, progress = [], reports.Progress(args.draws, "draw", _level(args))
     for draw in audit.run(args.layers, args.features, outputs, args.output, args.dtype,
                           args.examples, args.draws, pool, args.seed):
         draws.append(draw)
         names = ", ".join(a if isinstance(a, str) else a.name for a in draw.hidden_activation)
-        print(f"draw {draw.index} ({names}): " + ", ".join(
-            f"{witness} {max(errors.values()):.1e}" for witness, errors in draw.errors.items()),
-            flush=True)
+        progress.say(f"draw {draw.index} ({names}): " + ", ".join(
+            f"{witness} {max(errors.values()):.1e}" for witness, errors in draw.errors.items()))
+        progress(len(draws) - 1)
+    progress.close()
     found, failed = audit.worst(draws), []
     L = len(args.layers) + 1
     keys = [k for l in range(1, L + 1) for k in (f"dW{l}", f"db{l}", f"dA{l}")]
@@ -328,7 +322,7 @@ def _check_layer(args):
     print(f"checking {args.layer}: jax.vjp, forward mode, float64 differences, linearity, "
           f"same bits; {args.draws} draws, seed {args.seed}", flush=True)
     from ..verify import layer  # the pair's check alone: imported when asked for
-    forward, backward, inputs = _user_layer(args.layer)
+    forward, backward, inputs = user.layer(args.layer)
     if args.dtype:
         inputs = jax.tree.map(lambda a: jax.numpy.asarray(a, args.dtype), inputs)
     report = layer.verify(forward, backward, inputs, draws=args.draws, seed=args.seed,
@@ -362,6 +356,7 @@ def main(argv=None):
         with _signals.handled(partial(_cache.wait_for_writes, cache) if cache else None):
             try:
                 if args.command == "train":
+                    args.resume = args.resume and folders.resolve(args.resume)
                     args.settings = _settings(args)  # reads a checkpoint: no jax array yet
                 if _x64(args):
                     jax.config.update("jax_enable_x64", True)  # once, before any array
@@ -369,7 +364,7 @@ def main(argv=None):
             finally:
                 plots.import_failure()  # an import cut short could leave matplotlib's cache lock
     except TrainingDiverged as e:
-        print(f"jaxdnn: {e}", file=sys.stderr)
+        print(f"jaxdnn: error: {e}", file=sys.stderr)
         return 3
     except (JaxdnnError, OSError) as e:
         print(f"jaxdnn: error: {e}", file=sys.stderr)

@@ -26,9 +26,9 @@ from ..train.batches import epoch_costs
 from ..train.loop import initial_opt_state
 from ..train.mesh import data_mesh
 from ..train.state import TrainState, load_checkpoint, save_checkpoint
-from . import outputs, signals
+from . import folders, outputs, signals
 from .folders import exclusive
-from .settings import CHECKPOINT, finished, is_user_activation, recorded, resume_command
+from .settings import CHECKPOINT, finished, is_user_activation, progress, recorded, resume_command
 
 
 class Stopped(NamedTuple):
@@ -38,8 +38,17 @@ class Stopped(NamedTuple):
     epoch: int
 
 
+class Finished(NamedTuple):
+    """A resumed run that was already complete, whose outputs are there: nothing is
+    rewritten."""
+
+    epoch: int
+    total: int
+    unit: str
+
+
 def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=None, figures=True,
-            gram="auto", activation=None, devices=None):
+            gram="auto", activation=None, devices=None, overwrite=False):
     """Train ``settings`` into the folder ``out`` (from the checkpoint ``resume_from`` if
     given) and write its outputs. Returns the metrics, or :class:`Stopped` if a signal stopped
     it. ``on_cost(i, cost)`` hears every PRINT_EVERY-th iteration's (epoch's) cost.
@@ -50,6 +59,11 @@ def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=Non
     :class:`~jaxdnn.Activation` the caller imported from there: a run never imports code that a
     file names. ``devices``: shard the examples over that many devices (not a setting of the
     run: a run may resume on another count).
+
+    A folder holds one run: a new run into ``out`` that holds another finished run's outputs is
+    refused unless ``overwrite`` (then the other run's files are all replaced or removed);
+    resuming a complete run whose outputs are there returns :class:`Finished` and rewrites
+    nothing unless ``overwrite``.
     """
     if is_user_activation(settings.hidden_activation) != isinstance(activation, Activation):
         raise OptionError(f"activation= is the pair of a run whose hidden activation is a "
@@ -58,8 +72,22 @@ def execute(settings, out, *, data_dir="datasets", resume_from=None, on_cost=Non
     placement = None if devices is None else data_mesh(devices)
     with exclusive(out):
         check_targets(out, (*outputs.FILES, CHECKPOINT), OptionError)  # before any training
-        return _execute(settings, out, data_dir, resume_from, on_cost, figures,
-                        settings.config(activation, gram).replace(donate=True), placement)
+        held = folders.finished_outputs(out)
+        checkpoint = os.path.join(out, CHECKPOINT)
+        if resume_from and os.path.realpath(checkpoint) == os.path.realpath(resume_from):
+            done, total, unit, complete = progress(checkpoint)
+            if complete and "model.npz" in held and not overwrite:
+                return Finished(done, total, unit)
+        elif (finished(checkpoint) or held) and not overwrite:  # an unfinished run: refused
+            raise OptionError(f"--out {out} holds another finished run "
+                              f"({', '.join(held or [CHECKPOINT])}): choose another --out, or "
+                              f"add --overwrite to replace it")
+        result = _execute(settings, out, data_dir, resume_from, on_cost, figures,
+                          settings.config(activation, gram).replace(donate=True), placement)
+        written = result["files"] if isinstance(result, dict) else []
+        for name in set(held) - set(written):  # the other run's files this run did not write
+            os.unlink(os.path.join(out, name))
+        return result
 
 
 def _execute(settings, out, data_dir, resume_from, on_cost, figures, config, placement):
@@ -85,11 +113,11 @@ def _execute(settings, out, data_dir, resume_from, on_cost, figures, config, pla
     with (signals.deferred(lambda: checkpoint_kept if os.path.exists(checkpoint) else "")
           if settings.checkpoint_every else signals.handled()) as stop:
         return _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, split,
-                       figures, resume_from)
+                       figures, resume_from, data_dir)
 
 
 def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, split, figures,
-            resume_from):
+            resume_from, data_dir):
     """Train the run from ``state`` (:func:`_train`), then write its outputs."""
     checkpoint, config = os.path.join(out, CHECKPOINT), run.config
     outcome, stopped = _train(settings, run, state, costs, curves, out, on_cost, stop)
@@ -109,7 +137,8 @@ def _finish(settings, run, state, costs, curves, out, on_cost, stop, stale, spli
         return outputs.write_run(out, settings,
                                  early["best"] if early else outcome.state.parameters, costs,
                                  curves, split, figures, run.program.body.name,
-                                 config.hidden_activation, report)
+                                 config.hidden_activation, report,
+                                 data_dir if settings.dataset in datasets.IMAGES else None)
 
 
 def _initial(settings, resume_from, split):

@@ -2,6 +2,7 @@
 all or none (:func:`~jaxdnn.io.files.write_files`)."""
 
 import json
+import os
 import sys
 
 import jax
@@ -31,10 +32,12 @@ def drawable(figures):
     return figures and failure is None
 
 
-def write_run(out, settings, params, costs, curves, split, figures, path, hidden, early=None):
+def write_run(out, settings, params, costs, curves, split, figures, path, hidden, early=None,
+              data_dir=None):
     """Write the run's outputs into ``out``; returns its metrics with the files' names.
     ``curves``: (epochs, sets) costs of :data:`CURVES`' sets; ``early``: early stopping's
-    ``{"best_epoch", "stopped_epoch"}``, or None."""
+    ``{"best_epoch", "stopped_epoch"}``, or None; ``data_dir``: the folder its data was read
+    from, recorded (as an absolute path) for ``jaxdnn evaluate``."""
     train_x, train_y, test_x, test_y, classes = split
     layers = check.parameters(params)
 
@@ -47,9 +50,11 @@ def write_run(out, settings, params, costs, curves, split, figures, path, hidden
     p_train, p_test = np.split(predict(np.concatenate([train_x, test_x], axis=1)), [m], axis=1)
     metrics = _metrics(settings, layers, costs, path, classes, p_train, train_y, p_test, test_y,
                        early)
+    if data_dir is not None:
+        metrics["data_dir"] = os.path.abspath(data_dir)
     meta = {k: metrics[k] for k in ("dataset", "hidden_activation", "output", "learning_rate",
                                     "iterations", "init", "seed", "data_seed", "optimizer",
-                                    "classes")}
+                                    "classes", "data_dir") if k in metrics}
     files = {"model.npz": lambda f: write_model(f, params, meta),
              "metrics.json": lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n")}
     if drawable(figures):
@@ -76,6 +81,7 @@ def _metrics(settings, layers, costs, path, classes, p_train, train_y, p_test, t
             "test_accuracy_per_class": [float(row[k] / max(row.sum(), 1))
                                         for k, row in enumerate(confusion)],
             "test_confusion_matrix": confusion.tolist(),
+            "initial_cost": float(costs[0]) if len(costs) else None,
             "final_cost": float(costs[-1]) if len(costs) else None,
             **(early or {})}
 

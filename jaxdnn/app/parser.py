@@ -15,10 +15,7 @@ from ..course.models import COURSE_MODELS
 from ..errors import JaxdnnError, OptionError
 from ..io import datasets as data
 from ..train import config as training
-from . import settings
-
-DESCRIPTION = ("Train, evaluate and verify L-layer networks whose backward pass is written by "
-               "hand: train, evaluate, predict, sweep, compare, check, plot-activations.")
+from . import commands, settings
 
 
 def _parsed(convert, what, valid):
@@ -27,6 +24,9 @@ def _parsed(convert, what, valid):
     def parse(text):
         try:
             value = convert(text)
+        except _EmptyItem:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}: an empty item "
+                                             f"(two commas, or one at an end)") from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         try:
@@ -36,12 +36,16 @@ def _parsed(convert, what, valid):
     return parse
 
 
+class _EmptyItem(ValueError):
+    """A list option's text with an empty item."""
+
+
 def _items(convert):
     """A comma-separated list of ``convert``'s values; an empty item is refused."""
     def items(text):
         parts = [part.strip() for part in text.split(",")]
         if not all(parts):
-            raise ValueError(f"an empty item in {text!r}")
+            raise _EmptyItem(text)
         return [convert(part) for part in parts]
     return items
 
@@ -95,23 +99,31 @@ def _csv(sizes):
     return ",".join(map(str, sizes))
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (and exit code 2)."""
+def _user_pair(parser):
+    parser.add_argument("--hidden-activation", metavar="MODULE:OBJECT",
+                        help="the jaxdnn.custom_activation pair a model was trained with, "
+                             "imported from the current folder (needed for such a model)")
 
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+
+def _levels(parser):
+    """--quiet and --verbose: how much the command says while it works."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress while it works, only the results")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="a line per report (the course's cost lines), also on a terminal, "
+                            "where the default is one updating progress bar")
 
 
 def build_parser():
-    parser = _Parser(prog="jaxdnn", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser, subparsers = commands.top_parser()
 
-    train = sub.add_parser("train", help="train a classifier and write model, metrics, figures")
-    train.add_argument("--dataset", choices=data.NAMES, help="default: planar")
-    train.add_argument("--data-dir", type=_folder, default="datasets",
-                       help="folder of the cat .h5 files (default: datasets)")
+    train = subparsers["train"]
+    train.add_argument("--dataset", choices=data.NAMES, help="the data (default: planar)")
+    train.add_argument("--data-dir", type=_folder, metavar="DIR", default="datasets",
+                       help="folder of the cat .h5 files")
     planar, cat = COURSE_MODELS["nn_model"], COURSE_MODELS["L_layer_model"]
-    train.add_argument("--layers", type=_sizes,
+    train.add_argument("--layers", type=_sizes, metavar="N,N,...",
                        help=f"hidden sizes (default: {_csv(planar.hidden)} for the 2-D sets, "
                             f"{_csv(cat.hidden)} for cat)")
     train.add_argument("--hidden-activation", type=_hidden_activation, metavar="NAME",
@@ -158,56 +170,85 @@ def build_parser():
     train.add_argument("--resume", metavar="DIR", type=_folder,
                        help=f"continue the run whose {settings.CHECKPOINT} is in DIR, with its "
                             f"options")
-    train.add_argument("--out", type=_folder,
-                       help="output folder (default: runs/latest, or the --resume DIR)")
+    train.add_argument("--out", type=_folder, metavar="DIR",
+                       help="output folder (default: a new folder runs/<dataset>-<date>-<n>, "
+                            "with runs/latest pointing at it; or the --resume DIR); a folder "
+                            "that holds another finished run is refused without --overwrite")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the finished run in --out (all of its files), or write a "
+                            "finished --resume run's outputs again")
     train.add_argument("--plain", action="store_true",
                        help="train on the plain loop even where the Gram path applies (images: "
                             "more features than examples)")
     train.add_argument("--devices", type=_positive, metavar="N",
                        help="shard the examples over N devices (data parallelism; on CPU, "
                             "XLA_FLAGS=--xla_force_host_platform_device_count=N makes N)")
+    _levels(train)
 
-    evaluate = sub.add_parser("evaluate", help="accuracy of a saved model")
-    evaluate.add_argument("--params", required=True, help="model.npz written by train")
-    evaluate.add_argument("--dataset", choices=data.NAMES)
-    evaluate.add_argument("--data-dir", type=_folder, default="datasets")
+    evaluate = subparsers["evaluate"]
+    evaluate.add_argument("--params", required=True, metavar="FILE",
+                          help="model.npz (or checkpoint.npz) written by train, e.g. "
+                               "runs/latest/model.npz")
+    evaluate.add_argument("--dataset", choices=data.NAMES,
+                          help="default: the data set the model was trained on")
+    evaluate.add_argument("--data-dir", type=_folder, metavar="DIR",
+                          help="folder of the cat .h5 files (default: the one the model was "
+                               "trained with, else datasets)")
+    _user_pair(evaluate)
 
-    predict = sub.add_parser("predict", help="classify your own images with a saved model")
-    predict.add_argument("--params", required=True)
-    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict = subparsers["predict"]
+    predict.add_argument("--params", required=True, metavar="FILE",
+                         help="model.npz written by train")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT",
+                         help="an image (for a model trained on images), or a .csv or .npy "
+                              "file of feature rows, one example per row")
+    _user_pair(predict)
 
-    sweep = sub.add_parser("sweep", help="the course's hidden-layer-size study on planar data")
-    sweep.add_argument("--hidden-sizes", type=_sizes, default=[1, 2, 3, 4, 5, 20, 50])
-    sweep.add_argument("--iterations", type=_count, default=5000)
+    sweep = subparsers["sweep"]
+    sweep.add_argument("--hidden-sizes", type=_sizes, metavar="N,N,...",
+                       default=[1, 2, 3, 4, 5, 20, 50],
+                       help="comma-separated sizes of the hidden layer")
+    sweep.add_argument("--iterations", type=_count, default=5000,
+                       help="iterations of full-batch descent per model")
     sweep.add_argument("--seeds", type=_positive, default=1, metavar="N",
                        help="initialisations per size: numpy seeds 2..N+1 (2, the course's, "
                             "by default)")
-    sweep.add_argument("--learning-rates", type=_rates, default=[1.2],
+    sweep.add_argument("--learning-rates", type=_rates, metavar="LR,LR,...", default=[1.2],
                        help="comma-separated (default the course's 1.2); every size, seed and "
                             "rate trains in one compiled program")
-    sweep.add_argument("--out", type=_folder, default="runs/sweep")
+    sweep.add_argument("--out", type=_folder, metavar="DIR", default="runs/sweep",
+                       help="output folder")
+    _levels(sweep)
 
     study = COURSE_MODELS["activation_study"]
-    compare = sub.add_parser("compare", help="the course's activation study of the cat model, "
-                                              "over many seeds")
+    compare = subparsers["compare"]
     compare.add_argument("--hidden-activation", type=_names, default=["tanh", "relu",
-                                                                       "leaky_relu"])
+                                                                       "leaky_relu"],
+                         help="comma-separated activations to compare")
     compare.add_argument("--seeds", type=_positive, default=32, metavar="N",
                          help="numpy seeds 1..N of the course's initialisation (default 32)")
-    compare.add_argument("--learning-rates", type=_rates, default=[study.learning_rate])
-    compare.add_argument("--dataset", choices=data.NAMES, default="cat")
-    compare.add_argument("--data-dir", type=_folder, default="datasets")
-    compare.add_argument("--layers", type=_sizes, default=list(study.hidden))
-    compare.add_argument("--iterations", type=_positive, default=study.num_iterations)
+    compare.add_argument("--learning-rates", type=_rates, metavar="LR,LR,...",
+                         default=[study.learning_rate],
+                         help="comma-separated step sizes")
+    compare.add_argument("--dataset", choices=data.NAMES, default="cat", help="the data")
+    compare.add_argument("--data-dir", type=_folder, metavar="DIR", default="datasets",
+                         help="folder of the cat .h5 files")
+    compare.add_argument("--layers", type=_sizes, metavar="N,N,...", default=list(study.hidden),
+                         help="hidden sizes")
+    compare.add_argument("--iterations", type=_positive, default=study.num_iterations,
+                         help="iterations of full-batch descent per model")
     compare.add_argument("--leaky-slope", type=_slope, default=0.1,
                          help="slope of leaky_relu here (default 0.1, the study's)")
-    compare.add_argument("--out", type=_folder, default="runs/compare")
+    compare.add_argument("--out", type=_folder, metavar="DIR", default="runs/compare",
+                         help="output folder")
+    _levels(compare)
 
-    check = sub.add_parser("check", help="verify the hand-written backward against three "
-                                         "witnesses on random networks")
-    check.add_argument("--layers", type=_sizes, default=[5, 4], help="hidden sizes (default 5,4)")
+    check = subparsers["check"]
+    check.add_argument("--layers", type=_sizes, metavar="N,N,...", default=[5, 4],
+                       help="hidden sizes (default 5,4)")
     check.add_argument("--features", type=_positive, default=6, help="n[0] (default 6)")
-    check.add_argument("--output", choices=list(OUTPUTS), default="sigmoid")
+    check.add_argument("--output", choices=list(OUTPUTS), default="sigmoid",
+                       help="output layer")
     check.add_argument("--classes", type=_positive, default=3, help="softmax classes (default 3)")
     check.add_argument("--hidden-activation", type=_names,
                        help="activations drawn per hidden layer (default: all built-in ones)")
@@ -222,8 +263,9 @@ def build_parser():
                        help="float64 (default); with --layer: the examples' own unless given")
     check.add_argument("--examples", type=_positive, default=16, help="m per draw (default 16)")
     check.add_argument("--draws", type=_positive, default=20, help="random networks (default 20)")
-    check.add_argument("--seed", type=_seed, default=0)
+    check.add_argument("--seed", type=_seed, default=0, help="seed of the random networks")
+    _levels(check)
 
-    acts = sub.add_parser("plot-activations", help="the activations and their derivatives")
-    acts.add_argument("--out", type=_folder, default="runs")
+    acts = subparsers["plot-activations"]
+    acts.add_argument("--out", type=_folder, metavar="DIR", default="runs", help="output folder")
     return parser

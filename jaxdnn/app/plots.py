@@ -77,13 +77,34 @@ def _save(fig, path):
     require_matplotlib().close(fig)
 
 
-def plot_costs(costs, path, title="cost", every=100, unit="iteration"):
-    """The cost curve, one point per ``every`` iterations (or epochs), as the course plots it;
-    ``title`` says what was trained."""
+def _seeds(n):
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+POINTS = 500
+"""The most points a cost curve draws: longer runs are thinned, evenly, keeping the last."""
+
+
+def thinned(n, points=POINTS):
+    """The indices of a curve of ``n`` costs that :func:`plot_costs` draws: every one, or
+    ``points`` of them evenly spaced, the first and the last among them."""
+    if n <= points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, points).round().astype(int))
+
+
+def plot_costs(costs, path, title="cost", unit="iteration"):
+    """The cost curve: every iteration's (epoch's) cost, thinned to :data:`POINTS` points for
+    a long run, the last one always drawn and marked; ``title`` says what was trained."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 4))
     costs = np.asarray(costs)
-    ax.plot(np.arange(0, len(costs), every), costs[::every])
+    shown = thinned(len(costs))
+    ax.plot(shown, costs[shown], label=f"cost per {unit}")
+    if len(costs):
+        ax.plot([len(costs) - 1], [costs[-1]], "o", ms=4,
+                label=f"final cost {costs[-1]:.4g} ({unit} {len(costs) - 1})")
+        ax.legend(fontsize=8)
     ax.set(xlabel=unit, ylabel="cost", title=title)
     _save(fig, path)
 
@@ -175,7 +196,7 @@ def plot_sweep(summary, baseline, path):
         ax.errorbar([sizes.index(row["hidden_units"]) for row in done],
                     [row["accuracy"]["mean"] for row in done],
                     yerr=[row["accuracy"]["std"] for row in done], capsize=4, marker="o",
-                    label=f"learning rate {rate:g} ({max(row['runs'] for row in done)} seeds)"
+                    label=f"learning rate {rate:g} ({_seeds(max(row['runs'] for row in done))})"
                     if done else None)
     ax.axhline(baseline, color="0.5", ls="--", label="logistic regression")
     ax.set(xticks=range(len(sizes)), xticklabels=sizes, xlabel="hidden units",
@@ -241,6 +262,6 @@ def plot_comparison(runs, path):
         top.set(title=f"learning rate {rate}", xlabel="iteration", ylabel="cost")
         top.legend(fontsize=8)
         bottom.set(xticks=range(len(names)), xticklabels=names, ylabel="test accuracy",
-                   title=f"{len(group)} seeds per activation")
+                   title=f"{_seeds(len(group))} per activation")
     fig.tight_layout()
     _save(fig, path)

@@ -193,20 +193,27 @@ def finished(checkpoint):
     if not os.path.exists(checkpoint):
         return False
     folder = os.path.dirname(checkpoint) or "."
-    try:
-        meta = checked_metadata(load_model(checkpoint)[1], recorded(), checkpoint)
-        done = numeric.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
-        total = numeric.count(meta["run"]["iterations"], "iterations")
-    except (JaxdnnError, KeyError, TypeError):
-        raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
-                          f"choose another --out") from None
-    if done < total and not meta.get("stopped_early"):
-        unit = "epoch" if meta["run"].get("training", meta["run"]).get("mini_batch_size") \
-            else "iteration"
+    done, total, unit, complete = progress(checkpoint)
+    if not complete:
         raise OptionError(f"{folder} holds an unfinished run ({unit} {done} of {total}): "
                           f"continue it with jaxdnn train --resume {folder}, delete "
                           f"{checkpoint}, or choose another --out")
     return True
+
+
+def progress(checkpoint):
+    """``(done, total, unit, complete)`` of the run ``checkpoint`` holds: its iterations (epochs)
+    done and asked, and whether it is complete (or stopped early)."""
+    try:
+        meta = checked_metadata(load_model(checkpoint)[1], recorded(), checkpoint)
+        done = numeric.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
+        total = numeric.count(meta["run"]["iterations"], "iterations")
+        unit = "epoch" if meta["run"].get("training", meta["run"]).get("mini_batch_size") \
+            else "iteration"
+    except (JaxdnnError, KeyError, TypeError, AttributeError):
+        raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
+                          f"choose another --out") from None
+    return done, total, unit, done >= total or bool(meta.get("stopped_early"))
 
 
 def resume_command(out, settings, data_dir="datasets"):

@@ -259,8 +259,9 @@ def linear(A, W, b, layer="", a_name="A_prev"):
     n, n_prev = array(W, f"W{layer}", floating=True)
     a_rows, m = array(A, a_name)
     if a_rows != n_prev:
+        hint = f" (did you mean {a_name}.T?)" if m == n_prev else ""
         raise ShapeError(f"W{layer} has shape {(n, n_prev)} but {a_name} has shape "
-                         f"{(a_rows, m)}: {a_name} needs {n_prev} rows (features)")
+                         f"{(a_rows, m)}: {a_name} needs {n_prev} rows (features){hint}")
     shaped(b, f"b{layer}", (n, 1), why=f" to match W{layer} of shape {(n, n_prev)}")
 
 
@@ -324,10 +325,13 @@ def network(X, params, x_name="X"):
     """X (n[0], m) must fit ``params``; returns the layers."""
     layers = parameters(params)
     n0 = layers[0][0].shape[1]
-    if array(X, x_name)[0] != n0:
+    rows, columns = array(X, x_name)
+    if rows != n0:
+        hint = (f" (did you mean {x_name}.T? jaxdnn takes examples as columns)"
+                if columns == n0 else "")
         raise ShapeError(f"{x_name} has shape {tuple(X.shape)} but W1 has shape "
                          f"{tuple(layers[0][0].shape)}: {x_name} needs {n0} rows (features), "
-                         f"one column per example")
+                         f"one column per example{hint}")
     return layers
 
 

@@ -81,6 +81,12 @@ def _flag(value, name):
     return value
 
 
+def _print_cost(value, name):
+    if not isinstance(value, bool) and value != "progress":
+        raise InputTypeError(f"{name} must be True, False or 'progress'; got {value!r}")
+    return value
+
+
 def _hidden_activation(value, name):
     """A name of the table or an :class:`~jaxdnn.Activation`, or a sequence of them (one per
     hidden layer): each is looked up now, the count against the layers when they are known."""
@@ -230,8 +236,9 @@ class TrainConfig:
     min_delta: float = _option(0.0, _nonnegative, "the least decrease of the validation cost "
                                                    "that counts as an improvement",
                                "--min-delta", float, "D")
-    print_cost: bool = _option(False, _flag, "print the course's cost line every 100 "
-                                              "iterations (epochs with mini-batches)")
+    print_cost: bool | str = _option(False, _print_cost, "print the course's cost line every "
+                                     "100 iterations (epochs with mini-batches); 'progress': "
+                                     "an updating bar on a terminal instead")
     on_cost: Callable | None = _option(None, _callback, "on_cost(i, cost), called on the host "
                                                          "where print_cost would print")
     donate: bool = _option(False, _flag, "let training reuse the initial parameters' buffers "

@@ -92,12 +92,16 @@ def _prepare(X, Y, parameters, config, key, monitor, validation_data, mesh, step
 def _drive(run, state, fresh):
     """Drive ``run`` from ``state`` for its steps; a divergence is raised, naming where it
     overflowed."""
-    on_cost = run.config.on_cost or (reports.cost_printer(reports.COST_LINES[run.batched])
-                                     if run.config.print_cost else None)
+    on_cost = run.config.on_cost or reports.printer(run.config.print_cost, run.batched,
+                                                    run.steps // run.per_epoch)
     if state.iteration + run.steps > 2**31 - 1:
         raise OptionError(f"state.iteration + num_iterations must stay below 2**31 (the loop "
                           f"counts in int32); got {state.iteration} + {run.steps}")
-    outcome = driver.drive(run, driver.start_state(run, state), run.steps, on_cost=on_cost)
+    try:
+        outcome = driver.drive(run, driver.start_state(run, state), run.steps, on_cost=on_cost)
+    finally:
+        if isinstance(on_cost, reports.Progress):
+            on_cost.close()  # the bar's line ends, where it got to
     if outcome.diverged >= 0:
         raise driver.diverged(run, outcome, fresh)
     return outcome

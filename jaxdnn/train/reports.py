@@ -5,6 +5,10 @@ cost is computed once (:func:`~jaxdnn.train.batches.epoch_costs`) and is the ver
 returns; and the arrays the costs of a run grow in.
 """
 
+import sys
+import threading
+import time
+from contextlib import contextmanager
 from functools import cache, partial
 
 import numpy as np
@@ -53,6 +57,14 @@ def cost_printer(line):
     return partial(_print_cost, line)
 
 
+def printer(print_cost, batched, total):
+    """The ``on_cost`` of ``print_cost``: None (False), the course's line (True), or a
+    :class:`Progress` bar over ``total`` iterations or epochs (``"progress"``)."""
+    if print_cost == "progress":
+        return Progress(total, "epoch" if batched else "iteration", line=COST_LINES[batched])
+    return cost_printer(COST_LINES[batched]) if print_cost else None
+
+
 def _print_cost(line, i, cost):
     print(line.format(i, cost), flush=True)
 
@@ -75,3 +87,118 @@ def new_epochs(run, start, costs, reported, on_cost):
             if e % PRINT_EVERY == 0:
                 on_cost(e, float(cost))
     return new
+
+
+LEVELS = ("quiet", "default", "verbose")
+"""How much a run says while it trains: nothing; a progress bar on a terminal (the course's
+lines where the output is not a terminal); the course's lines always (and the bar)."""
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """One run's progress: an updating bar on ``err`` when it is a terminal (done of ``total``
+    iterations, epochs or models, their rate, the time left and the current cost) and, at the
+    ``verbose`` level or where ``out`` is not a terminal, the course's line on ``out`` every
+    time it is called. ``level``: one of :data:`LEVELS`. Call it as an ``on_cost(i, cost)``;
+    :meth:`close` ends the bar's line."""
+
+    def __init__(self, total, unit="iteration", level="default", out=None, err=None, line=None):
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.total, self.unit = max(int(total), 0), unit
+        self.bar = level != "quiet" and _isatty(self.err)
+        self.lines = level == "verbose" or (level == "default" and not _isatty(self.out))
+        self.line = line or f"Cost after {unit} {{}}: {{:f}}"
+        self.start, self.first, self.drawn, self.shown = time.monotonic(), None, 0.0, ""
+        self.done, self.cost = 0, None
+
+    def __call__(self, i, cost=None, done=None):
+        """Iteration (epoch, model) ``i`` is done, at ``cost``; ``done``: how many are done in
+        all (default ``i + 1``)."""
+        self.done, self.cost = (i + 1) if done is None else done, cost
+        if self.first is None:  # the rate is measured from the first report: after compiling
+            self.first = (time.monotonic(), self.done)
+        if cost is not None:
+            self.say(self.line.format(i, cost))
+        self._draw(force=self.lines)
+
+    def say(self, text):
+        """Print a report's line on ``out`` (above the bar), where lines are shown."""
+        if self.lines:
+            self._clear()
+            print(text, file=self.out, flush=True)
+            self._draw(force=True)
+
+    def text(self):
+        """The bar's line: done/total, rate, elapsed<left, cost."""
+        now = time.monotonic()
+        width = 24
+        fraction = self.done / self.total if self.total else 1.0
+        filled = int(width * min(fraction, 1.0))
+        rate = None
+        if self.first is not None and now > self.first[0] and self.done > self.first[1]:
+            rate = (self.done - self.first[1]) / (now - self.first[0])
+        left = _clock((self.total - self.done) / rate) if rate else "?"
+        speed = f"{rate:,.1f} {self.unit}s/s" if rate else f"- {self.unit}s/s"
+        cost = "" if self.cost is None else f", cost {self.cost:.6f}"
+        return (f"{100 * fraction:3.0f}%|{'#' * filled}{'.' * (width - filled)}| "
+                f"{self.done}/{self.total} [{_clock(now - self.start)}<{left}, {speed}{cost}]")
+
+    @contextmanager
+    def ticking(self, every=0.5):
+        """Redraw the bar every ``every`` seconds meanwhile (its clock runs while a single
+        compiled program trains many models); nothing where no bar is drawn."""
+        if not self.bar:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick():
+            while not stop.wait(every):
+                self._draw(force=True)
+
+        thread = threading.Thread(target=tick, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def close(self, done=None, cost=None):
+        """End the bar's line (left on the terminal, as the run ended): at ``done`` (and
+        ``cost``) where given, as the run completed."""
+        if done is not None:
+            self.done, self.cost = done, self.cost if cost is None else cost
+        if self.bar and self.shown:
+            self._draw(force=True)
+            self.err.write("\n")
+            self.err.flush()
+            self.shown = ""
+
+    def _draw(self, force=False):
+        now = time.monotonic()
+        if not self.bar or (not force and now - self.drawn < 0.1 and self.done < self.total):
+            return
+        self.drawn, text = now, self.text()
+        self.err.write("\r" + text + " " * max(len(self.shown) - len(text), 0))
+        self.err.flush()
+        self.shown = text
+
+    def _clear(self):
+        if self.bar and self.shown:
+            self.err.write("\r" + " " * len(self.shown) + "\r")
+            self.err.flush()
+
+
+def _clock(seconds):
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return (f"{hours}:" if hours else "") + f"{rest // 60:02d}:{rest % 60:02d}"
