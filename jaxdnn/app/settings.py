@@ -204,15 +204,20 @@ def finished(checkpoint):
 def progress(checkpoint):
     """``(done, total, unit, complete)`` of the run ``checkpoint`` holds: its iterations (epochs)
     done and asked, and whether it is complete (or stopped early)."""
+    refused = OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
+                          f"choose another --out")
     try:
-        meta = checked_metadata(load_model(checkpoint)[1], recorded(), checkpoint)
+        meta = load_model(checkpoint)[1]
+    except JaxdnnError:
+        raise refused from None
+    meta = checked_metadata(meta, recorded(), checkpoint)  # a recorded fact's own message
+    try:
         done = numeric.count(meta.get("epoch", meta["iteration"]), "epoch")  # older: full batches
         total = numeric.count(meta["run"]["iterations"], "iterations")
         unit = "epoch" if meta["run"].get("training", meta["run"]).get("mini_batch_size") \
             else "iteration"
     except (JaxdnnError, KeyError, TypeError, AttributeError):
-        raise OptionError(f"{checkpoint} is not a checkpoint written by jaxdnn train: move it or "
-                          f"choose another --out") from None
+        raise refused from None
     return done, total, unit, done >= total or bool(meta.get("stopped_early"))
 
 
