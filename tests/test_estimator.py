@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from test_readme import run_example
 
 import jaxdnn
 from jaxdnn import Classifier, ShapeError
@@ -64,12 +65,7 @@ def test_one_class_and_misshapen_labels_are_refused():
 
 
 def test_the_first_hour_pages_python_example_runs(capsys):
-    import pathlib
-    import re
-
-    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "first-hour.md"
-    (block,) = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    exec(compile(block, str(page), "exec"), {})
+    run_example("jaxdnn.Classifier([8]")
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("['east' 'north' 'west'] ") and float(printed[0].split()[-1]) > 0.9
     assert printed[1] == "['east' 'north']"
