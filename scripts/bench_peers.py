@@ -22,13 +22,14 @@ Contenders (each optional peer skipped with a line when it is not installed):
 Workloads: digits [64, 64, 32, 10] batch 64; synthetic 100 000 x 784 (labels of a random
 linear teacher) [784, 256, 128, 10] batch 256; wide 16 384 x 1024 [1024, 1024, 1024, 10] batch
 1024. Each round runs every contender once, interleaved; the table gives the median (and range)
-of seconds per epoch over the rounds, a first call (compile included) apart, the ratio to
-jaxdnn, time to the target test accuracy (first epoch reaching it, from an untimed run that
-evaluates after each epoch, times the median seconds per epoch) and the final test accuracy.
+of seconds per epoch over the rounds, a first call (compile included) apart, the median (and
+range) of the per-round ratios to jaxdnn, time to the target test accuracy (first epoch
+reaching it, from an untimed run that evaluates after each epoch, times the median seconds per
+epoch) and the final test accuracy.
 
-The floor of a workload (``--floor``): only the matmuls of an epoch's steps (forward W A, dW =
-dZ A^T, dA = W^T dZ above the input) at the batches' shapes, in one compiled scan, in jaxdnn's
-column layout; the ratio floor / jaxdnn says how near the loop is to its own arithmetic.
+The floor of a workload (measured in every round): only the matmuls of an epoch's steps
+(forward W A, dW = dZ A^T, dA = W^T dZ above the input) at the batches' shapes, in one compiled
+scan, in jaxdnn's column layout; floor / jaxdnn says how near the loop is to its arithmetic.
 """
 
 import argparse
@@ -388,23 +389,26 @@ def measure(name, rounds, only):
             final[r.name] = r.accuracy(model)
         floors.append(floor(w, 1)[0][0])
     flops = floor(w, 0)[1]
-    base = statistics.median(times["jaxdnn"])
     rows = []
     for r in runners:
         per_epoch = statistics.median(times[r.name])
         curve = []
         r.train(epochs, after=lambda model, r=r, curve=curve: curve.append(r.accuracy(model)))
         reached = next((e + 1 for e, a in enumerate(curve) if a >= target), None)
+        ratios = [t / j for t, j in zip(times[r.name], times["jaxdnn"], strict=True)]
         rows.append({"workload": name, "contender": r.name, "s_per_epoch": per_epoch,
                      "range": [min(times[r.name]), max(times[r.name])],
-                     "first_call_s": first[r.name], "x_jaxdnn": per_epoch / base,
+                     "rounds": times[r.name], "ratio_range": [min(ratios), max(ratios)],
+                     "first_call_s": first[r.name], "x_jaxdnn": statistics.median(ratios),
                      "test_accuracy": final[r.name], "curve_accuracy": curve[-1],
                      "epochs_to_target": reached,
                      "s_to_target": None if reached is None else reached * per_epoch})
     f = statistics.median(floors)
     floor_row = {"workload": name, "contender": "floor (matmuls alone)", "s_per_epoch": f,
                  "range": [min(floors), max(floors)], "gflops": flops / f / 1e9,
-                 "floor_over_jaxdnn": f / base}
+                 "floor_over_jaxdnn": statistics.median(
+                     [f / j for f, j in zip(floors, times["jaxdnn"], strict=True)]),
+                 "rounds": floors}
     report(name, w, epochs, target, rows, floor_row)
     return rows + [floor_row]
 
@@ -412,18 +416,19 @@ def measure(name, rounds, only):
 def report(name, w, epochs, target, rows, floor_row):
     print(f"\n{name}: {w['X'].shape[1]} train / {w['Xt'].shape[1]} test, {w['dims']}, "
           f"batches of {w['batch']}, Adam {LR}, {epochs} epochs, float32")
-    print(f"{'contender':<28} {'ms/epoch':>9} {'range':>17} {'x jaxdnn':>8} {'first s':>8} "
-          f"{'acc':>6} {'ep to ' + str(target):>9} {'s to tgt':>8}")
+    print(f"{'contender':<26} {'ms/epoch':>9} {'range':>15} {'x jaxdnn':>8} {'range':>11} "
+          f"{'first s':>7} {'acc':>6} {'ep to ' + str(target):>9} {'s to tgt':>8}")
     for row in rows:
         lo, hi = (1000 * x for x in row["range"])
+        rlo, rhi = row["ratio_range"]
         to = "-" if row["epochs_to_target"] is None else str(row["epochs_to_target"])
         s_to = "-" if row["s_to_target"] is None else f"{row['s_to_target']:.3f}"
-        print(f"{row['contender']:<28} {1000 * row['s_per_epoch']:>9.1f} "
-              f"{f'{lo:.1f}-{hi:.1f}':>17} {row['x_jaxdnn']:>8.2f} "
-              f"{row['first_call_s']:>8.2f} {row['test_accuracy']:>6.3f} {to:>9} {s_to:>8}")
+        print(f"{row['contender']:<26} {1000 * row['s_per_epoch']:>9.1f} "
+              f"{f'{lo:.1f}-{hi:.1f}':>15} {row['x_jaxdnn']:>8.2f} {f'{rlo:.2f}-{rhi:.2f}':>11} "
+              f"{row['first_call_s']:>7.2f} {row['test_accuracy']:>6.3f} {to:>9} {s_to:>8}")
     lo, hi = (1000 * x for x in floor_row["range"])
-    print(f"{'floor (matmuls alone)':<28} {1000 * floor_row['s_per_epoch']:>9.1f} "
-          f"{f'{lo:.1f}-{hi:.1f}':>17}   {floor_row['gflops']:.1f} GFLOP/s; floor / jaxdnn "
+    print(f"{'floor (matmuls alone)':<26} {1000 * floor_row['s_per_epoch']:>9.1f} "
+          f"{f'{lo:.1f}-{hi:.1f}':>15}   {floor_row['gflops']:.1f} GFLOP/s; floor / jaxdnn "
           f"= {100 * floor_row['floor_over_jaxdnn']:.0f}%")
 
 
