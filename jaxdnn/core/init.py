@@ -88,7 +88,7 @@ def initialize_parameters_deep(layer_dims, key=None, *, scheme="small", numpy_se
 def _float_dtype(dtype):
     """The floating dtype named by ``dtype`` (default: jax's default float)."""
     if dtype is None:
-        return jnp.asarray(0.0).dtype
+        return jax.dtypes.canonicalize_dtype(jnp.float64)
     try:
         dtype = jnp.dtype(dtype)
     except TypeError:

@@ -53,4 +53,4 @@ def _rows(x):
     shape = check.array(x, "x", ndim=None)
     if len(shape) not in (1, 2) or 0 in shape:
         raise ShapeError(f"x has shape {shape}; expected a row (m,) or rows (n, m), m >= 1")
-    return as_floating(x, jnp.asarray(0.0).dtype)
+    return as_floating(x, jax.dtypes.canonicalize_dtype(jnp.float64))

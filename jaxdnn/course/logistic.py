@@ -213,4 +213,4 @@ def _check(w, b, X, Y=None, x_name="X", y_name="Y", *, labels=True):
 
 
 def _default_float():
-    return jnp.asarray(0.0).dtype
+    return jax.dtypes.canonicalize_dtype(jnp.float64)

@@ -259,8 +259,11 @@ def loop(data, carry, start, count, hyper, program, mask=None):
         inner = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new, inner)
         return inner, early, finite, cost, monitored
 
-    row = jax.eval_shape(lambda: run(0, inner, early)[3:])
-    outputs = tuple(jnp.full((program.length, *x.shape), jnp.nan, x.dtype) for x in row)
+    # an iteration's cost and monitored costs are of the parameters' dtype (checked as the
+    # loop is traced): no separate trace of the whole step for their shapes
+    dtype = jax.tree.leaves(carry.parameters)[0].dtype
+    outputs = (jnp.full(program.length, jnp.nan, dtype),
+               jnp.full((program.length, program.monitors), jnp.nan, dtype))
 
     def going(state):
         k, _, early, diverged, _ = state
@@ -270,6 +273,10 @@ def loop(data, carry, start, count, hyper, program, mask=None):
     def iteration(state):
         k, inner, early, diverged, outputs = state
         inner, early, finite, *row = run(k, inner, early)
+        for rows, value in zip(outputs, row, strict=True):
+            if (rows.shape[1:], rows.dtype) != (value.shape, value.dtype):
+                raise TypeError(f"an iteration's costs are {value.dtype}{list(value.shape)}, "
+                                f"not {rows.dtype}{list(rows.shape[1:])}")
         outputs = tuple(rows.at[k].set(value) for rows, value in zip(outputs, row, strict=True))
         return k + 1, inner, early, jnp.where(finite, diverged, start + k), outputs
 
