@@ -162,3 +162,20 @@ def test_readme_early_stopping_example_runs():
     result = namespace["result"]
     curve = np.asarray(result.validation_costs)
     assert curve[result.best_epoch] == curve.min() <= curve[-1]
+
+
+def test_peers_page_persistent_cache_example_sets_jax_s_options():
+    """The page's three settings are jax options by those names (restored at once: the block
+    compiles nothing, so no entry is written anywhere)."""
+    import jax
+
+    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+             "jax_persistent_cache_min_entry_size_bytes")
+    before = {name: getattr(jax.config, name) for name in names}
+    try:
+        run_example('"jax_compilation_cache_dir"')
+        assert [getattr(jax.config, name) for name in names] == [
+            "/path/to/a/cache/folder", 0, 0]
+    finally:
+        for name, value in before.items():
+            jax.config.update(name, value)
