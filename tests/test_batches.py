@@ -98,9 +98,10 @@ def batch_runs(draw):
 
 
 def mini_batch_property(max_examples=None):
-    """Compiled mini-batch training == the Python loop over random_mini_batches, to rounding."""
+    """Compiled mini-batch training == the Python loop over random_mini_batches, to rounding.
+    By default at most 25 examples: every example compiles a new program (its shapes)."""
     @settings(**({"max_examples": max_examples, "phases": [Phase.generate], "database": None}
-                 if max_examples else {}))
+                 if max_examples else {"max_examples": min(25, settings().max_examples)}))
     @given(run=batch_runs())
     def check(run):
         case, size, epochs = run[:3]
@@ -115,8 +116,7 @@ def mini_batch_property(max_examples=None):
 
 
 def test_compiled_mini_batches_equal_the_python_loop_over_the_same_batches():
-    # every example compiles a new program (its shapes): 25 of them keep the suite's time
-    settings(max_examples=min(25, settings().max_examples))(mini_batch_property())()
+    mini_batch_property()()
 
 
 def _last_batch_averaged_over_full_size(size):
