@@ -69,3 +69,13 @@ def test_the_first_hour_pages_python_example_runs(capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("['east' 'north' 'west'] ") and float(printed[0].split()[-1]) > 0.9
     assert printed[1] == "['east' 'north']"
+
+
+@pytest.mark.parametrize("hidden, error", [("x", jaxdnn.InputTypeError),
+                                           (5, jaxdnn.InputTypeError),
+                                           (["x"], ShapeError), ([2.5], ShapeError),
+                                           ([0], ShapeError)])
+def test_bad_hidden_sizes_are_refused_by_name_never_truncated(hidden, error):
+    X, y = blobs(2)
+    with pytest.raises(error, match="hidden|layer_dims"):
+        Classifier(hidden, num_iterations=5).fit(X, y)

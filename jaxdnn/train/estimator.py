@@ -42,8 +42,8 @@ class Classifier:
     def __init__(self, hidden=(), *, layers_dims=None, seed=0, **options):
         if layers_dims is not None and hidden:
             raise OptionError("give hidden sizes or layers_dims, not both")
-        self.hidden = None if layers_dims is not None else [int(n) for n in hidden]
-        self.layers_dims = None if layers_dims is None else list(layers_dims)
+        self.hidden = None if layers_dims is not None else _sizes(hidden, "hidden")
+        self.layers_dims = None if layers_dims is None else _sizes(layers_dims, "layers_dims")
         self.seed, self.options = seed, {**DEFAULTS, **options}
 
     def fit(self, X, y):
@@ -117,3 +117,11 @@ def _rows(X, name):
         raise ShapeError(f"{name} must be 2-D, one row per example and one column per feature; "
                          f"got shape {X.shape}")
     return X
+
+
+def _sizes(sizes, name):
+    """A list of the layer sizes (each checked with the network, by ``check.layer_dims``)."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise InputTypeError(f"{name} must be a list of layer sizes, e.g. [20, 7]; got "
+                             f"{sizes!r}")
+    return list(sizes)
