@@ -110,9 +110,10 @@ def test_a_failing_figure_leaves_out_untouched(tmp_path, capsys, monkeypatch):
     assert "model.npz" in os.listdir(out)
 
 
-def test_evaluate_uses_the_trained_dtype(tmp_path, capsys):
+@pytest.mark.parametrize("flags", [["--dtype", "float64"], ["--x64"]])
+def test_evaluate_uses_the_trained_dtype(tmp_path, capsys, flags):
     out = tmp_path / "x64"
-    assert main(["train", "--x64", "--iterations", "50", "--out", str(out)]) == 0
+    assert main(["train", *flags, "--iterations", "50", "--out", str(out)]) == 0
     trained = json.loads((out / "metrics.json").read_text())
     assert trained["dtype"] == "float64"
     assert main(["evaluate", "--params", str(out / "model.npz")]) == 0
@@ -319,7 +320,7 @@ def test_interrupted_then_resumed_run_is_bit_identical_to_an_uninterrupted_one(
 
 @pytest.mark.parametrize("argv, message", [
     (["--layers", "3"], "--resume continues the run recorded in its checkpoint; --layers"),
-    (["--x64", "--iterations", "9"], "--iterations, --x64 cannot change it"),
+    (["--x64", "--iterations", "9"], "--iterations, --dtype cannot change it"),
 ])
 def test_resume_refuses_options_that_would_change_the_run(tmp_path, capsys, argv, message):
     assert main(["train", "--iterations", "20", "--out", str(tmp_path)]) == 0
@@ -549,7 +550,7 @@ def test_check_verifies_a_users_activation_from_a_scratch_file(tmp_path):
     assert "transpose (stable)" in good.stdout and "dW3" in good.stdout
     bad = check("broken")
     assert bad.returncode == 1, bad.stderr
-    assert "FAIL" in bad.stdout and "jaxdnn: FAIL: d" in bad.stderr
+    assert "FAIL" in bad.stdout and "jaxdnn: check failed: d" in bad.stderr
     assert "counterexample: draw " in bad.stderr and "swish" in bad.stderr
 
 

@@ -49,7 +49,7 @@ def test_a_wrong_layer_exits_1_naming_class_and_counterexample(tmp_path, monkeyp
     assert main(["check", "--layer", "mylayer:Gated", "--draws", "2"]) == 1
     captured = capsys.readouterr()
     assert "formula: d1[" in captured.out and "counterexample" in captured.out
-    assert "jaxdnn: FAIL: formula in d1" in captured.err
+    assert "jaxdnn: check failed: formula in d1" in captured.err
 
 
 def test_an_object_without_the_contract_is_one_line(tmp_path, monkeypatch, capsys):

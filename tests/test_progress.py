@@ -106,7 +106,8 @@ def test_fit_print_cost_progress_draws_the_bar(monkeypatch, capsys):
     assert "Cost after iteration 200:" in capsys.readouterr().out
 
 
-def test_compare_check_and_sweep_draw_one_bar_over_their_models(monkeypatch, capsys, tmp_path):
+def test_compare_and_check_draw_one_bar_over_their_models_sweep_over_its_iterations(
+        monkeypatch, capsys, tmp_path):
     err = Terminal()
     monkeypatch.setattr("sys.stderr", err)
     assert main(["compare", "--dataset", "moons", "--hidden-activation", "tanh", "--seeds",
@@ -121,6 +122,9 @@ def test_compare_check_and_sweep_draw_one_bar_over_their_models(monkeypatch, cap
     assert "draw 1 (" in capsys.readouterr().out  # the lines too: stdout is not a terminal
     err.seek(0)
     err.truncate()
-    assert main(["sweep", "--hidden-sizes", "2,3", "--iterations", "50", "--out",
-                 str(tmp_path / "sweep")]) == 0  # one program: a bar whose clock runs
-    assert err.getvalue().startswith("\r  0%|") and "2/2 [" in err.getvalue()
+    assert main(["sweep", "--hidden-sizes", "2,3", "--iterations", "350", "--out",
+                 str(tmp_path / "sweep")]) == 0  # one program, cut every 100 iterations
+    shown = err.getvalue()
+    assert shown.startswith("\r  0%|") and "0/350 [" in shown
+    assert "301/350 [" in shown and shown.rstrip("\n").split("\r")[-1].startswith(
+        "100%|") and "350/350 [" in shown and "iterations/s" in shown

@@ -207,6 +207,25 @@ def test_divergence_is_reported_per_model_and_spares_the_others():
         assert all(error(got[k][name], alone[name]) <= STACK_RTOL for name in alone), k
 
 
+def test_on_cost_hears_each_models_cost_every_100_iterations_and_changes_no_bit():
+    X, Y = jaxdnn.load_planar_dataset()
+    stack = stack_models([jaxdnn.initialize_parameters_deep([2, n, 1], numpy_seed=n)
+                          for n in (3, 4)])
+    heard = []
+    options = dict(learning_rate=[1.2, 1e30], num_iterations=350)
+    trained, costs, diverged = fit_many(X, Y, stack, on_cost=lambda i, c: heard.append((i, c)),
+                                        **options)
+    assert [i for i, _ in heard] == [0, 100, 200, 300]
+    assert diverged[0] == -1 and 0 <= diverged[1] < 100
+    np.testing.assert_array_equal(np.stack([c for _, c in heard], 1), costs[:, ::100])
+    silent = fit_many(X, Y, stack, **options)  # cut at every report, or not: the same bits
+    assert all(np.array_equal(trained.parameters[k], silent[0].parameters[k])
+               for k in trained.parameters)
+    np.testing.assert_array_equal(costs, silent[1])
+    with pytest.raises(jaxdnn.OptionError, match="print_cost='progress'"):
+        fit_many(X, Y, stack, print_cost=True, num_iterations=10)
+
+
 def test_one_compilation_for_any_hyperparameter_values():
     X, Y = jaxdnn.load_planar_dataset()
     stack = stack_models([jaxdnn.initialize_parameters_deep([2, n, 1], numpy_seed=s)

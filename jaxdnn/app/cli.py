@@ -206,14 +206,14 @@ def _sweep(args):
               f"learning rates) for {args.iterations} iterations in one compiled program; each "
               f"is trained and scored on all 400 points of the planar data, as the course's "
               f"study (jaxdnn train scores an 80/20 split)", flush=True)
-    progress = reports.Progress(models, "model", _level(args))
+    progress = reports.Progress(args.iterations, "iteration", _level(args))
     progress(-1, done=0)
     try:
-        with progress.ticking():
+        with progress.ticking():  # its clock runs while the program compiles
             rows, files = studies.sweep(args.hidden_sizes, args.iterations, args.out,
                                         seeds=args.seeds, learning_rates=args.learning_rates,
-                                        figures=_figures())
-        progress.close(models)
+                                        figures=_figures(), on_cost=lambda i, _: progress(i))
+        progress.close(args.iterations)
     finally:
         progress.close()
     print(f"Accuracy for logistic regression (no hidden layer): {rows[0]['accuracy'] * 100:.2f} %")
@@ -308,7 +308,7 @@ def cmd_check(args):
     if failed:
         key, witness, error, draw = max(failed, key=lambda f: (not f[2] <= 0, f[2]))
         names = ", ".join(a if isinstance(a, str) else a.name for a in draw.hidden_activation)
-        print(f"jaxdnn: FAIL: {key} differs from the {witness} witness by {error:.3g}; "
+        print(f"jaxdnn: check failed: {key} differs from the {witness} witness by {error:.3g}; "
               f"counterexample: draw {draw.index} of --seed {args.seed} (hidden activations "
               f"{names})", file=sys.stderr)
         return 1
@@ -329,8 +329,9 @@ def _check_layer(args):
                           name=args.layer)
     print(report, flush=True)
     if report.finding is not None:
-        print(f"jaxdnn: FAIL: {report.finding.bug} in {report.finding.leaf}; counterexample: "
-              f"draw {report.finding.draw} of --seed {args.seed}", file=sys.stderr)
+        finding = report.finding
+        print(f"jaxdnn: check failed: {finding.bug} in {finding.leaf}; counterexample: draw "
+              f"{finding.draw} of --seed {args.seed}", file=sys.stderr)
         return 1
     return 0
 

@@ -156,7 +156,10 @@ def build_parser():
     train.add_argument("--init", choices=["course", *SCHEMES],
                        help="course (default): numpy RNG with the course's scale; "
                             "else jax.random")
-    train.add_argument("--x64", action="store_true", default=None, help="train in float64")
+    train.add_argument("--dtype", choices=list(settings.DTYPES),
+                       help="float32 (default) or float64 (jax's x64 mode, set for the run)")
+    train.add_argument("--x64", action="store_const", const="float64", dest="dtype",
+                       help="the same as --dtype float64")
     train.add_argument("--optimizer", choices=list(settings.OPTIMIZERS),
                        help=f"default: gd; adam and rmsprop default to learning rate "
                             f"{training.ADAPTIVE_LEARNING_RATE}")

@@ -28,6 +28,8 @@ from ..train.config import ADAPTIVE_LEARNING_RATE, TrainConfig
 
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_EVERY = 1000
+DTYPES = ("float32", "float64")
+"""The dtypes a run trains in, the default first."""
 
 
 def recorded(monitors=None):
@@ -94,7 +96,7 @@ def activation_name(name):
 
 
 def new_settings(dataset=None, layers=None, hidden_activation=None, iterations=None, seed=None,
-                 init=None, x64=None, optimizer=None, checkpoint_every=None, output=None,
+                 init=None, dtype=None, optimizer=None, checkpoint_every=None, output=None,
                  **training):
     """The settings of a new run: the options given (not None), else the course's for the kind
     of data (the cat model for images, the planar model for 2-D sets), a sigmoid output (a
@@ -116,7 +118,7 @@ def new_settings(dataset=None, layers=None, hidden_activation=None, iterations=N
         dataset, list(given(layers, course.hidden)),
         given(hidden_activation, course.hidden_activation),
         given(iterations, course.num_iterations), given(init, "course"), course.scheme,
-        given(seed, course.seed), seed, optimizer, "float64" if x64 else "float32",
+        given(seed, course.seed), seed, optimizer, given(dtype, DTYPES[0]),
         given(checkpoint_every, CHECKPOINT_EVERY), output, training))
 
 
@@ -124,7 +126,7 @@ def check_settings(settings):
     """``settings`` if every one is one the command line accepts (a checkpoint's recorded
     settings pass here too); else an :class:`OptionError` naming it."""
     names = {"dataset": datasets.NAMES, "init": ("course", *SCHEMES), "course_scheme": SCHEMES,
-             "optimizer": tuple(OPTIMIZERS), "dtype": ("float32", "float64"), "output": OUTPUTS}
+             "optimizer": tuple(OPTIMIZERS), "dtype": DTYPES, "output": OUTPUTS}
     for field, valid in names.items():
         value = getattr(settings, field)
         if not isinstance(value, str) or value not in valid:
@@ -152,7 +154,7 @@ def check_settings(settings):
     return settings
 
 
-RUN_OPTIONS = ("dataset", "layers", "hidden_activation", "iterations", "seed", "init", "x64",
+RUN_OPTIONS = ("dataset", "layers", "hidden_activation", "iterations", "seed", "init", "dtype",
                "optimizer", "checkpoint_every", "output", *FLAGGED)
 """The options that define a run: a resumed run takes none of them."""
 

@@ -32,7 +32,8 @@ COMPARE_FILES = ("compare.json", "compare.png")
 """What :func:`write_comparison` writes."""
 
 
-def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, figures=True):
+def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, figures=True,
+          on_cost=None):
     """The course's study of the planar model's hidden layer: first its baseline, logistic
     regression (no hidden layer: ``hidden_units`` 0, 2000 iterations at 0.5 from zeros, as the
     course), then ``nn_model`` for each size, initialisation and learning rate, every one of
@@ -42,8 +43,9 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
     does. Writes ``sweep.json`` (a row per model; accuracy None for a diverged one) and, with
     ``figures``, ``sweep.png`` (the decision boundaries at the course's seed and the first
     rate, each titled with its accuracy) and ``sweep_accuracy.png`` (:func:`summarise_sweep`
-    with error bars) into ``out``, which is checked before anything is trained. Returns the rows
-    and the files' names."""
+    with error bars) into ``out``, which is checked before anything is trained. ``on_cost(i,
+    costs)`` hears every 100th iteration (each model's cost, as :func:`~jaxdnn.fit_many`).
+    Returns the rows and the files' names."""
     course = COURSE_MODELS["nn_model"]
     sizes, rates = _grid(hidden_sizes, num_iterations, seeds,
                          learning_rates or [course.learning_rate])
@@ -60,7 +62,7 @@ def sweep(hidden_sizes, num_iterations, out, *, seeds=1, learning_rates=None, fi
                                              course.scheme) for n_h, _, seed in grid])
     trained, _, diverged = fit_many(X, Y, stack, hidden_activation=course.hidden_activation,
                                     learning_rate=[rate for _, rate, _ in grid],
-                                    num_iterations=num_iterations)
+                                    num_iterations=num_iterations, on_cost=on_cost)
     labels = predict_labels_many(X, trained, course.hidden_activation)
     for k, (n_h, rate, seed) in enumerate(grid):
         rows.append({"hidden_units": n_h, "learning_rate": rate, "seed": seed,

@@ -297,10 +297,10 @@ def drive(run, state, count, *, feed=None, on_cost=None, every=None, on_segment=
     """Train ``state`` for ``count`` iterations of ``run``; returns the :class:`Outcome`.
 
     ``on_cost(i, cost)`` hears every PRINT_EVERY-th iteration's cost (epoch's, with
-    mini-batches); ``every``: end a segment at every multiple of that many epochs too (a
-    checkpoint's cadence); ``on_segment(outcome)`` is called after each segment (the last one
-    too) and may return True to stop there. Training halts at a divergence or an early
-    stop."""
+    mini-batches; a stack's: each model's, shape (S,), NaN once it diverged or stopped);
+    ``every``: end a segment at every multiple of that many epochs too (a checkpoint's
+    cadence); ``on_segment(outcome)`` is called after each segment (the last one too) and may
+    return True to stop there. Training halts at a divergence or an early stop."""
     cadences = ([reports.PRINT_EVERY * run.per_epoch] if on_cost else []) + (
         [every * run.per_epoch] if every else [])
     feed = feed or resident(run, cadences)
@@ -319,7 +319,7 @@ def _segments(run, state, carry, count, segments, on_cost, on_segment):
     lead = () if run.models is None else (run.models,)
     costs = reports.Growing((*lead, 0), run.hyper.momentum.dtype)  # in the training dtype
     monitored = reports.Growing((*lead, 0, run.program.monitors), np.float64, axis=-2)
-    epochs, diverged = [], np.full(lead, -1)
+    epochs, diverged, ended = [], np.full(lead, -1), np.full(lead, -1)
     outcome = Outcome(state, costs.view(), monitored.view(), np.zeros(0), -1)
     for first, n, data in segments:
         carry, c, mon, div, stop = run.call(data, carry, first, n)
@@ -329,9 +329,12 @@ def _segments(run, state, carry, count, segments, on_cost, on_segment):
         ran = int(applied.max()) if halted.all() else n
         costs.extend(c[..., :ran])
         monitored.extend(np.asarray(mon)[..., :ran, :])
+        ended = np.where(ended >= 0, ended, np.where(div >= 0, div, stop))
         if run.models is None:
             epochs += reports.new_epochs(run, state.iteration, costs.view(), len(epochs),
                                          on_cost)
+        elif on_cost is not None:
+            reports.new_iterations(state.iteration, first, ran, costs.view(), ended, on_cost)
         diverged = np.where(diverged >= 0, diverged, div)
         lost = float(c[ran]) if run.models is None and div >= 0 else np.nan
         outcome = Outcome(TrainState(carry.parameters, carry.opt_state, first + ran,

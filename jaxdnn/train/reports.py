@@ -89,6 +89,14 @@ def new_epochs(run, start, costs, reported, on_cost):
     return new
 
 
+def new_iterations(start, first, ran, costs, ended, on_cost):
+    """Report a stack's iterations ``first`` to ``first + ran`` at every PRINT_EVERY-th:
+    ``on_cost(i, costs)`` with each model's cost (S,), NaN after the iteration it ``ended``
+    at (diverged or stopped; -1: it did not). ``costs``: (S, iterations since ``start``)."""
+    for i in range(-(-first // PRINT_EVERY) * PRINT_EVERY, first + ran, PRINT_EVERY):
+        on_cost(i, np.where((ended >= 0) & (i > ended), np.nan, costs[:, i - start]))
+
+
 LEVELS = ("quiet", "default", "verbose")
 """How much a run says while it trains: nothing; a progress bar on a terminal (the course's
 lines where the output is not a terminal); the course's lines always (and the bar)."""

@@ -36,7 +36,7 @@ from ..core import checks as check
 from ..core import kernels, layout, limits, numeric
 from ..core.network import layer_activations
 from ..errors import InputTypeError, JaxdnnError, OptionError, ShapeError
-from . import driver
+from . import driver, reports
 from .config import TrainConfig
 from .loop import Hyper, loop
 from .state import TrainState
@@ -191,6 +191,9 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
         :data:`PER_MODEL`, each may be one number for every model or a sequence of S, one per
         model (``keep_prob``: one probability for all of a model's hidden layers); each
         model's options are checked as a configuration of its own.
+      on_cost (a configuration field): ``on_cost(i, costs)`` hears every 100th iteration
+        with each model's cost, shape (S,), NaN once the model diverged or stopped;
+        ``print_cost='progress'`` draws a bar over the iterations.
       key: dropout's key, one for every model or S stacked (``jax.random.split(k, S)``); model
         k's iteration i draws its masks from ``fold_in(key[k], i)``, as :func:`~jaxdnn.fit`.
 
@@ -214,7 +217,13 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
                            keep_prob=min(c.keep_prob for c in models))
     keys = _keys(key, S) if dropout else None
     check.finite_parameters(stack.parameters)
-    run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None)
+    if shared.print_cost is True:
+        raise OptionError("fit_many trains many models: print_cost=True has no one cost to "
+                          "print; pass print_cost='progress' (a bar) or on_cost(i, costs)")
+    bar = reports.Progress(shared.num_iterations) if shared.print_cost == "progress" else None
+    on_cost = shared.on_cost or (bar and (lambda i, costs: bar(i)))
+    run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None,
+                         reporting=on_cost is not None)
     driver.costs_fit(run.steps, 0, S)  # (S, num_iterations) costs
     dtype = shapes["W1"].dtype
     if run.schedule is not None:
@@ -235,7 +244,14 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
                  else {k: np.zeros(v.shape, dtype) for k, v in stack.parameters.items()}
                  if any(c.momentum for c in models) else None)
     state = driver.start_state(run, TrainState(stack.parameters, opt_state, 0))
-    return _result(run, driver.drive(run, state, run.steps), stack.dims)
+    try:
+        outcome = driver.drive(run, state, run.steps, on_cost=on_cost)
+        if bar:
+            bar.close(run.steps)
+    finally:
+        if bar:
+            bar.close()  # the bar's line ends, where it got to
+    return _result(run, outcome, stack.dims)
 
 
 def _configs(config, options, S):
