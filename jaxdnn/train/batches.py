@@ -134,7 +134,7 @@ def end(data, inner, carry, hyper, program):
     return inner[0], inner[1], carry.loop
 
 
-BODY = Body("batches", begin, step, end, parameters_of, epoch_end)
+BODY = Body("batches", begin, step, end, parameters_of, epoch_end, unguarded=(2,))
 """Mini-batch training as a loop body (:mod:`jaxdnn.train.loop`)."""
 
 

@@ -156,7 +156,10 @@ class Body(NamedTuple):
       ``(inner, cost)``;
     * ``end(data, inner, carry, hyper, program)`` gives the carry's three parts back;
     * ``parameters(inner)``: the parameters to monitor (None: the body cannot monitor);
-    * ``epoch_end(i, program)``: whether iteration i ends an epoch.
+    * ``epoch_end(i, program)``: whether iteration i ends an epoch;
+    * ``unguarded``: the positions in the inner carry (a tuple) that the guard passes through
+      unselected: values the iteration count alone decides (an epoch's order), which a halted
+      loop never returns.
     """
 
     name: str
@@ -165,6 +168,7 @@ class Body(NamedTuple):
     end: Callable
     parameters: Callable | None
     epoch_end: Callable
+    unguarded: tuple = ()
 
 
 def _begin(data, carry, start, hyper, program, mask):
@@ -256,7 +260,9 @@ def loop(data, carry, start, count, hyper, program, mask=None):
             new_early = _early_step(early, body.parameters(new), monitored[-1], i,
                                     body.epoch_end(i, program), program)
             early = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_early, early)
-        inner = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new, inner)
+        inner = tuple(n if j in body.unguarded else
+                      jax.tree.map(lambda new, old: jnp.where(finite, new, old), n, o)
+                      for j, (n, o) in enumerate(zip(new, inner, strict=True)))
         return inner, early, finite, cost, monitored
 
     # an iteration's cost and monitored costs are of the parameters' dtype (checked as the
