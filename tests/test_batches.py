@@ -313,3 +313,18 @@ def test_random_mini_batches_refuses_bad_input():
         random_mini_batches(X, Y, 6)
     with pytest.raises(jaxdnn.ShapeError, match="Y has 4"):
         random_mini_batches(X, Y[:, :4], 2)
+
+
+def test_a_divergence_in_a_later_epoch_keeps_the_last_finite_iterate():
+    """The guard halts at the first non-finite batch (here the second of the second epoch) and
+    returns the parameters of the iterations before it, bit for bit."""
+    X, Y = jaxdnn.load_planar_dataset()
+    params = jaxdnn.initialize_parameters_deep([2, 5, 1], numpy_seed=2)
+    options = dict(learning_rate=1e3, mini_batch_size=64, key=jax.random.PRNGKey(0))
+    with pytest.raises(jaxdnn.TrainingDiverged) as info:
+        jaxdnn.fit(X, Y, params, num_epochs=20, **options)
+    i = info.value.iteration
+    assert i > batches.batches_per_epoch(X.shape[1], 64)  # past the first epoch's order
+    state, _ = jaxdnn.train_steps(X, Y, jaxdnn.init_train_state(params), i, **options)
+    for name, value in state.parameters.items():
+        np.testing.assert_array_equal(info.value.parameters[name], value, err_msg=name)
