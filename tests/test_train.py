@@ -488,3 +488,26 @@ except jaxdnn.OptionError as e:
                             timeout=120, env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "float64 but jax's x64 mode is off" in result.stdout
+
+
+@given(st.data())
+def test_the_guard_sees_every_non_finite_value_and_no_overflow(data):
+    """The loop's finiteness check over a carry (leaves of shared shapes, as a parameter and its
+    optimiser moments): False exactly when some element is inf or NaN, also for finite values
+    near the dtype's largest, whose sum would overflow."""
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    big = float(np.finfo(dtype).max)
+    shapes = data.draw(st.lists(st.sampled_from([(), (3,), (2, 3), (4, 1)]), min_size=1,
+                                max_size=6))
+    leaves = [np.array(data.draw(st.lists(st.floats(-big, big, width=np.finfo(dtype).bits),
+                                          min_size=int(np.prod(s)), max_size=int(np.prod(s)))),
+                       dtype).reshape(s) for s in shapes]
+    if data.draw(st.booleans()):
+        k = data.draw(st.integers(0, len(leaves) - 1))
+        if leaves[k].size:
+            flat = leaves[k].reshape(-1)
+            flat[data.draw(st.integers(0, flat.size - 1))] = data.draw(
+                st.sampled_from([np.inf, -np.inf, np.nan]))
+    tree = {"leaves": leaves, "count": np.int32(7)}  # integer leaves are not floats to check
+    expected = all(np.isfinite(x).all() for x in leaves)
+    assert bool(jax.jit(loop._all_finite)(tree)) == expected
