@@ -6,8 +6,10 @@ Every contender trains the same float32 network ([n0, ..., 10], ReLU hidden laye
 output, Adam at 0.001, no L2, no dropout) from the same initial weights (jaxdnn's He draw,
 copied into each peer) on the same data; jaxdnn, equinox and PyTorch see the same batches in the
 same order (jaxdnn's: epoch e is ``permutation(fold_in(split(key)[0], e), m)`` cut into
-batches, the last one ragged), so their accuracies agree to float32 rounding. scikit-learn
-shuffles by itself.
+batches, the last one ragged), so their accuracies agree to float32 rounding. Each contender
+gets its data on the device once, outside the timing; inside it, jaxdnn and the equinox
+contenders draw each epoch's order on the device (``jax.random.permutation``), PyTorch takes
+the same orders precomputed, and scikit-learn shuffles by itself.
 
 Contenders (each optional peer skipped with a line when it is not installed):
   jaxdnn           ``fit(mini_batch_size=...)``: the whole run one compiled loop
@@ -75,6 +77,13 @@ def orders(m, epochs, seed=0):
     shuffle_key, _ = jax.random.split(jax.random.PRNGKey(seed))
     return [np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, e), m))
             for e in range(epochs)]
+
+
+def order_drawer(m, seed=0):
+    """Epoch e's order of :func:`orders` drawn on the device by a jitted function of e, as a
+    JAX user's training loop draws it (inside the timing, as jaxdnn's loop does)."""
+    shuffle_key, _ = jax.random.split(jax.random.PRNGKey(seed))
+    return jax.jit(lambda e: jax.random.permutation(jax.random.fold_in(shuffle_key, e), m))
 
 
 def initial(dims, seed=0):
@@ -161,7 +170,8 @@ class EquinoxStep:
     def train(self, epochs, after=None):
         model = self.model()
         opt_state = self.adam.init(self.eqx.filter(model, self.eqx.is_array))
-        for order in self.w["orders"][:epochs]:
+        for e in range(epochs):
+            order = np.asarray(self.w["draw_order"](e))
             rows, labels = self.rows[order], self.labels[order]  # the epoch's permuted copy
             for k in range(0, len(order), self.w["batch"]):
                 model, opt_state, _ = self.step(model, opt_state, rows[k:k + self.w["batch"]],
@@ -208,9 +218,9 @@ class EquinoxScan(EquinoxStep):
     def train(self, epochs, after=None):
         model = self.model()
         opt_state = self.adam.init(self.eqx.filter(model, self.eqx.is_array))
-        for order in self.w["device_orders"][:epochs]:
+        for e in range(epochs):
             model, opt_state = self.epoch(model, opt_state, self.device_rows, self.device_labels,
-                                          order)
+                                          self.w["draw_order"](e))
             if after:
                 after(model)
         return jax.block_until_ready(model)
@@ -375,7 +385,8 @@ def measure(name, rounds, only):
     X, Y, Xt, Yt = load(name)
     w = {"dims": dims, "batch": batch, "X": X, "Y": Y, "Xt": Xt, "Yt": Yt,
          "init": initial(dims), "orders": orders(X.shape[1], epochs)}
-    w["device_orders"] = [jnp.asarray(o) for o in w["orders"]]
+    w["draw_order"] = order_drawer(X.shape[1])
+    assert all(np.array_equal(w["draw_order"](e), o) for e, o in enumerate(w["orders"]))
     runners = [r for r in contenders(w) if not only or r.key in only or r.key == "jaxdnn"]
     first, times, final = {}, {r.name: [] for r in runners}, {}
     for r in runners:  # first call: compilation included
