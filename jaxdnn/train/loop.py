@@ -301,13 +301,7 @@ buffers are reused for the result."""
 
 
 def _all_finite(tree):
-    """Whether every float in ``tree`` is finite. ``x * 0`` is 0 where x is finite and NaN
-    where it is not (it never overflows), so the sum over the leaves of one shape is 0 exactly
-    when all of them are finite: one fused reduction per shape (a parameter and its optimiser
-    moments share one), a third of the reductions of one per leaf."""
-    groups = {}
-    for x in jax.tree.leaves(tree):
-        if jnp.issubdtype(x.dtype, jnp.inexact):
-            groups.setdefault((x.shape, x.dtype), []).append(x)
-    totals = [jnp.sum(sum(x * 0 for x in same)) == 0 for same in groups.values()]
-    return jnp.all(jnp.stack(totals)) if totals else jnp.bool_(True)
+    """Whether every float in ``tree`` is finite: the largest magnitude of each leaf is finite
+    (a maximum propagates NaN and never overflows; half the cost of ``all(isfinite(x))``)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.isfinite(jnp.stack([jnp.max(jnp.abs(x), initial=0) for x in leaves])))
