@@ -493,8 +493,8 @@ except jaxdnn.OptionError as e:
 @given(st.data())
 def test_the_guard_sees_every_non_finite_value_and_no_overflow(data):
     """The loop's finiteness check over a carry (leaves of shared shapes, as a parameter and its
-    optimiser moments): False exactly when some element is inf or NaN, also for finite values
-    near the dtype's largest, whose sum would overflow."""
+    optimiser moments): False exactly when some element is inf or NaN, and True for finite
+    values near the dtype's largest (a check that summed them would overflow)."""
     dtype = data.draw(st.sampled_from([np.float32, np.float64]))
     big = float(np.finfo(dtype).max)
     shapes = data.draw(st.lists(st.sampled_from([(), (3,), (2, 3), (4, 1)]), min_size=1,
