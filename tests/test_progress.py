@@ -90,7 +90,7 @@ def test_the_bar_reports_rate_time_left_and_cost():
     assert err.getvalue().endswith("cost 0.125000]\n")
 
 
-def test_fit_print_cost_progress_draws_the_bar(monkeypatch, capsys):
+def test_fit_and_fit_many_print_cost_progress_draw_the_bar(monkeypatch, capsys):
     import numpy as np
 
     import jaxdnn
@@ -104,6 +104,13 @@ def test_fit_print_cost_progress_draws_the_bar(monkeypatch, capsys):
     assert "/300 [" in err.getvalue() and "iterations/s" in err.getvalue()
     jaxdnn.fit(X, Y, params, num_iterations=300, print_cost=True)
     assert "Cost after iteration 200:" in capsys.readouterr().out
+    err.seek(0)
+    err.truncate()
+    stack = jaxdnn.stack_models([params, jaxdnn.initialize_parameters_deep([2, 4, 1],
+                                                                          numpy_seed=2)])
+    jaxdnn.fit_many(X, Y, stack, num_iterations=300, print_cost="progress")
+    shown = err.getvalue()
+    assert "201/300 [" in shown and shown.rstrip("\n").split("\r")[-1].startswith("100%|")
 
 
 def test_compare_and_check_draw_one_bar_over_their_models_sweep_over_its_iterations(

@@ -220,11 +220,12 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
     if shared.print_cost is True:
         raise OptionError("fit_many trains many models: print_cost=True has no one cost to "
                           "print; pass print_cost='progress' (a bar) or on_cost(i, costs)")
-    bar = reports.Progress(shared.num_iterations) if shared.print_cost == "progress" else None
-    on_cost = shared.on_cost or (bar and (lambda i, costs: bar(i)))
     run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None,
-                         reporting=on_cost is not None)
+                         reporting=bool(shared.on_cost or shared.print_cost))
     driver.costs_fit(run.steps, 0, S)  # (S, num_iterations) costs
+    bar = (reports.Progress(run.steps) if shared.print_cost == "progress" and not shared.on_cost
+           else None)
+    on_cost = shared.on_cost or ((lambda i, costs: bar(i)) if bar else None)
     dtype = shapes["W1"].dtype
     if run.schedule is not None:
         raise OptionError("fit_many takes learning rates as numbers, one per model or one for "
