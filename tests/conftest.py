@@ -31,7 +31,7 @@ settings.register_profile(
     "dev", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
-    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
 settings.load_profile(os.environ.get("JAXDNN_HYPOTHESIS_PROFILE", "dev"))

@@ -296,11 +296,10 @@ class Outcome(NamedTuple):
 def drive(run, state, count, *, feed=None, on_cost=None, every=None, on_segment=None):
     """Train ``state`` for ``count`` iterations of ``run``; returns the :class:`Outcome`.
 
-    ``on_cost(i, cost)`` hears every PRINT_EVERY-th iteration's cost (epoch's, with
-    mini-batches; a stack's: each model's, shape (S,), NaN once it diverged or stopped);
-    ``every``: end a segment at every multiple of that many epochs too (a checkpoint's
-    cadence); ``on_segment(outcome)`` is called after each segment (the last one too) and may
-    return True to stop there. Training halts at a divergence or an early stop."""
+    ``on_cost(i, cost)`` hears every PRINT_EVERY-th iteration's cost (an epoch's with batches, a
+    stack's (S,) costs, NaN once a model halted); ``every``: also end a segment at every multiple
+    of that many epochs (checkpoints); ``on_segment(outcome)`` after each segment (the last one
+    too) may return True to stop there. Training halts at a divergence or an early stop."""
     cadences = ([reports.PRINT_EVERY * run.per_epoch] if on_cost else []) + (
         [every * run.per_epoch] if every else [])
     feed = feed or resident(run, cadences)
