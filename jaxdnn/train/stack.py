@@ -191,9 +191,8 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
         :data:`PER_MODEL`, each may be one number for every model or a sequence of S, one per
         model (``keep_prob``: one probability for all of a model's hidden layers); each
         model's options are checked as a configuration of its own.
-      on_cost (a configuration field): ``on_cost(i, costs)`` hears every 100th iteration
-        with each model's cost, shape (S,), NaN once the model diverged or stopped;
-        ``print_cost='progress'`` draws a bar over the iterations.
+      on_cost (a field): ``on_cost(i, costs)`` hears every 100th iteration, each model's cost
+        (S,), NaN once it halted; ``print_cost='progress'`` draws a bar.
       key: dropout's key, one for every model or S stacked (``jax.random.split(k, S)``); model
         k's iteration i draws its masks from ``fold_in(key[k], i)``, as :func:`~jaxdnn.fit`.
 
@@ -207,8 +206,7 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
       ShapeError, InputTypeError, DataError, OptionError, NameLookupError: bad arrays or
         options, among them hyperparameters or stacked leaves whose leading axis is not S.
     """
-    shapes = _check_stack(stack)
-    S = len(stack.dims)
+    shapes, S = _check_stack(stack), len(stack.dims)
     shared, models = _configs(config, options, S)
     if shared.mini_batch_size is not None:
         raise OptionError("fit_many trains full batches: mini_batch_size is for fit")
@@ -217,15 +215,9 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
                            keep_prob=min(c.keep_prob for c in models))
     keys = _keys(key, S) if dropout else None
     check.finite_parameters(stack.parameters)
-    if shared.print_cost is True:
-        raise OptionError("fit_many trains many models: print_cost=True has no one cost to "
-                          "print; pass print_cost='progress' (a bar) or on_cost(i, costs)")
     run = driver.prepare(X, Y, shapes, probe, key=keys[0] if dropout else None,
                          reporting=bool(shared.on_cost or shared.print_cost))
     driver.costs_fit(run.steps, 0, S)  # (S, num_iterations) costs
-    bar = (reports.Progress(run.steps) if shared.print_cost == "progress" and not shared.on_cost
-           else None)
-    on_cost = shared.on_cost or ((lambda i, costs: bar(i)) if bar else None)
     dtype = shapes["W1"].dtype
     if run.schedule is not None:
         raise OptionError("fit_many takes learning rates as numbers, one per model or one for "
@@ -245,14 +237,22 @@ def fit_many(X, Y, stack, config=None, *, key=None, **options):
                  else {k: np.zeros(v.shape, dtype) for k, v in stack.parameters.items()}
                  if any(c.momentum for c in models) else None)
     state = driver.start_state(run, TrainState(stack.parameters, opt_state, 0))
+    return _result(run, _drive(run, state, shared), stack.dims)
+
+
+def _drive(run, state, config):
+    """The stack's run, reported to ``config.on_cost`` or drawn as a bar (``print_cost``)."""
+    bar = (reports.Progress(run.steps) if config.print_cost == "progress" and not config.on_cost
+           else None)
+    on_cost = config.on_cost or ((lambda i, costs: bar(i)) if bar else None)
     try:
         outcome = driver.drive(run, state, run.steps, on_cost=on_cost)
         if bar:
             bar.close(run.steps)
+        return outcome
     finally:
         if bar:
             bar.close()  # the bar's line ends, where it got to
-    return _result(run, outcome, stack.dims)
 
 
 def _configs(config, options, S):
@@ -260,6 +260,9 @@ def _configs(config, options, S):
     its values of :data:`PER_MODEL` (each checked as a configuration of its own)."""
     shared = TrainConfig.of(config, gram=False, **{k: v for k, v in options.items()
                                                     if k not in PER_MODEL})
+    if shared.print_cost is True:
+        raise OptionError("fit_many trains many models: print_cost=True has no one cost to "
+                          "print; pass print_cost='progress' (a bar) or on_cost(i, costs)")
     values = {name: _per_model(options.get(name, getattr(shared, name)), name, S)
               for name in PER_MODEL}
     models = []
