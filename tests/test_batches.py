@@ -38,32 +38,41 @@ def python_loop(case, size, epochs, key, learning_rate, lambd, keep_prob, optimi
         dropout_key = key
     params, state = dict(case.parameters), init_train_state(
         case.parameters, momentum=momentum, optimizer=opt).opt_state
+    one_batch = jax.jit(_one_batch, static_argnums=range(4, 9))  # the chain, traced per shape
     costs, i = [], 0
     for epoch in range(epochs):
         for Xb, Yb in ([(case.X, case.Y)] if full_batch else random_mini_batches(
                 case.X, case.Y, size, jax.random.fold_in(shuffle_key, epoch))):
-            AL, caches = L_model_forward(Xb, params, case.hidden_activation,
-                                         output=case.output, keep_prob=keep_prob,
-                                         key=jax.random.fold_in(dropout_key, i))
-            penalty = lambd / (2 * Xb.shape[1]) * sum(jnp.sum(params[k] ** 2)
-                                                      for k in params if k[0] == "W")
-            costs.append(compute_cost_from_logits(caches[-1][1], Yb, output=case.output) + penalty)
-            grads = L_model_backward(AL, Yb, caches, case.hidden_activation, stable=True,
-                                     output=case.output, lambd=lambd)
-            grads = {k: v for k, v in grads.items() if k[1] != "A"}
-            if opt is not None:
-                with jax.numpy_dtype_promotion("standard"):  # optax mixes int and float
-                    updates, state = opt.update({k[1:]: g for k, g in grads.items()}, state,
-                                                params)
-                params = optax.apply_updates(params, updates)
-            elif momentum:
-                state = {k: grads[f"d{k}"] + momentum * state[k] for k in params}
-                params = update_parameters(params, {f"d{k}": v for k, v in state.items()},
-                                           learning_rate)
-            else:
-                params = update_parameters(params, grads, learning_rate)
+            params, state, cost = one_batch(
+                params, state, (Xb, Yb), jax.random.fold_in(dropout_key, i),
+                case.hidden_activation, case.output, keep_prob, lambd,
+                (optimizer, learning_rate))
+            costs.append(cost)
             i += 1
     return params, np.array(costs)
+
+
+def _one_batch(params, state, batch, key, hidden_activation, output, keep_prob, lambd, rule):
+    """One iteration of the course's loop on one batch: cost, backward, update."""
+    (Xb, Yb), (optimizer, learning_rate) = batch, rule
+    opt, momentum = OPTIMIZERS[optimizer]
+    AL, caches = L_model_forward(Xb, params, hidden_activation, output=output,
+                                 keep_prob=keep_prob, key=key)
+    penalty = lambd / (2 * Xb.shape[1]) * sum(jnp.sum(params[k] ** 2)
+                                              for k in params if k[0] == "W")
+    cost = compute_cost_from_logits(caches[-1][1], Yb, output=output) + penalty
+    grads = L_model_backward(AL, Yb, caches, hidden_activation, stable=True,
+                             output=output, lambd=lambd)
+    grads = {k: v for k, v in grads.items() if k[1] != "A"}
+    if opt is not None:
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes int and float
+            updates, state = opt.update({k[1:]: g for k, g in grads.items()}, state, params)
+        return optax.apply_updates(params, updates), state, cost
+    if momentum:
+        state = {k: grads[f"d{k}"] + momentum * state[k] for k in params}
+        return update_parameters(params, {f"d{k}": v for k, v in state.items()},
+                                 learning_rate), state, cost
+    return update_parameters(params, grads, learning_rate), state, cost
 
 
 def compiled(case, size, epochs, key, learning_rate, lambd, keep_prob, optimizer):

@@ -90,24 +90,27 @@ def summed_magnitudes(case, activations):
     Rounding bounds a leaf's error by a few eps times this, not times the leaf: a db whose
     examples cancel (|sum dZ| << sum |dZ|) carries the rounding of its terms (a CI run drew
     [6, 1, 1, 1, 1, 1, 1] with leaky ReLUs on 5 examples: db1..db3 off by 2-5e-4 of themselves,
-    1e-6 of their terms)."""
-    X, Y = np.asarray(case.X, np.float64), np.asarray(case.Y, np.float64)
-    A, Zs = X, []
+    1e-6 of their terms). One compiled program: eagerly, each new shape compiles every op."""
+    f64 = {k: jnp.asarray(v, jnp.float64) for k, v in case.parameters.items()}
+    return jax.jit(_summed_magnitudes, static_argnums=3)(
+        jnp.asarray(case.X, jnp.float64), jnp.asarray(case.Y, jnp.float64), f64,
+        tuple(activations))
+
+
+def _summed_magnitudes(X, Y, parameters, activations):
+    A, As, Zs = X, [X], []
     for l in range(1, len(activations) + 1):  # a forward returns (A, cache)
-        W, b = (np.asarray(case.parameters[f"{k}{l}"], np.float64) for k in "Wb")
-        Zs.append(W @ A + b)
-        A = np.asarray(activations[l - 1].forward(jnp.asarray(Zs[-1]))[0], np.float64)
-    dZ, m, magnitudes = np.abs(A - Y), X.shape[1], {}  # dZ[L] = AL - Y for either output
+        Zs.append(parameters[f"W{l}"] @ A + parameters[f"b{l}"])
+        A = activations[l - 1].forward(Zs[-1])[0]
+        As.append(A)
+    dZ, m, magnitudes = jnp.abs(A - Y), X.shape[1], {}  # dZ[L] = AL - Y for either output
     for l in range(len(activations), 0, -1):
-        A_prev = X if l == 1 else np.asarray(activations[l - 2].forward(jnp.asarray(Zs[l - 2]))[0])
-        W = np.asarray(case.parameters[f"W{l}"], np.float64)
-        magnitudes.update({f"dW{l}": dZ @ np.abs(A_prev).T / m,
+        magnitudes.update({f"dW{l}": dZ @ jnp.abs(As[l - 1]).T / m,
                            f"db{l}": dZ.sum(axis=1, keepdims=True) / m,
-                           f"dA{l}": np.abs(W).T @ dZ})
+                           f"dA{l}": jnp.abs(parameters[f"W{l}"]).T @ dZ})
         if l > 1:
-            Z = jnp.asarray(Zs[l - 2])
-            slope = activations[l - 2].backward(jnp.ones_like(Z), Z)
-            dZ = magnitudes[f"dA{l}"] * np.abs(np.asarray(slope, np.float64))
+            slope = activations[l - 2].backward(jnp.ones_like(Zs[l - 2]), Zs[l - 2])
+            dZ = magnitudes[f"dA{l}"] * jnp.abs(slope)
     return magnitudes
 
 
