@@ -24,19 +24,18 @@ def autodiff_cost(X, Y, parameters, hidden, output, lambd):
     return compute_cost_from_logits(Z, Y, output=output) + penalty
 
 
-# Each example runs jax.grad eagerly, op by op (about 3 s on CI's machine): half the profile's
-# examples keep the suite's time; the property is drawn afresh on every run.
-@settings(max_examples=max(10, settings().max_examples // 2))
 @given(case=problems("float64", max_depth=4, max_width=8, max_examples=16,
                      outputs=("sigmoid", "softmax"), bias=("random",)),
        lambd=st.sampled_from([0.0, 0.7]))
 def test_grad_of_network_cost_is_autodiff_of_the_cost(case, lambd):
-    args = (case.hidden_activation, case.output, lambd)
-    bridge = jax.grad(lambda X, Y, p: network_cost(X, Y, p, case.hidden_activation,
-                                                   output=case.output, lambd=lambd),
-                      argnums=(0, 1, 2))(case.X, case.Y, case.parameters)
-    reference = jax.grad(autodiff_cost, argnums=(0, 1, 2))(case.X, case.Y, case.parameters,
-                                                           *args)
+    def both(X, Y, p):  # one compiled program: eagerly each new shape compiles every op
+        bridge = jax.grad(lambda X, Y, p: network_cost(X, Y, p, case.hidden_activation,
+                                                       output=case.output, lambd=lambd),
+                          argnums=(0, 1, 2))(X, Y, p)
+        return bridge, jax.grad(autodiff_cost, argnums=(0, 1, 2))(
+            X, Y, p, case.hidden_activation, case.output, lambd)
+
+    bridge, reference = jax.jit(both)(case.X, case.Y, case.parameters)
     bound = CHAIN_RTOL[np.dtype("float64")]
     for name, a, b in (("dX", bridge[0], reference[0]), ("dY", bridge[1], reference[1])):
         assert relative_error(a, b) <= bound, name
@@ -100,12 +99,15 @@ def test_second_order_forward_over_the_hand_written_backward(case, seed):
     jax.jvp of jax.grad of the plain cost, leaf by leaf."""
     rng = np.random.RandomState(seed)
     v = {k: jnp.asarray(rng.standard_normal(a.shape), a.dtype) for k, a in case.parameters.items()}
-    hand = jax.jvp(jax.grad(lambda p: network_cost(case.X, case.Y, p, case.hidden_activation,
-                                                   output=case.output)),
-                   (case.parameters,), (v,))[1]
-    reference = jax.jvp(jax.grad(lambda p: autodiff_cost(case.X, case.Y, p,
-                                                         case.hidden_activation, case.output,
-                                                         0.0)), (case.parameters,), (v,))[1]
+
+    def hvps(p, v):  # one compiled program: eagerly each new shape compiles every op
+        hand = jax.jvp(jax.grad(lambda p: network_cost(case.X, case.Y, p, case.hidden_activation,
+                                                       output=case.output)), (p,), (v,))[1]
+        reference = jax.jvp(jax.grad(lambda p: autodiff_cost(
+            case.X, case.Y, p, case.hidden_activation, case.output, 0.0)), (p,), (v,))[1]
+        return hand, reference
+
+    hand, reference = jax.jit(hvps)(case.parameters, v)
     for key in case.parameters:
         a, b = np.asarray(hand[key]), np.asarray(reference[key])
         scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-6)  # a leaf of true 0: rounding
