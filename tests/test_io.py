@@ -86,9 +86,9 @@ def test_object_arrays_are_never_unpickled(tmp_path):
 
 
 _SAVER = """
-import itertools, sys, types
+import itertools, os, sys, types
 import numpy as np
-package = types.ModuleType("jaxdnn")  # load jaxdnn.io.models alone: starts fast
+package = types.ModuleType("jaxdnn")  # load jaxdnn.io.models alone
 package.__path__ = [sys.argv[2]]
 sys.modules["jaxdnn"] = package
 from jaxdnn.io.models import save_model, write_model
@@ -100,15 +100,21 @@ def naive_save(path, parameters, metadata):  # the control: no temporary file, n
 save = naive_save if sys.argv[3] == "naive" else save_model
 models = [{"W1": np.full((600, 600), float(v)), "b1": np.full((600, 1), float(v))}
           for v in (0, 1)]
-for i in itertools.count():
-    save(sys.argv[1], models[i % 2], {"value": i % 2})
-    if i == 0:
-        print("ready", flush=True)
+for _ in sys.stdin:  # one saver per line, forked from this process: the imports are paid once
+    pid = os.fork()
+    if pid == 0:
+        for i in itertools.count():
+            save(sys.argv[1], models[i % 2], {"value": i % 2})
+            if i == 0:
+                print("ready", os.getpid(), flush=True)
+    os.waitpid(pid, 0)  # until the test's SIGKILL ends it
+    print("dead", flush=True)
 """
 
 
 def _kill_while_saving(tmp_path, mode, kills=50):
     """SIGKILL a process that keeps rewriting one model file; returns what each load gave."""
+    import os
     import pathlib
     import random
     import signal
@@ -120,22 +126,25 @@ def _kill_while_saving(tmp_path, mode, kills=50):
     path = tmp_path / "model.npz"
     rng = random.Random(0)
     outcomes = []
-    for _ in range(kills):
-        child = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), package, mode],
-                                 stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
-        try:
-            params, meta = load_model(path)
-        except DataError:
-            outcomes.append("broken")
-            continue
-        value = meta["value"]
-        whole = (params["W1"] == value).all() and (params["b1"] == value).all()
-        outcomes.append(value if whole else "mixed")
+    with subprocess.Popen([sys.executable, "-c", _SAVER, str(path), package, mode],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as server:
+        for _ in range(kills):
+            server.stdin.write("save\n")
+            server.stdin.flush()
+            ready, pid = server.stdout.readline().split()
+            assert ready == "ready"
+            time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
+            os.kill(int(pid), signal.SIGKILL)
+            assert server.stdout.readline().strip() == "dead"
+            try:
+                params, meta = load_model(path)
+            except DataError:
+                outcomes.append("broken")
+                continue
+            value = meta["value"]
+            whole = (params["W1"] == value).all() and (params["b1"] == value).all()
+            outcomes.append(value if whole else "mixed")
+        server.stdin.close()
     return outcomes
 
 
