@@ -29,8 +29,8 @@ _DEFINED = {
     ".core.predict": "accuracy predict predict_labels predict_proba",
     ".course.models": "COURSE_MODELS L_layer_model nn_model two_layer_model",
     ".errors": (
-        "DataError InputTypeError JaxdnnError NameLookupError NumericalOverflow OptionError "
-        "SaturationError ShapeError TrainingDiverged"),
+        "DataError FunctionError InputTypeError JaxdnnError NameLookupError NumericalOverflow "
+        "OptionError SaturationError ShapeError TrainingDiverged"),
     ".io.cat": "flatten_images load_cat_data load_data",
     ".io.datasets": "DATASETS load_dataset load_digits load_planar_dataset",
     ".io.examples": "H5Examples",
@@ -101,6 +101,7 @@ __all__ = [
     "COURSE_MODELS",
     "DATASETS",
     "DataError",
+    "FunctionError",
     "GRADIENT_CHECK_THRESHOLD",
     "H5Examples",
     "InputTypeError",

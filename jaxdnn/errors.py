@@ -74,3 +74,8 @@ class TrainingDiverged(JaxdnnError, FloatingPointError):
 class DataError(JaxdnnError, ValueError):
     """Unusable data: NaN or infinite values, labels other than 0 and 1, or a data or parameter
     file that is missing, unreadable, or not in the expected layout."""
+
+
+class FunctionError(JaxdnnError, RuntimeError):
+    """A function under check (a layer's forward or backward) raised: the message names the
+    function, its error and the inputs it was given; the original error is the ``__cause__``."""

@@ -70,3 +70,34 @@ def test_the_first_line_comes_before_the_work(tmp_path, monkeypatch):
         process.stdout.read()
     assert first.startswith("checking mylayer:Gated") and process.returncode == 0
     assert elapsed < 4.0, f"first line after {elapsed:.1f} s"
+
+
+BROKEN = """
+import jax.numpy as jnp
+import numpy as np
+
+
+class NoCache:  # the forward forgot its cache
+    inputs = (np.zeros((4, 5), np.float32),)
+    forward = staticmethod(lambda x: jnp.tanh(x))
+    backward = staticmethod(lambda d, c: d * (1 - jnp.tanh(c) ** 2))
+
+
+class Raises:  # the backward multiplies the wrong way round
+    inputs = (np.zeros((3, 4), np.float32), np.zeros((4, 5), np.float32))
+    forward = staticmethod(lambda W, x: (W @ x, (W, x)))
+    backward = staticmethod(lambda d, c: (d @ c[1], c[0].T @ d))
+"""
+
+
+def test_a_pair_that_breaks_its_contract_or_raises_is_one_line_and_exit_2(tmp_path, monkeypatch,
+                                                                          capsys):
+    (tmp_path / "broken.py").write_text(BROKEN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "broken", raising=False)
+    for name, message in (("NoCache", "the forward must return (output, cache); it returned an "
+                                      "array of shape (4, 5)"),
+                          ("Raises", "your backward raised TypeError: dot_general")):
+        assert main(["check", "--layer", f"broken:{name}", "--draws", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("jaxdnn: error: ") and message in err[0], err

@@ -2,6 +2,8 @@
 asked for (dtype, number of examples, tolerance); each witness and bound guarded against a
 weaker formula."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -96,6 +98,33 @@ def test_a_wrong_layer_raises_with_its_class_leaf_and_element():
     wrong = lambda d, c: (-backward(d, c)[0], *backward(d, c)[1:])  # noqa: E731
     with pytest.raises(AssertionError, match=r"sign: d0\[\d, \d\] \(hand/reference ratio -1\)"):
         check_vjp(forward, wrong, gallery.examples("dense", "float32"), shrink=False)
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2,)])
+def test_a_forward_without_its_cache_is_named_not_unpacked(shape):
+    """A forward that returns only its output: refused by name (a (2,) output would unpack)."""
+    with pytest.raises(jaxdnn.InputTypeError, match=re.escape(
+            f"tanh_only: the forward must return (output, cache); it returned an array of shape "
+            f"{shape}")):
+        check_layer(lambda x: jnp.tanh(x), lambda d, c: d, jnp.zeros(shape), name="tanh_only")
+
+
+def test_an_error_inside_the_pair_names_the_function_and_keeps_the_original():
+    def backward(d, cache):  # the matmul the wrong way round
+        return d @ cache[1], cache[0].T @ d
+
+    with pytest.raises(jaxdnn.FunctionError, match=r"dense: your backward raised TypeError: "
+                       r"dot_general .* \(called with a cotangent of shapes \(3, 5\)\)") as e:
+        check_layer(lambda W, x: (W @ x, (W, x)), backward, jnp.zeros((3, 4)), jnp.zeros((4, 5)),
+                    name="dense")
+    assert isinstance(e.value.__cause__, TypeError)
+
+    def forward(x):
+        raise ValueError("not implemented for this shape")
+
+    with pytest.raises(jaxdnn.FunctionError, match=r"your forward raised ValueError: not "
+                       r"implemented for this shape \(called with inputs of shapes \(2, 3\)\)"):
+        check_layer(forward, lambda d, c: d, jnp.zeros((2, 3)))
 
 
 def test_a_second_call_gives_the_same_bits():

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core import numeric
+from ..errors import FunctionError, InputTypeError
 from . import drawn, tolerances
 from . import shrink as shrinking
 from . import witnesses as w
@@ -134,6 +135,19 @@ def verify(forward, backward, inputs, *, draws=3, seed=0, rtol=None, directions=
     name = name or getattr(forward, "__qualname__", "layer")
     options = Options(rtol, directions, probes, bool(subnormals), bool(second_order))
     inputs = tuple(inputs)
+    try:
+        return _verify(*_guarded(forward, backward, name), inputs, name, draws, seed, shrink,
+                       options)
+    except Exception as e:
+        if not hasattr(e, "_jaxdnn_raised_in"):
+            raise
+        role, shapes = e._jaxdnn_raised_in
+        first = (str(e).strip().splitlines() or [""])[0].rstrip(".")
+        raise FunctionError(f"{name}: your {role} raised {type(e).__name__}: {first} (called "
+                            f"with {shapes})") from e
+
+
+def _verify(forward, backward, inputs, name, draws, seed, shrink, options):
     if any(drawn.is_strategy(x) for x in inputs):
         def at(values, s):
             point = tuple(_inputs(v) if v is not None else None for v in values)
@@ -143,6 +157,40 @@ def verify(forward, backward, inputs, *, draws=3, seed=0, rtol=None, directions=
             return report._replace(counterexample=c and c._replace(how="hypothesis"))
         return _merge(drawn.search(at, inputs, draws, seed, shrink), seed)
     return _check(forward, backward, _inputs(inputs), name, draws, seed, options, shrink)
+
+
+def _guarded(forward, backward, name):
+    """The pair as the witnesses call it: a forward must return ``(output, cache)``; an error
+    raised inside either function is marked with which one raised it and its inputs' shapes
+    (:func:`verify` names them), and passes through the witnesses unchanged."""
+    def call(role, f, args, shapes_of):
+        try:
+            return f(*args)
+        except Exception as e:
+            if not hasattr(e, "_jaxdnn_raised_in"):
+                try:
+                    e._jaxdnn_raised_in = (role, shapes_of(args))
+                except (AttributeError, TypeError):  # an error type without attributes
+                    pass
+            raise
+
+    def fwd(*x):
+        result = call("forward", forward, x, lambda x: "inputs of shapes " + ", ".join(
+            str(np.shape(a)) for a in jax.tree.leaves(x)))
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            got = (f"a {type(result).__name__} of {len(result)} items"
+                   if isinstance(result, (tuple, list)) else
+                   f"an array of shape {np.shape(result)}" if hasattr(result, "shape") else
+                   f"a {type(result).__name__}")
+            raise InputTypeError(f"{name}: the forward must return (output, cache); it "
+                                 f"returned {got}")
+        return tuple(result)
+
+    def bwd(d, cache):
+        return call("backward", backward, (d, cache), lambda args: "a cotangent of shapes "
+                    + ", ".join(str(np.shape(a)) for a in jax.tree.leaves(args[0])))
+
+    return fwd, bwd
 
 
 class Options(NamedTuple):
