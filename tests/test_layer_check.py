@@ -127,6 +127,15 @@ def test_an_error_inside_the_pair_names_the_function_and_keeps_the_original():
         check_layer(forward, lambda d, c: d, jnp.zeros((2, 3)))
 
 
+def test_a_backward_that_is_not_finite_is_a_formula_bug_not_a_kink():
+    """tanh has no kink: a NaN gradient is a formula bug, and every witness's error is inf,
+    never a NaN that a comparison would let pass as 0."""
+    report = jaxdnn.verify.layer.verify(lambda z: (jnp.tanh(z), jnp.tanh(z)),
+                                        lambda d, a: d * jnp.nan, (jnp.zeros((4, 5)),))
+    assert report.finding.bug == "formula" and "not finite where jax.vjp is" in report.finding.why
+    assert all(e == np.inf for e in report.leaves[0].errors.values()), report.leaves[0].errors
+
+
 def test_a_second_call_gives_the_same_bits():
     a = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)
     b = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)

@@ -35,6 +35,11 @@ def _f64(a):
     return np.asarray(a, np.float64)
 
 
+def _finite_norm(a):
+    """The norm of ``a``'s finite entries: a scale that a NaN or inf entry does not erase."""
+    return float(np.linalg.norm(np.where(np.isfinite(a), a, 0.0)))
+
+
 class Judge:
     """The running state of one check: the pair, the examples, the bound, the errors so far."""
 
@@ -206,7 +211,8 @@ class Judge:
         if abs(central - gv) > slack:  # truncation (a sharp curvature) shrinks with the step
             finer = w.slopes(self.forward, x64, d64, v, tolerances.FD_STEP / 8)[0]
             central = finer if abs(finer - gv) < abs(central - gv) else central
-        error = abs(central - gv) / scale if abs(central - gv) > slack else 0.0
+        miss = abs(central - gv)
+        error = 0.0 if miss <= slack else miss / scale if np.isfinite(miss) else np.inf
         return error, kink, inside, {"hand": gv, "fd": central, "fd left": left,
                                      "fd right": right}
 
@@ -260,7 +266,7 @@ class Judge:
     def _vjp_bug(self, i, x, d, hand, ref, floor, index):
         """Name the bug of leaf ``i``, which disagrees with jax.vjp."""
         h, r = hand[i], ref[i]
-        size = max(np.linalg.norm(h), np.linalg.norm(r), floor)
+        size = max(_finite_norm(h), _finite_norm(r), floor)
         diff = np.abs(h - r)
         order = np.argsort(-np.nan_to_num(diff, nan=np.inf), axis=None)[:KINK_PROBES]
         worst = np.unravel_index(order[0], h.shape) if h.ndim else ()
@@ -275,6 +281,12 @@ class Judge:
             values.update(more)
             return self.finding("kink", i, element, values, "disagrees only at a kink, "
                                 "outside the one-sided slopes", index, "vjp")
+        lost = ~np.isfinite(h) & np.isfinite(r)
+        if lost.any():
+            element = tuple(np.argwhere(lost)[0])
+            values.update(hand=float(h[element]), vjp=float(r[element]))
+            return self.finding("formula", i, element, values, "not finite where jax.vjp is "
+                                "finite, away from any kink", index, "vjp")
         tol = FIT_TOL + 10 * self.bound
         agrees, h_s, r_s, context = self._probe(i)
         if agrees and self.subnormals and self._probe(i, kinks=True)[0]:
