@@ -136,6 +136,21 @@ def test_a_backward_that_is_not_finite_is_a_formula_bug_not_a_kink():
     assert all(e == np.inf for e in report.leaves[0].errors.values()), report.leaves[0].errors
 
 
+def test_a_forward_that_overflows_is_named_not_its_backward():
+    """softplus written as log(1 + exp(100 z)): inf past z = 0.89 in float32, its backward
+    right; the finding is the forward's (jax.vjp is NaN there, so the backward would be blamed)."""
+    report = jaxdnn.verify.layer.verify(
+        lambda z: (jnp.log(1 + jnp.exp(100 * z)), z),
+        lambda d, z: d * 100 * jax.nn.sigmoid(100 * z), (jnp.zeros((4, 5), jnp.float32),))
+    f = report.finding
+    assert (f.bug, f.leaf, f.witness, f.values["output"]) == ("overflow", "output", "forward",
+                                                               np.inf)
+    stable = jaxdnn.verify.layer.verify(lambda z: (jax.nn.softplus(100 * z), z),
+                                        lambda d, z: d * 100 * jax.nn.sigmoid(100 * z),
+                                        (jnp.zeros((4, 5), jnp.float32),))
+    assert stable.finding is None
+
+
 def test_a_second_call_gives_the_same_bits():
     a = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)
     b = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)

@@ -1,8 +1,9 @@
 """Naming a wrong gradient's bug class from the pattern of hand value h and reference r.
 
 The classes (exact names, so reports compare): ``shape``, ``dtype``, ``scale``, ``sign``,
-``transpose``, ``missing-term``, ``kink``, ``nondeterministic``, ``precision``, ``formula``.
-The structural ones (shape, dtype, nondeterministic, kink, precision) are decided by the
+``transpose``, ``missing-term``, ``kink``, ``nondeterministic``, ``precision``, ``overflow``,
+``formula``. The structural ones (shape, dtype, nondeterministic, kink, precision, overflow:
+the forward itself not finite at finite inputs) are decided by the
 check itself; :func:`pattern` names the rest from one leaf, trying :data:`PATTERNS` in order:
 
 * ``sign``: h = c r with c = -1; ``scale``: h = c r with another constant c (a lost 1/m);
@@ -17,7 +18,7 @@ check itself; :func:`pattern` names the rest from one leaf, trying :data:`PATTER
 import numpy as np
 
 CLASSES = ("shape", "dtype", "scale", "sign", "transpose", "missing-term", "kink",
-           "nondeterministic", "precision", "formula")
+           "nondeterministic", "precision", "overflow", "formula")
 
 
 def _norm(a):

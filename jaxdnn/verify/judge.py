@@ -74,6 +74,9 @@ class Judge:
         x = point if point is not None else w.draw_inputs(self.inputs, self.rng,
                                                           subnormals=self.subnormals)
         out, cache = self.forward(*x)
+        found = self._overflow(x, out, index)
+        if found is not None:
+            return found
         d = w.draw_like(out, self.rng)
         grads = w.as_grads(self.backward(d, cache), len(x))
         found = self._structure(grads, x, index)
@@ -162,6 +165,21 @@ class Judge:
             return None
         found = self._vjp_bug(i, x, d, hand, ref, 0.0, index)
         return found and found._replace(witness="chain")
+
+    def _overflow(self, x, out, index):
+        """A forward that is not finite at finite inputs: the forward is the bug (jax.vjp
+        through it is not finite either, so nothing would judge the backward there)."""
+        if not all(np.all(np.isfinite(_f64(a))) for a in jax.tree.leaves(x)):
+            return None
+        for k, a in enumerate(jax.tree.leaves(out)):
+            bad = ~np.isfinite(_f64(a))
+            if bad.any():
+                element = tuple(np.argwhere(bad)[0]) if bad.ndim else ()
+                name = "output" if len(jax.tree.leaves(out)) == 1 else f"output leaf {k}"
+                return self.finding("overflow", name, element, {"output": float(
+                    _f64(a)[element])}, "the forward is not finite at finite inputs", index,
+                    "forward")
+        return None
 
     def _structure(self, grads, x, index):
         if jax.tree.structure(grads) != jax.tree.structure(x):
