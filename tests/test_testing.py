@@ -43,6 +43,26 @@ def test_a_kink_convention_that_differs_from_the_forward_is_caught():
         check_activation(broken, max_examples=100, shrink=False)
 
 
+def test_a_subgradient_at_a_kink_that_jax_differentiates_otherwise_is_explained():
+    """ELU with alpha 1.5 through jnp.minimum: jax.vjp gives 0.75 at Z == 0 (half of each side
+    of the tie), the backward the left slope 1.5. The failure says why and what to write."""
+    def elu(Z):
+        return jnp.where(Z > 0, Z, 1.5 * jnp.expm1(jnp.minimum(Z, 0))), Z
+
+    def elu_backward(dA, Z):
+        return dA * jnp.where(Z > 0, 1.0, 1.5 * jnp.exp(jnp.minimum(Z, 0)))
+
+    pair = jaxdnn.custom_activation("elu", elu, elu_backward)
+    with pytest.raises(AssertionError, match=r"Z = 0 is a kink of the forward \(one-sided "
+                       r"slopes 1.5 and 1\); the backward's slope there, 1.5, is a subgradient, "
+                       r"but check_activation holds a kink to jax's derivative"):
+        check_activation(pair, dtypes=("float32",), max_examples=20)
+    wrong = jaxdnn.custom_activation("elu", elu, lambda dA, Z: 2 * elu_backward(dA, Z))
+    with pytest.raises(AssertionError, match="backward differs") as e:
+        check_activation(wrong, dtypes=("float32",), max_examples=20)
+    assert "a subgradient," not in str(e.value)
+
+
 def test_a_network_failure_names_the_layer_leaf_and_witness(monkeypatch):
     """The per-function check passes when forward and backward are wrong together; the network
     property still names where the hand chain departs from the witness (here: a backward that

@@ -254,10 +254,12 @@ def build_parser():
                        help="output layer")
     check.add_argument("--classes", type=_positive, default=3, help="softmax classes (default 3)")
     check.add_argument("--hidden-activation", type=_names,
-                       help="activations drawn per hidden layer (default: all built-in ones)")
+                       help="activations drawn per hidden layer (default: all built-in ones; "
+                            "with --activation, that pair alone)")
     check.add_argument("--activation", metavar="MODULE:OBJECT",
                        help="your jaxdnn.custom_activation pair, imported from the current "
-                            "folder, drawn among the hidden activations")
+                            "folder: every hidden layer's, or drawn among the "
+                            "--hidden-activation ones")
     check.add_argument("--layer", metavar="MODULE:OBJECT",
                        help="check your own hand-written pair instead: an object with forward, "
                             "backward and inputs (example arrays), imported from the current "

@@ -201,9 +201,35 @@ def assert_backward_matches_vjp(activation, Z, dA):
                              excess.shape)
         raise AssertionError(
             f"{_name(activation)}: backward differs from jax.vjp of its forward at "
-            f"Z[{', '.join(map(str, i))}] "
-            f"= {float(Z[i])!r} (dA = {float(dA[i])!r}): backward {hand[i]!r}, vjp "
-            f"{reference[i]!r} ({dtype})")
+            f"Z[{', '.join(map(str, i))}] = {float(Z[i]):.9g} (dA = {float(dA[i]):.9g}): "
+            f"backward {hand[i]:.9g}, vjp {reference[i]:.9g} ({dtype})"
+            + _at_a_kink(pair.forward, float(Z[i]), float(dA[i]), hand[i]))
+
+
+def _at_a_kink(forward, z, dA, hand):
+    """What to do when Z = z is a kink of the forward (its one-sided slopes differ, in float64
+    differences); "" elsewhere."""
+    if dA == 0 or not np.isfinite(hand):
+        return ""
+    step = 2.0**-20 * max(1.0, abs(z))
+    with jax.enable_x64(True):
+        f = lambda t: float(forward(jnp.full((1, 1), t, jnp.float64))[0][0, 0])  # noqa: E731
+        try:
+            left, right = (f(z) - f(z - step)) / step, (f(z + step) - f(z)) / step
+        except Exception:  # noqa: BLE001 - a forward that runs in float32 only: no advice
+            return ""
+    if not abs(left - right) > 1e-3 * max(abs(left), abs(right), 1.0):
+        return ""
+    slope = hand / dA
+    inside = min(left, right) - 1e-3 <= slope <= max(left, right) + 1e-3
+    return (f". Z = {z:g} is a kink of the forward (one-sided slopes {left:.6g} and "
+            f"{right:.6g}); the backward's slope there, {slope:.6g}, is "
+            + ("a subgradient, but check_activation holds a kink to jax's derivative of the "
+               "forward, so that a network's hand-written gradients equal jax.grad's: write "
+               "the forward so that jax differentiates the kink as the backward does (a "
+               "jnp.where on Z rather than jnp.minimum or jnp.maximum, whose derivative at a "
+               "tie is half of each side's), or the backward as jax does; check_layer accepts "
+               "any subgradient" if inside else "outside them: not a subgradient"))
 
 
 @verified
