@@ -151,6 +151,16 @@ def test_a_forward_that_overflows_is_named_not_its_backward():
     assert stable.finding is None
 
 
+def test_a_finding_without_an_element_or_values_reads_cleanly():
+    """A shape finding has no element and no values: neither an empty index nor an empty
+    field between semicolons."""
+    report = jaxdnn.verify.layer.verify(lambda x: (jnp.tanh(x), x), lambda d, x: d.T,
+                                        (jnp.zeros((4, 1)),), shrink=False)
+    line = str(report).splitlines()[-2]
+    assert line.startswith("shape: d0 (gradient of shape (1, 4) for an input of shape (4, 1)); "
+                           "counterexample: draw 0 of seed 0, property shape"), line
+
+
 def test_a_second_call_gives_the_same_bits():
     a = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)
     b = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)

@@ -87,10 +87,12 @@ class Report(NamedTuple):
             tail.append(f"verified to {worst:.1e} (relative, every leaf)")
         else:
             f = self.finding
+            where = f"{f.leaf}[{', '.join(map(str, f.element))}]" if f.element else f.leaf
             values = ", ".join(f"{k} {v:.6g}" for k, v in f.values.items())
-            tail.append(f"{f.bug}: {f.leaf}[{', '.join(map(str, f.element))}] ({f.why}); "
-                        f"{values}; counterexample: draw {f.draw} of seed {self.seed}, "
-                        f"property {f.witness}")
+            tail.append("; ".join(part for part in (
+                f"{f.bug}: {where} ({f.why})", values,
+                f"counterexample: draw {f.draw} of seed {self.seed}, property {f.witness}")
+                if part))
             if self.counterexample is not None:
                 tail.append(f"counterexample: {self.counterexample}")
         return "\n".join([head, self.table(), *tail])
