@@ -278,10 +278,11 @@ def assert_gradients_match(case, *, lambd=0.0, keep_prob=1.0, key=None):
 
 def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=25,
                      shrink=True):
-    """Verify your activation (an :class:`Activation`, or a name): its backward against
-    ``jax.vjp`` of its forward on arrays with exact zeros, then as a layer (:func:`check_vjp`:
-    every witness, the diagnosis), then whole networks with it in random hidden layers
-    (between built-in ones) against both witnesses. Raises AssertionError
+    """Verify your activation (an :class:`Activation`, or a name): as a layer
+    (:func:`check_vjp`: every witness, a wrong backward named by its bug class), then its
+    backward against ``jax.vjp`` of its forward elementwise on arrays with exact zeros (a kink
+    held to jax's derivative of the forward), then whole networks with it in random hidden
+    layers (between built-in ones) against both witnesses. Raises AssertionError
     with the shrunk counterexample (``shrink=False``: the first one found, sooner: every network
     compiles); returns None when every search passes."""
     activation = activation if isinstance(activation, Activation) else get_activation(activation)
@@ -297,9 +298,9 @@ def check_activation(activation, *, dtypes=("float64", "float32"), max_examples=
         def in_networks(case):
             assert_gradients_match(case)
 
-        elementwise()
         check_vjp(activation.forward, activation.backward, (jnp.zeros((4, 6), dtype),),
                   name=_name(activation), shrink=shrink)
+        elementwise()
         in_networks()
 
 
