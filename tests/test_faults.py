@@ -19,7 +19,7 @@ import jaxdnn.core.network
 import jaxdnn.core.outputs
 from jaxdnn import Activation, autodiff_errors, relu, sigmoid, transpose_errors
 from jaxdnn.core import kernels
-from jaxdnn.testing import problems
+from jaxdnn.testing import HIDDEN, problems
 from jaxdnn.verify.gradcheck import GRADIENT_FLOOR
 
 
@@ -125,7 +125,8 @@ OUTPUT_FAULTS = {
 }
 
 
-def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=("zero", "random")):
+def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=("zero", "random"),
+                   hidden=HIDDEN):
     """The chain property, with ``backward_check(case) -> errors`` supplying the gradients.
 
     Searched without shrinking (each example compiles): the first failure found is enough.
@@ -133,7 +134,7 @@ def chain_property(backward_check, max_examples=200, outputs=("sigmoid",), bias=
 
     @settings(max_examples=max_examples, phases=[Phase.generate], database=None)
     @given(case=problems("float64", max_depth=4, max_width=6, max_examples=8, outputs=outputs,
-                         bias=bias))
+                         bias=bias, hidden=hidden))
     def check(case):
         errors = backward_check(case)
         bad = {k: e for k, e in errors.items() if not e <= CHAIN_RTOL[np.dtype("float64")]}
@@ -168,8 +169,8 @@ def test_activation_fault_is_caught(fault, witness, monkeypatch):
     # Only the backward is broken: the references differentiate the (correct) forward.
     name, broken = ACTIVATION_FAULTS[fault]
     monkeypatch.setitem(jaxdnn.core.activations.ACTIVATIONS, name, broken)
-    check = chain_property(lambda case: WITNESSES[witness](
-        case.X, case.Y, case.parameters, case.hidden_activation))
+    check = chain_property(lambda case: WITNESSES[witness](  # networks of that activation
+        case.X, case.Y, case.parameters, case.hidden_activation), hidden=(name,))
     with pytest.raises(AssertionError, match="differ from jax.grad"):
         check()
 
