@@ -74,12 +74,9 @@ class Judge:
         x = point if point is not None else w.draw_inputs(self.inputs, self.rng,
                                                           subnormals=self.subnormals)
         out, cache = self.forward(*x)
-        found = self._overflow(x, out, index)
-        if found is not None:
-            return found
         d = w.draw_like(out, self.rng)
         grads = w.as_grads(self.backward(d, cache), len(x))
-        found = self._structure(grads, x, index)
+        found = self._overflow(x, out, index) or self._structure(grads, x, index)
         if found is not None:
             return found
         if not w.same_bits(grads, w.hand(self.forward, self.backward, x, d)[1]):
