@@ -2,8 +2,9 @@
 
 Every error is a :class:`JaxdnnError`, and also the built-in type callers already catch:
 shape and value problems are ``ValueError``; an argument of the wrong type or dtype is a
-``TypeError``; unknown names and missing parameter entries are ``KeyError``; numbers that left the
-finite range are ``FloatingPointError``. Messages name the argument, the layer and the shapes.
+``TypeError``; unknown names and missing parameter entries are ``KeyError``; numbers that left
+the finite range are ``FloatingPointError``; a function under check that raised is a
+``RuntimeError``. Messages name the argument, the layer and the shapes.
 """
 
 

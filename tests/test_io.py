@@ -133,8 +133,10 @@ def _kill_while_saving(tmp_path, mode, kills=50):
             server.stdin.flush()
             ready, pid = server.stdout.readline().split()
             assert ready == "ready"
-            time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
-            os.kill(int(pid), signal.SIGKILL)
+            try:
+                time.sleep(rng.uniform(0, 0.05))  # one save takes a few ms: kills land mid-write
+            finally:  # even on Ctrl-C: the server waits for its saver
+                os.kill(int(pid), signal.SIGKILL)
             assert server.stdout.readline().strip() == "dead"
             try:
                 params, meta = load_model(path)

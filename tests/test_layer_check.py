@@ -109,6 +109,12 @@ def test_a_forward_without_its_cache_is_named_not_unpacked(shape):
         check_layer(lambda x: jnp.tanh(x), lambda d, c: d, jnp.zeros(shape), name="tanh_only")
 
 
+def test_a_pair_that_is_not_two_functions_is_refused_before_any_call():
+    with pytest.raises(jaxdnn.InputTypeError, match="the backward must be a function; got "
+                                                     "NoneType"):
+        check_layer(lambda x: (x, x), None, jnp.zeros(3))
+
+
 def test_an_error_inside_the_pair_names_the_function_and_keeps_the_original():
     def backward(d, cache):  # the matmul the wrong way round
         return d @ cache[1], cache[0].T @ d
@@ -149,6 +155,11 @@ def test_a_forward_that_overflows_is_named_not_its_backward():
                                         lambda d, z: d * 100 * jax.nn.sigmoid(100 * z),
                                         (jnp.zeros((4, 5), jnp.float32),))
     assert stable.finding is None
+    # -inf on purpose (a mask): its gradient is finite, so it is judged, and verified
+    mask = jaxdnn.verify.layer.verify(lambda z: (jnp.where(z > 0, z, -jnp.inf), z),
+                                      lambda d, z: jnp.where(z > 0, d, 0.0),
+                                      (jnp.zeros((4, 5), jnp.float32),))
+    assert mask.finding is None and any("fd skipped" in n for n in mask.notes), mask.notes
 
 
 def test_a_finding_without_an_element_or_values_reads_cleanly():

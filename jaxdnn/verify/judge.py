@@ -76,7 +76,7 @@ class Judge:
         out, cache = self.forward(*x)
         d = w.draw_like(out, self.rng)
         grads = w.as_grads(self.backward(d, cache), len(x))
-        found = self._overflow(x, out, index) or self._structure(grads, x, index)
+        found = self._structure(grads, x, index)
         if found is not None:
             return found
         if not w.same_bits(grads, w.hand(self.forward, self.backward, x, d)[1]):
@@ -84,10 +84,12 @@ class Judge:
                                 "the same inputs gave other bits (hidden state)", index,
                                 "same bits")
         ref = w.reference(self.forward, x, d)
+        hand_leaves, ref_leaves = ([_f64(a) for a in jax.tree.leaves(t)] for t in (grads, ref))
+        found = self._overflow(x, out, ref_leaves, index)
+        if found is not None:
+            return found
         transposed = w.transpose_errors(self.forward, x, d, grads, directions, self.rng)
         scales = self._scales(transposed)
-        hand_leaves = [_f64(a) for a in jax.tree.leaves(grads)]
-        ref_leaves = [_f64(a) for a in jax.tree.leaves(ref)]
         vjp = w.vjp_errors(hand_leaves, ref_leaves, scales)
         self._keep("vjp", vjp)
         self._limits(hand_leaves, ref_leaves, scales)
@@ -103,12 +105,9 @@ class Judge:
                 if found is not None:
                     return found
                 kinked.add(i)
-        dot = [e for i, e in enumerate(transposed[0] if transposed else []) if i not in kinked]
-        if dot and not max(dot) <= self.bound:
-            i = transposed[0].index(max(dot))
-            return self.finding("transpose", i, (), {"dot-product error": transposed[0][i]},
-                                "agrees with jax.vjp but not with forward mode", index,
-                                "transpose")
+        found = self._dot_product_bug(transposed, kinked, index)
+        if found is not None:
+            return found
         if fd is not None and fd[1] is not None:
             return fd[1]._replace(draw=index, witness="fd")
         chained = w.chain_errors(self.forward, self.backward, w.draw_inputs(
@@ -163,10 +162,22 @@ class Judge:
         found = self._vjp_bug(i, x, d, hand, ref, 0.0, index)
         return found and found._replace(witness="chain")
 
-    def _overflow(self, x, out, index):
-        """A forward that is not finite at finite inputs: the forward is the bug (jax.vjp
-        through it is not finite either, so nothing would judge the backward there)."""
-        if not all(np.all(np.isfinite(_f64(a))) for a in jax.tree.leaves(x)):
+    def _dot_product_bug(self, transposed, kinked, index):
+        """A leaf that agrees with jax.vjp (or only at kinks) but fails the dot-product test."""
+        dot = [e for i, e in enumerate(transposed[0] if transposed else []) if i not in kinked]
+        if dot and not max(dot) <= self.bound:
+            i = transposed[0].index(max(dot))
+            return self.finding("transpose", i, (), {"dot-product error": transposed[0][i]},
+                                "agrees with jax.vjp but not with forward mode", index,
+                                "transpose")
+        return None
+
+    def _overflow(self, x, out, ref_leaves, index):
+        """A forward that is not finite at finite inputs where jax.vjp through it is not finite
+        either: the forward is the bug, and nothing could judge the backward there. (An output
+        of -inf on purpose, a mask, has finite gradients and is judged as usual.)"""
+        if all(np.all(np.isfinite(r)) for r in ref_leaves) or not all(
+                np.all(np.isfinite(_f64(a))) for a in jax.tree.leaves(x)):
             return None
         for k, a in enumerate(jax.tree.leaves(out)):
             bad = ~np.isfinite(_f64(a))
@@ -227,6 +238,9 @@ class Judge:
             finer = w.slopes(self.forward, x64, d64, v, tolerances.FD_STEP / 8)[0]
             central = finer if abs(finer - gv) < abs(central - gv) else central
         miss = abs(central - gv)
+        if not np.isfinite(central):  # the forward is not finite along v: nothing to compare
+            self.notes.add("fd skipped along directions where the forward is not finite")
+            miss = 0.0
         error = 0.0 if miss <= slack else miss / scale if np.isfinite(miss) else np.inf
         return error, kink, inside, {"hand": gv, "fd": central, "fd left": left,
                                      "fd right": right}

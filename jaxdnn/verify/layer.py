@@ -8,6 +8,8 @@ entries, a quarter exactly 0, a tie), a cotangent and directions, then checks in
 1. ``shape`` and ``dtype`` of every gradient leaf (the inputs' own);
 2. a second call gives the same bits (``nondeterministic`` otherwise);
 3. ``vjp``: every leaf against ``jax.vjp`` of the forward (bound from :mod:`.tolerances`);
+   where the forward and jax.vjp through it are not finite at finite inputs, the forward is
+   the finding (``overflow``);
 4. ``transpose``: the dot-product test through ``jax.jvp``;
 5. ``fd``: float64 central differences (x64 switched on for the check only) along random
    directions and one-hot probes of each leaf; where the one-sided slopes differ (a kink) the
@@ -134,6 +136,9 @@ def verify(forward, backward, inputs, *, draws=3, seed=0, rtol=None, directions=
     for option in ("draws", "directions", "probes"):
         if numeric.count(locals()[option], option) < 1:
             raise AssertionError(f"{option} must be at least 1: a check of none would pass")
+    for role, f in (("forward", forward), ("backward", backward)):
+        if not callable(f):
+            raise InputTypeError(f"the {role} must be a function; got {type(f).__name__}")
     name = name or getattr(forward, "__qualname__", "layer")
     options = Options(rtol, directions, probes, bool(subnormals), bool(second_order))
     inputs = tuple(inputs)

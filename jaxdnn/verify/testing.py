@@ -201,8 +201,8 @@ def assert_backward_matches_vjp(activation, Z, dA):
                              excess.shape)
         raise AssertionError(
             f"{_name(activation)}: backward differs from jax.vjp of its forward at "
-            f"Z[{', '.join(map(str, i))}] = {float(Z[i]):.9g} (dA = {float(dA[i]):.9g}): "
-            f"backward {hand[i]:.9g}, vjp {reference[i]:.9g} ({dtype})"
+            f"Z[{', '.join(map(str, i))}] = {float(Z[i])!r} (dA = {float(dA[i])!r}): "
+            f"backward {float(hand[i])!r}, vjp {float(reference[i])!r} ({dtype})"
             + _at_a_kink(pair.forward, float(Z[i]), float(dA[i]), hand[i]))
 
 
@@ -226,10 +226,10 @@ def _at_a_kink(forward, z, dA, hand):
             f"{right:.6g}); the backward's slope there, {slope:.6g}, is "
             + ("a subgradient, but check_activation holds a kink to jax's derivative of the "
                "forward, so that a network's hand-written gradients equal jax.grad's: write "
-               "the forward so that jax differentiates the kink as the backward does (a "
-               "jnp.where on Z rather than jnp.minimum or jnp.maximum, whose derivative at a "
-               "tie is half of each side's), or the backward as jax does; check_layer accepts "
-               "any subgradient" if inside else "outside them: not a subgradient"))
+               "the forward so that jax differentiates the kink as the backward does (jnp.where "
+               "on Z instead of jnp.minimum or jnp.maximum, whose derivative at a tie is 1/2), "
+               "or the backward as jax does; check_layer judges a kink by its one-sided slopes"
+               if inside else "outside them: not a subgradient"))
 
 
 @verified
