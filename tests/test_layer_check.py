@@ -172,6 +172,19 @@ def test_a_finding_without_an_element_or_values_reads_cleanly():
                            "counterexample: draw 0 of seed 0, property shape"), line
 
 
+@pytest.mark.parametrize("side", [12, 40])
+def test_a_subgradient_at_every_one_of_many_kinks_passes(side):
+    """ReLU passing the gradient at Z == 0 (slope 1, a subgradient) where jax.vjp of maximum
+    gives 1/2: at a quarter of 144 or 1600 entries, each kink examined, none blamed."""
+    relu = lambda x: (jnp.maximum(x, 0), x)  # noqa: E731
+    report = jaxdnn.verify.layer.verify(relu, lambda d, x: jnp.where(x >= 0, d, 0.0),
+                                        (jnp.zeros((side, side), jnp.float32),), shrink=False)
+    assert report.finding is None, report
+    doubled = jaxdnn.verify.layer.verify(relu, lambda d, x: jnp.where(x >= 0, 2 * d, 0.0),
+                                         (jnp.zeros((side, side), jnp.float32),), shrink=False)
+    assert doubled.finding.bug == "scale"
+
+
 def test_a_second_call_gives_the_same_bits():
     a = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)
     b = check_layer(*gallery.LAYERS["softmax"][:2], jnp.zeros((5, 4), jnp.float32), seed=3)
