@@ -3,7 +3,8 @@
 Each example builds a small valid problem (random depth, widths, examples and seed) and, for one
 public function, calls it once per (argument, fault) with that one argument broken. Each call
 must raise a documented :class:`jaxdnn.JaxdnnError` (a ``ValueError``, ``TypeError``,
-``KeyError`` or ``FloatingPointError``) whose one-line message names the argument: never an XLA
+``KeyError``, ``FloatingPointError``, or ``RuntimeError`` for a function under check that
+raised) whose one-line message names the argument: never an XLA
 or numpy error from deep inside, never a result. Every fault is invalid whatever the problem's
 sizes. The cases and calls are counted and printed at the end of the run; the last tests show
 that the fuzzer fails when a check is taken out.
@@ -30,7 +31,7 @@ import jaxdnn.core.checks
 import jaxdnn.core.limits
 from jaxdnn import JaxdnnError
 
-DOCUMENTED = (ValueError, TypeError, KeyError, FloatingPointError)
+DOCUMENTED = (ValueError, TypeError, KeyError, FloatingPointError, RuntimeError)
 # random problems per function; each is tried with every fault of every argument
 EXAMPLES = {"dev": 3, "ci": 10}[os.environ.get("JAXDNN_HYPOTHESIS_PROFILE", "dev")]
 
@@ -998,6 +999,18 @@ TARGETS = {
             ("not a function", "dA"), ("wrong arity", lambda dA: dA),
             ("wrong shape", lambda dA, Z: dA[:1])]] + USER_BACKWARD_FAULTS,
             "backward|contract")),
+    "check_layer": fuzz_target(
+        lambda a: jaxdnn.testing.check_layer(a["forward"], a["backward"], jnp.zeros((3, 4)),
+                                             draws=1, shrink=False),
+        lambda p: {"forward": lambda x: (jnp.tanh(x), x),
+                   "backward": lambda d, x: d * (1 - jnp.tanh(x) ** 2)},
+        forward=([(label, lambda v, p, x=x: x) for label, x in [
+            ("not a function", 3), ("returns the output only", lambda x: jnp.tanh(x)),
+            ("raises", lambda x: 1 / 0), ("returns a triple", lambda x: (x, x, x)),
+            ("a matmul of the wrong shapes", lambda x: (x @ x, x))]], "forward"),
+        backward=([(label, lambda v, p, x=x: x) for label, x in [
+            ("not a function", "dA"), ("wrong arity", lambda d: d),
+            ("a matmul of the wrong shapes", lambda d, x: d @ x)]], "backward")),
     "leaky_relu_with": fuzz_target(
         lambda a: jaxdnn.leaky_relu_with(a["slope"]), lambda p: {"slope": 0.1},
         slope=([(label, make) for label, make in RATE_FAULTS
