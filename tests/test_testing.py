@@ -54,8 +54,8 @@ def test_a_subgradient_at_a_kink_that_jax_differentiates_otherwise_is_explained(
 
     pair = jaxdnn.custom_activation("elu", elu, elu_backward)
     with pytest.raises(AssertionError, match=r"Z = 0 is a kink of the forward \(one-sided "
-                       r"slopes 1.5 and 1\); the backward's slope there, 1.5, is a subgradient, "
-                       r"but check_activation holds a kink to jax's derivative"):
+                       r"slopes about 1.5 and 1\); the backward's slope there, 1.5, is a "
+                       r"subgradient, but check_activation holds a kink to jax's derivative"):
         check_activation(pair, dtypes=("float32",), max_examples=20)
     wrong = jaxdnn.custom_activation("elu", elu, lambda dA, Z: 2 * elu_backward(dA, Z))
     with pytest.raises(AssertionError, match=r"(?s)elu: .*scale: d0"):  # the layer check's

@@ -49,6 +49,7 @@ from .gradcheck import (
 )
 from .layer import check_vjp
 from .tolerances import require
+from .witnesses import slopes
 
 HIDDEN = tuple(sorted(name for name in ACTIVATIONS if name != "sigmoid")) + ("sigmoid",)
 """The built-in hidden activations, the ones the strategies draw by default."""
@@ -211,19 +212,18 @@ def _at_a_kink(forward, z, dA, hand):
     differences); "" elsewhere."""
     if dA == 0 or not np.isfinite(hand):
         return ""
-    step = 2.0**-20 * max(1.0, abs(z))
     with jax.enable_x64(True):
-        f = lambda t: float(forward(jnp.full((1, 1), t, jnp.float64))[0][0, 0])  # noqa: E731
+        one = jnp.ones((1, 1), jnp.float64)
         try:
-            left, right = (f(z) - f(z - step)) / step, (f(z + step) - f(z)) / step
+            _, left, right, _ = slopes(forward, (jnp.full((1, 1), z, jnp.float64),), one, (one,))
         except Exception:  # noqa: BLE001 - a forward that runs in float32 only: no advice
             return ""
     if not abs(left - right) > 1e-3 * max(abs(left), abs(right), 1.0):
         return ""
     slope = hand / dA
     inside = min(left, right) - 1e-3 <= slope <= max(left, right) + 1e-3
-    return (f". Z = {z:g} is a kink of the forward (one-sided slopes {left:.6g} and "
-            f"{right:.6g}); the backward's slope there, {slope:.6g}, is "
+    return (f". Z = {z:g} is a kink of the forward (one-sided slopes about {left:.4g} and "
+            f"{right:.4g}); the backward's slope there, {slope:.6g}, is "
             + ("a subgradient, but check_activation holds a kink to jax's derivative of the "
                "forward, so that a network's hand-written gradients equal jax.grad's: write "
                "the forward so that jax differentiates the kink as the backward does (jnp.where "
